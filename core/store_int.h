@@ -1,0 +1,60 @@
+/*
+ * store_int.h - the store as core/'s other modules see it (private).
+ *
+ * Beyond the public record keyspace, core/ keeps its own LMDB databases
+ * (meta now; the change log and plan state later). Every one of them is
+ * sealed the same way, through cairn_db_put()/cairn_db_get().
+ */
+#ifndef CAIRN_CORE_STORE_INT_H
+#define CAIRN_CORE_STORE_INT_H
+
+#include <lmdb.h>
+
+#include "cairn/store.h"
+#include "seal.h"
+
+/* The databases of a store. The names are part of the on-disk format. */
+typedef enum cairn_db {
+    CAIRN_DB_META = 0, /* node id, identity, format version */
+    CAIRN_DB_RECORDS,  /* the public record keyspace */
+    CAIRN_DB__COUNT
+} cairn_db_t;
+
+struct cairn_store {
+    MDB_env *env;
+    MDB_dbi dbi[CAIRN_DB__COUNT];
+    int lock_fd; /* the keyring, held with flock(LOCK_EX) */
+    cairn_sealer_t sealer;
+    uint8_t *identity_sk; /* Ed25519 secret key, sodium_malloc */
+    uint8_t node_id[CAIRN_NODE_ID_BYTES];
+    uint8_t public_key[CAIRN_PUBLIC_KEY_BYTES];
+    cairn_unlock_kind_t unlock_kind;
+    uint32_t format_version;
+    int write_txn_open;
+};
+
+struct cairn_txn {
+    cairn_store_t *store;
+    MDB_txn *txn;
+    int write;
+    int failed; /* a write failed mid-way: only abort is allowed */
+};
+
+/* Map an LMDB return code to a cairn error. */
+cairn_err_t cairn_err_from_mdb(int rc);
+
+/* Seal and put val under key in db. Same errors as cairn_record_put(). */
+cairn_err_t cairn_db_put(cairn_txn_t *txn, cairn_db_t db, const void *key, size_t key_len,
+                         const void *val, size_t val_len);
+
+/* Get and unseal the value under key in db into out. As cairn_record_get(). */
+cairn_err_t cairn_db_get(cairn_txn_t *txn, cairn_db_t db, const void *key, size_t key_len,
+                         cairn_buf_t *out);
+
+/* Delete key from db. As cairn_record_del(). */
+cairn_err_t cairn_db_del(cairn_txn_t *txn, cairn_db_t db, const void *key, size_t key_len);
+
+/* Number of entries in db. */
+cairn_err_t cairn_db_count(cairn_txn_t *txn, cairn_db_t db, uint64_t *count);
+
+#endif

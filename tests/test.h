@@ -1,0 +1,56 @@
+/*
+ * test.h - the in-house assertion helpers every test executable uses.
+ *
+ * A failed check prints file, line, the expression and (for cairn errors)
+ * both codes' names, then exits non-zero so ctest marks the test failed.
+ * Tests that use randomness print their seed first, so a failure can be
+ * rerun with CAIRN_TEST_SEED=<seed>.
+ */
+#ifndef CAIRN_TEST_H
+#define CAIRN_TEST_H
+
+#include <cairn/cairn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CHECK(cond)                                                                            \
+    do {                                                                                       \
+        if (!(cond)) {                                                                         \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);           \
+            exit(1);                                                                           \
+        }                                                                                      \
+    } while (0)
+
+#define CHECK_ERR(expr, want)                                                                  \
+    do {                                                                                       \
+        cairn_err_t got_ = (expr);                                                             \
+        cairn_err_t want_ = (want);                                                            \
+        if (got_ != want_) {                                                                   \
+            fprintf(stderr, "%s:%d: %s returned %s, expected %s\n", __FILE__, __LINE__, #expr, \
+                    cairn_err_name(got_), cairn_err_name(want_));                              \
+            exit(1);                                                                           \
+        }                                                                                      \
+    } while (0)
+
+#define CHECK_OK(expr) CHECK_ERR(expr, CAIRN_OK)
+
+#define RUN(fn)                                                                                \
+    do {                                                                                       \
+        fprintf(stderr, "-- %s\n", #fn);                                                       \
+        fn();                                                                                  \
+    } while (0)
+
+/* Make a fresh empty directory under $TMPDIR (or /tmp); writes its path to out. */
+void test_tmpdir(char *out, size_t n, const char *tag);
+
+/* Remove a directory tree made by test_tmpdir. */
+void test_rmtree(const char *path);
+
+/* The seed for this run: CAIRN_TEST_SEED if set, else from the clock. Printed. */
+unsigned long long test_seed(void);
+
+/* A key file in dir named "key"; writes its path to out. */
+void test_key_file(char *out, size_t n, const char *dir);
+
+#endif

@@ -50,7 +50,7 @@ static void usage(FILE *f)
             "\n"
             "init options:\n"
             "  --kdf interactive|moderate|sensitive   Argon2id cost (default moderate)\n"
-            "  --max-size-mib N                       maximum store size (default 65536)\n"
+            "  --max-size-mib N                       maximum store size (default 32768)\n"
             "\n"
             "exit status: 0 ok, 2 usage, 10+N for error code -N (see docs/cli.md)\n");
 }

@@ -18,13 +18,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "fsio.h"
 #include "keyring.h"
 
-#define DEFAULT_MAP_SIZE ((size_t)64 << 30)
+#define DEFAULT_MAP_SIZE ((size_t)32 << 30) /* address space only; valgrind refuses 64 GiB */
 #define MAX_DBS 16
 
 static const char *const db_names[CAIRN_DB__COUNT] = {
@@ -179,6 +181,33 @@ cairn_err_t cairn_db_count(cairn_txn_t *txn, cairn_db_t db, uint64_t *count)
 
 /* ---- transactions ------------------------------------------------------ */
 
+/* Below this much free space a failed write is taken to be a full disk. */
+#define LOW_SPACE_BYTES ((uint64_t)16 << 20)
+
+/*
+ * LMDB turns a short write into EIO, losing the reason. When a write fails
+ * that way, look at the disk: little space left, or a data file at the
+ * process's file-size limit, means the disk is full, which a user can fix.
+ */
+static cairn_err_t diagnose_write_error(const cairn_store_t *store, int rc)
+{
+    cairn_err_t err = cairn_err_from_mdb(rc);
+    if (err != CAIRN_EIO || store->dir == NULL)
+        return err;
+    struct statvfs vfs;
+    if (statvfs(store->dir, &vfs) == 0 &&
+        (uint64_t)vfs.f_bavail * vfs.f_frsize < LOW_SPACE_BYTES)
+        return CAIRN_ENOSPC;
+    struct rlimit rl;
+    char path[4096];
+    struct stat st;
+    if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        cairn_path_join(path, sizeof path, store->dir, "data.mdb") == CAIRN_OK &&
+        stat(path, &st) == 0 && (uint64_t)st.st_size + LOW_SPACE_BYTES >= rl.rlim_cur)
+        return CAIRN_ENOSPC;
+    return err;
+}
+
 cairn_err_t cairn_txn_begin(cairn_store_t *store, int write, cairn_txn_t **out)
 {
     if (store == NULL || out == NULL)
@@ -218,7 +247,8 @@ cairn_err_t cairn_txn_commit(cairn_txn_t *txn)
         mdb_txn_abort(txn->txn);
         err = CAIRN_EINVAL;
     } else {
-        err = cairn_err_from_mdb(mdb_txn_commit(txn->txn)); /* frees txn->txn either way */
+        /* mdb_txn_commit frees txn->txn whatever it returns. */
+        err = diagnose_write_error(txn->store, mdb_txn_commit(txn->txn));
     }
     txn_release(txn);
     return err;
@@ -375,6 +405,7 @@ void cairn_store_close(cairn_store_t *store)
         sodium_free(store->identity_sk);
     if (store->lock_fd >= 0)
         close(store->lock_fd); /* releases the flock */
+    free(store->dir);
     sodium_memzero(store, sizeof *store);
     free(store);
 }
@@ -533,6 +564,10 @@ cairn_err_t cairn_store_open(const char *dir, const cairn_unlock_t *unlock, cair
     err = keyring_load(dir, &kr, &store->lock_fd);
     if (err != CAIRN_OK)
         goto out;
+    if ((store->dir = strdup(dir)) == NULL) {
+        err = CAIRN_ENOMEM;
+        goto out;
+    }
     if (flock(store->lock_fd, LOCK_EX | LOCK_NB) != 0) {
         err = errno == EWOULDBLOCK ? CAIRN_ELOCKED : cairn_err_from_errno(errno);
         goto out;

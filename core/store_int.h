@@ -31,6 +31,7 @@ struct cairn_store {
     cairn_unlock_kind_t unlock_kind;
     uint32_t format_version;
     int write_txn_open;
+    char *dir; /* the node directory, to diagnose write failures */
 };
 
 struct cairn_txn {

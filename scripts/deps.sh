@@ -4,7 +4,8 @@
 set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config
-      liblmdb-dev libsodium-dev libmsgpack-dev libuv1-dev libjansson-dev)
+      liblmdb-dev libsodium-dev libmsgpack-dev libuv1-dev libjansson-dev
+      valgrind)
 
 missing=()
 for p in "${pkgs[@]}"; do

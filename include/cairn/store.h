@@ -66,7 +66,7 @@ typedef enum cairn_kdf_cost {
 
 typedef struct cairn_init_opts {
     cairn_kdf_cost_t kdf_cost; /* ignored for key files */
-    size_t map_size;           /* maximum store size in bytes; 0 = default (64 GiB) */
+    size_t map_size;           /* maximum store size in bytes; 0 = default (32 GiB) */
 } cairn_init_opts_t;
 
 typedef struct cairn_store_info {

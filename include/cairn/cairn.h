@@ -9,6 +9,7 @@
 
 #include "cairn/buf.h"
 #include "cairn/error.h"
+#include "cairn/hlc.h"
 #include "cairn/store.h"
 
 #define CAIRN_VERSION_STRING "0.1.0"

@@ -32,6 +32,7 @@ static const struct {
     {"CAIRN_EPERM", "permission denied"},
     {"CAIRN_EKEYKIND", "store is protected by the other kind of secret"},
     {"CAIRN_EREADONLY", "write in a read-only transaction"},
+    {"CAIRN_EMALFORMED", "malformed or non-canonical encoding"},
 };
 
 static int err_index(cairn_err_t err)

@@ -34,10 +34,11 @@ typedef enum cairn_err {
     CAIRN_EPERM = -17,     /* the operating system denied access */
     CAIRN_EKEYKIND = -18,  /* the store is protected by the other kind of secret */
     CAIRN_EREADONLY = -19, /* a write was attempted in a read-only transaction */
+    CAIRN_EMALFORMED = -20, /* bytes that are not a valid (canonical) encoding */
 } cairn_err_t;
 
 /* Number of distinct error codes, CAIRN_OK included. */
-#define CAIRN_ERR_COUNT 20
+#define CAIRN_ERR_COUNT 21
 
 /*
  * A short human-readable sentence for err ("wrong passphrase or key file").

@@ -13,6 +13,8 @@
  */
 #include "cairn/change.h"
 
+#include "mpscan.h"
+
 #include <msgpack.h>
 #include <sodium.h>
 #include <stdlib.h>
@@ -347,10 +349,13 @@ cairn_err_t cairn_change_decode(const uint8_t *bytes, size_t len, cairn_change_t
     if (len < 1 + SIG_TAIL)
         return CAIRN_EMALFORMED;
 
+    /* Change, op, pred: three levels of nesting at most. */
+    cairn_err_t err = cairn_mp_prescan(bytes, len, 4);
+    if (err != CAIRN_OK)
+        return err;
     msgpack_unpacked up;
     msgpack_unpacked_init(&up);
     size_t off = 0;
-    cairn_err_t err = CAIRN_OK;
     sizes_t sz = {0, 0, 0};
     msgpack_unpack_return r = msgpack_unpack_next(&up, (const char *)bytes, len, &off);
     if (r == MSGPACK_UNPACK_NOMEM_ERROR)

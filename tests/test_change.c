@@ -193,6 +193,27 @@ static void truncated_trailing_oversized(void)
     cairn_change_free(c);
 }
 
+/* Headers that declare more than the input holds are refused before any allocation. */
+static void hostile_headers(void)
+{
+    cairn_change_t *d;
+    const uint8_t array32[] = {0xdd, 0xff, 0xff, 0xff, 0xff};
+    const uint8_t map32[] = {0xdf, 0x7f, 0xff, 0xff, 0xff, 0xc0};
+    const uint8_t bin32[] = {0x99, 0xc6, 0xff, 0xff, 0xff, 0xf0};
+    const uint8_t str16[] = {0x91, 0xda, 0x10, 0x00, 'a'};
+    const uint8_t never[] = {0x91, 0xc1};
+    CHECK_ERR(cairn_change_decode(array32, sizeof array32, &d), CAIRN_EMALFORMED);
+    CHECK_ERR(cairn_change_decode(map32, sizeof map32, &d), CAIRN_EMALFORMED);
+    CHECK_ERR(cairn_change_decode(bin32, sizeof bin32, &d), CAIRN_EMALFORMED);
+    CHECK_ERR(cairn_change_decode(str16, sizeof str16, &d), CAIRN_EMALFORMED);
+    CHECK_ERR(cairn_change_decode(never, sizeof never, &d), CAIRN_EMALFORMED);
+    /* A nesting bomb: 2,000 one-element arrays. */
+    static uint8_t nest[2001];
+    memset(nest, 0x91, 2000);
+    nest[2000] = 0xc0;
+    CHECK_ERR(cairn_change_decode(nest, sizeof nest, &d), CAIRN_EMALFORMED);
+}
+
 /* Re-pack a decoded change by hand, with one deliberate deviation. */
 typedef enum { DEV_SEQ_UINT16, DEV_UNSORTED_DEPS, DEV_STR8_SHORT, DEV_EXTRA_FIELD } deviation_t;
 
@@ -341,6 +362,7 @@ int main(void)
     RUN(forged_signatures_fail);
     RUN(truncated_trailing_oversized);
     RUN(non_canonical_rejected);
+    RUN(hostile_headers);
     RUN(random_mutations);
     RUN(golden_example);
     return 0;

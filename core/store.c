@@ -21,8 +21,10 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "batch.h"
 #include "fsio.h"
 #include "keyring.h"
 
@@ -32,6 +34,12 @@
 static const char *const db_names[CAIRN_DB__COUNT] = {
     [CAIRN_DB_META] = "meta",
     [CAIRN_DB_RECORDS] = "records",
+    [CAIRN_DB_CHANGES] = "changes",
+    [CAIRN_DB_LOG] = "log",
+    [CAIRN_DB_STATE] = "state",
+    [CAIRN_DB_PENDING] = "pending",
+    [CAIRN_DB_WAITING] = "waiting",
+    [CAIRN_DB_FORKS] = "forks",
 };
 
 /* Keys of the meta database. */
@@ -165,6 +173,112 @@ cairn_err_t cairn_db_del(cairn_txn_t *txn, cairn_db_t db, const void *key, size_
     if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
         txn->failed = 1;
     return cairn_err_from_mdb(rc);
+}
+
+int cairn_db_has(cairn_txn_t *txn, cairn_db_t db, const void *key, size_t key_len)
+{
+    if (txn == NULL || db >= CAIRN_DB__COUNT)
+        return CAIRN_EINVAL;
+    cairn_err_t err = check_key(key, key_len);
+    if (err != CAIRN_OK)
+        return err;
+    MDB_val k = mdb_key(key, key_len), v;
+    int rc = mdb_get(txn->txn, txn->store->dbi[db], &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    return rc == MDB_SUCCESS ? 1 : cairn_err_from_mdb(rc);
+}
+
+static int has_prefix(const MDB_val *k, const void *prefix, size_t prefix_len)
+{
+    return k->mv_size >= prefix_len && memcmp(k->mv_data, prefix, prefix_len) == 0;
+}
+
+cairn_err_t cairn_db_scan(cairn_txn_t *txn, cairn_db_t db, const void *prefix, size_t prefix_len,
+                          cairn_key_fn fn, void *ctx)
+{
+    MDB_cursor *cur;
+    if (txn == NULL || fn == NULL || db >= CAIRN_DB__COUNT || (prefix == NULL && prefix_len))
+        return CAIRN_EINVAL;
+    int rc = mdb_cursor_open(txn->txn, txn->store->dbi[db], &cur);
+    if (rc != MDB_SUCCESS)
+        return cairn_err_from_mdb(rc);
+    MDB_val k = mdb_key(prefix, prefix_len), v;
+    rc = prefix_len ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)
+                    : mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    while (rc == MDB_SUCCESS && has_prefix(&k, prefix, prefix_len)) {
+        if (fn(ctx, k.mv_data, k.mv_size) != 0)
+            break;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_SUCCESS || rc == MDB_NOTFOUND ? CAIRN_OK : cairn_err_from_mdb(rc);
+}
+
+cairn_err_t cairn_db_last(cairn_txn_t *txn, cairn_db_t db, const void *prefix, size_t prefix_len,
+                          uint8_t *key, size_t cap, size_t *key_len)
+{
+    MDB_cursor *cur;
+    uint8_t upper[CAIRN_RECORD_KEY_MAX + 1];
+    if (txn == NULL || db >= CAIRN_DB__COUNT || prefix_len == 0 ||
+        prefix_len > CAIRN_RECORD_KEY_MAX)
+        return CAIRN_EINVAL;
+    int rc = mdb_cursor_open(txn->txn, txn->store->dbi[db], &cur);
+    if (rc != MDB_SUCCESS)
+        return cairn_err_from_mdb(rc);
+    /* Seek just past every key with the prefix (prefix, then 0xff...), step back. */
+    memcpy(upper, prefix, prefix_len);
+    memset(upper + prefix_len, 0xff, CAIRN_RECORD_KEY_MAX + 1 - prefix_len);
+    MDB_val k = {sizeof upper, upper}, v;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    if (rc == MDB_SUCCESS)
+        rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
+    else if (rc == MDB_NOTFOUND)
+        rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    cairn_err_t err = CAIRN_ENOTFOUND;
+    if (rc == MDB_SUCCESS && has_prefix(&k, prefix, prefix_len)) {
+        err = k.mv_size <= cap ? CAIRN_OK : CAIRN_ETOOBIG;
+        if (err == CAIRN_OK) {
+            memcpy(key, k.mv_data, k.mv_size);
+            *key_len = k.mv_size;
+        }
+    } else if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) {
+        err = cairn_err_from_mdb(rc);
+    }
+    mdb_cursor_close(cur);
+    return err;
+}
+
+cairn_err_t cairn_meta_put(cairn_txn_t *txn, const char *name, const void *val, size_t len)
+{
+    return cairn_db_put(txn, CAIRN_DB_META, name, strlen(name), val, len);
+}
+
+cairn_err_t cairn_meta_get(cairn_txn_t *txn, const char *name, cairn_buf_t *out)
+{
+    return cairn_db_get(txn, CAIRN_DB_META, name, strlen(name), out);
+}
+
+uint64_t cairn_store_now(const cairn_store_t *store)
+{
+    if (store->now_ms != NULL)
+        return store->now_ms(store->now_ctx);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+cairn_hlc_t cairn_store_hlc(const cairn_store_t *store)
+{
+    return store ? store->clock.last : 0;
+}
+
+void cairn_store_set_clock(cairn_store_t *store, uint64_t (*now_ms)(void *ctx), void *ctx)
+{
+    if (store == NULL)
+        return;
+    store->now_ms = now_ms;
+    store->now_ctx = ctx;
 }
 
 cairn_err_t cairn_db_count(cairn_txn_t *txn, cairn_db_t db, uint64_t *count)
@@ -375,6 +489,8 @@ static cairn_err_t meta_read(cairn_store_t *store)
         err = meta_get(txn, meta_identity, &buf, store->identity_sk, crypto_sign_SECRETKEYBYTES);
     if (err == CAIRN_OK)
         crypto_sign_ed25519_sk_to_pk(store->public_key, store->identity_sk);
+    if (err == CAIRN_OK)
+        err = cairn_org_load(store, txn);
     cairn_buf_free(&buf);
     cairn_txn_abort(txn);
     return err;

@@ -10,6 +10,7 @@
 
 #include <lmdb.h>
 
+#include "cairn/hlc.h"
 #include "cairn/store.h"
 #include "seal.h"
 
@@ -17,6 +18,12 @@
 typedef enum cairn_db {
     CAIRN_DB_META = 0, /* node id, identity, format version */
     CAIRN_DB_RECORDS,  /* the public record keyspace */
+    CAIRN_DB_CHANGES,  /* change id -> signed change bytes */
+    CAIRN_DB_LOG,      /* plan, author, seq (big-endian), change id -> empty */
+    CAIRN_DB_STATE,    /* plan id -> merged plan state (pstate.h) */
+    CAIRN_DB_PENDING,  /* change id -> bytes of a change waiting for deps */
+    CAIRN_DB_WAITING,  /* missing change id, waiting change id -> empty */
+    CAIRN_DB_FORKS,    /* plan, author, seq -> empty: the author forked there */
     CAIRN_DB__COUNT
 } cairn_db_t;
 
@@ -32,6 +39,11 @@ struct cairn_store {
     uint32_t format_version;
     int write_txn_open;
     char *dir; /* the node directory, to diagnose write failures */
+    cairn_hlc_clock_t clock;     /* persisted in meta at each ingest commit */
+    uint64_t (*now_ms)(void *);  /* NULL: the system clock */
+    void *now_ctx;
+    int has_org;
+    uint8_t org[32];             /* the organisation's root public key */
 };
 
 struct cairn_txn {
@@ -54,6 +66,28 @@ cairn_err_t cairn_db_get(cairn_txn_t *txn, cairn_db_t db, const void *key, size_
 
 /* Delete key from db. As cairn_record_del(). */
 cairn_err_t cairn_db_del(cairn_txn_t *txn, cairn_db_t db, const void *key, size_t key_len);
+
+/* Whether key is in db (nothing unsealed). 1, 0, or a negative error. */
+int cairn_db_has(cairn_txn_t *txn, cairn_db_t db, const void *key, size_t key_len);
+
+/*
+ * Call fn for every key of db that starts with prefix, in order; a nonzero
+ * return from fn stops the scan (and is not an error).
+ */
+typedef int (*cairn_key_fn)(void *ctx, const uint8_t *key, size_t key_len);
+cairn_err_t cairn_db_scan(cairn_txn_t *txn, cairn_db_t db, const void *prefix, size_t prefix_len,
+                          cairn_key_fn fn, void *ctx);
+
+/* The last key of db starting with prefix into key (cap bytes): CAIRN_ENOTFOUND if none. */
+cairn_err_t cairn_db_last(cairn_txn_t *txn, cairn_db_t db, const void *prefix, size_t prefix_len,
+                          uint8_t *key, size_t cap, size_t *key_len);
+
+/* Meta values of core/'s modules (the org key, the clock). */
+cairn_err_t cairn_meta_put(cairn_txn_t *txn, const char *name, const void *val, size_t len);
+cairn_err_t cairn_meta_get(cairn_txn_t *txn, const char *name, cairn_buf_t *out);
+
+/* The store's clock now, in Unix ms. */
+uint64_t cairn_store_now(const cairn_store_t *store);
 
 /* Number of entries in db. */
 cairn_err_t cairn_db_count(cairn_txn_t *txn, cairn_db_t db, uint64_t *count);

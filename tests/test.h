@@ -53,4 +53,25 @@ unsigned long long test_seed(void);
 /* A key file in dir named "key"; writes its path to out. */
 void test_key_file(char *out, size_t n, const char *dir);
 
+/* A node in a fresh temporary directory, unlocked by a key file there. */
+typedef struct test_node {
+    char root[512], dir[600], key[600];
+    cairn_store_t *store;
+    uint8_t pk[32];
+} test_node_t;
+
+void test_node_create(test_node_t *n, const char *tag);
+void test_node_open(test_node_t *n);
+void test_node_close(test_node_t *n);
+void test_node_destroy(test_node_t *n);
+
+/* Ingest every change of plan held by from into to, one by one; returns rejections. */
+size_t test_copy_plan(cairn_store_t *from, cairn_store_t *to, const uint8_t *plan);
+
+/*
+ * nodes[0] creates an organisation and puts every node on its roster with
+ * roles; the others join and receive the roster.
+ */
+void test_org(test_node_t *nodes, size_t n, unsigned roles);
+
 #endif

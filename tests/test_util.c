@@ -52,3 +52,79 @@ void test_key_file(char *out, size_t n, const char *dir)
     snprintf(out, n, "%s/key", dir);
     CHECK_OK(cairn_key_file_create(out));
 }
+
+void test_node_create(test_node_t *n, const char *tag)
+{
+    memset(n, 0, sizeof *n);
+    test_tmpdir(n->root, sizeof n->root, tag);
+    test_key_file(n->key, sizeof n->key, n->root);
+    snprintf(n->dir, sizeof n->dir, "%s/node", n->root);
+    cairn_unlock_t u = {CAIRN_UNLOCK_KEY_FILE, NULL, 0, n->key};
+    cairn_init_opts_t opts = {CAIRN_KDF_INTERACTIVE, (size_t)256 << 20};
+    CHECK_OK(cairn_store_init(n->dir, &u, &opts));
+    test_node_open(n);
+    cairn_store_info_t info;
+    CHECK_OK(cairn_store_info(n->store, &info));
+    memcpy(n->pk, info.public_key, 32);
+}
+
+void test_node_open(test_node_t *n)
+{
+    cairn_unlock_t u = {CAIRN_UNLOCK_KEY_FILE, NULL, 0, n->key};
+    CHECK_OK(cairn_store_open(n->dir, &u, &n->store));
+}
+
+void test_node_close(test_node_t *n)
+{
+    cairn_store_close(n->store);
+    n->store = NULL;
+}
+
+void test_node_destroy(test_node_t *n)
+{
+    test_node_close(n);
+    test_rmtree(n->root);
+}
+
+typedef struct copy_ctx {
+    cairn_store_t *to;
+    cairn_err_t err;
+    size_t rejected;
+} copy_ctx_t;
+
+static int copy_one(void *ctx, const uint8_t *id, const uint8_t *bytes, size_t len)
+{
+    (void)id;
+    copy_ctx_t *c = ctx;
+    cairn_ingest_stats_t st;
+    c->err = cairn_ingest(c->to, &bytes, &len, 1, NULL, &st);
+    c->rejected += st.rejected;
+    return c->err != CAIRN_OK;
+}
+
+size_t test_copy_plan(cairn_store_t *from, cairn_store_t *to, const uint8_t *plan)
+{
+    copy_ctx_t c = {to, CAIRN_OK, 0};
+    CHECK_OK(cairn_plan_changes(from, plan, copy_one, &c));
+    CHECK_OK(c.err);
+    return c.rejected;
+}
+
+void test_org(test_node_t *nodes, size_t n, unsigned roles)
+{
+    uint8_t org[32], rplan[CAIRN_PLAN_ID_BYTES];
+    CHECK_OK(cairn_org_create(nodes[0].store, "node-0"));
+    CHECK_OK(cairn_org_key(nodes[0].store, org));
+    cairn_roster_plan_id(org, rplan);
+    for (size_t i = 0; i < n; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "node-%zu", i);
+        /* node 0 is an administrator already; it keeps that role too */
+        unsigned r = i == 0 ? roles | CAIRN_ROLE_ADMIN : roles;
+        CHECK_OK(cairn_roster_put(nodes[0].store, nodes[i].pk, name, r, 0, 0));
+    }
+    for (size_t i = 1; i < n; i++) {
+        CHECK_OK(cairn_org_join(nodes[i].store, org));
+        CHECK(test_copy_plan(nodes[0].store, nodes[i].store, rplan) == 0);
+    }
+}

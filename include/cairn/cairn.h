@@ -8,8 +8,11 @@
 #define CAIRN_CAIRN_H
 
 #include "cairn/buf.h"
+#include "cairn/change.h"
 #include "cairn/error.h"
 #include "cairn/hlc.h"
+#include "cairn/ingest.h"
+#include "cairn/plan.h"
 #include "cairn/store.h"
 
 #define CAIRN_VERSION_STRING "0.1.0"

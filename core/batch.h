@@ -1,0 +1,65 @@
+/*
+ * batch.h - one write transaction of ingest, with the plan states it touched
+ * (private).
+ *
+ * Plan states are loaded once per batch, changed in memory as changes are
+ * applied, and written back, sealed, at commit: a batch of a thousand
+ * changes to one plan costs one state write, not a thousand.
+ */
+#ifndef CAIRN_CORE_BATCH_H
+#define CAIRN_CORE_BATCH_H
+
+#include "cairn/ingest.h"
+#include "cairn/plan.h"
+#include "pstate.h"
+#include "store_int.h"
+
+typedef struct cairn_plan_slot {
+    cairn_plan_state_t *st; /* NULL: free slot */
+    int dirty;
+} cairn_plan_slot_t;
+
+/* A change released from the pending area, to process after the current one. */
+typedef struct cairn_ready {
+    uint8_t id[CAIRN_CHANGE_ID_BYTES];
+} cairn_ready_t;
+
+struct cairn_batch {
+    cairn_store_t *store;
+    cairn_txn_t *txn;
+    cairn_plan_slot_t *plans; /* open addressing on the plan id */
+    size_t plans_cap, plans_used;
+    cairn_ready_t *ready;
+    size_t nready, cap_ready;
+    uint64_t pending; /* entries in the pending area */
+    cairn_ingest_stats_t stats;
+    cairn_hlc_t clock_at_begin;
+    cairn_err_t failed; /* a store error: only abort remains */
+};
+
+/* The state of plan within the batch (loaded or created on first use). */
+cairn_err_t cairn_batch_plan(cairn_batch_t *b, const uint8_t *plan, cairn_plan_state_t **out);
+void cairn_batch_mark_dirty(cairn_batch_t *b, const uint8_t *plan);
+
+/*
+ * Run one decoded change through every check after the signature (which
+ * the caller has established) and apply it, park it, or reject it. A
+ * failed store operation returns an error and poisons the batch.
+ */
+cairn_err_t cairn_batch_process(cairn_batch_t *b, const cairn_change_t *c,
+                                cairn_ingest_result_t *res);
+
+/* The author's own last change in plan: seq 0 if none. */
+cairn_err_t cairn_batch_chain_head(cairn_batch_t *b, const uint8_t *plan, const uint8_t *author,
+                                   uint64_t *seq, uint8_t id[CAIRN_CHANGE_ID_BYTES]);
+
+/* The stored state of plan, or an empty one. */
+cairn_err_t cairn_state_load(cairn_txn_t *txn, const uint8_t *plan, cairn_plan_state_t **out);
+
+/* Read the store's organisation from meta at open. */
+cairn_err_t cairn_org_load(cairn_store_t *store, cairn_txn_t *txn);
+
+/* The roster entry id of member key. */
+void cairn_roster_eid(const uint8_t key[32], uint8_t eid[CAIRN_ENTITY_ID_BYTES]);
+
+#endif

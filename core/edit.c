@@ -1,0 +1,466 @@
+/*
+ * edit.c - local edits, the organisation and its roster, reading plans.
+ *
+ * An edit gathers operations against the plan's current merged state (so
+ * every write names what it supersedes), then becomes one signed change
+ * that goes through the same checks as a change from a peer. The only
+ * check it skips is verifying the signature it has just made.
+ */
+#include "batch.h"
+
+#include "schema.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char meta_org[] = "org";
+static const char meta_org_sk[] = "org_sk";
+
+struct cairn_edit {
+    cairn_batch_t *b;
+    uint8_t plan[CAIRN_PLAN_ID_BYTES];
+    const uint8_t *sk, *pk; /* the signer */
+    cairn_plan_state_t *st;
+    cairn_op_t *ops;
+    size_t nops, cap;
+};
+
+void cairn_plan_id_new(uint8_t plan[CAIRN_PLAN_ID_BYTES])
+{
+    randombytes_buf(plan, CAIRN_PLAN_ID_BYTES);
+}
+
+static cairn_err_t edit_begin_as(cairn_batch_t *b, const uint8_t *plan, const uint8_t *sk,
+                                 const uint8_t *pk, cairn_edit_t **out)
+{
+    if (b == NULL || plan == NULL || out == NULL)
+        return CAIRN_EINVAL;
+    cairn_edit_t *e = calloc(1, sizeof *e);
+    if (e == NULL)
+        return CAIRN_ENOMEM;
+    e->b = b;
+    e->sk = sk;
+    e->pk = pk;
+    memcpy(e->plan, plan, CAIRN_PLAN_ID_BYTES);
+    cairn_err_t err = cairn_batch_plan(b, plan, &e->st);
+    if (err != CAIRN_OK) {
+        free(e);
+        return err;
+    }
+    *out = e;
+    return CAIRN_OK;
+}
+
+cairn_err_t cairn_edit_begin(cairn_batch_t *b, const uint8_t plan[CAIRN_PLAN_ID_BYTES],
+                             cairn_edit_t **out)
+{
+    if (b == NULL)
+        return CAIRN_EINVAL;
+    return edit_begin_as(b, plan, b->store->identity_sk, b->store->public_key, out);
+}
+
+static void op_release(cairn_op_t *op)
+{
+    free((void *)(uintptr_t)op->pred);
+    if (op->value.type == CAIRN_VALUE_STR)
+        free((void *)(uintptr_t)op->value.s);
+}
+
+void cairn_edit_abort(cairn_edit_t *e)
+{
+    if (e == NULL)
+        return;
+    for (size_t i = 0; i < e->nops; i++)
+        op_release(&e->ops[i]);
+    free(e->ops);
+    free(e);
+}
+
+/* A new op slot at the end of e->ops, zeroed. */
+static cairn_op_t *op_push(cairn_edit_t *e)
+{
+    if (e->nops == CAIRN_CHANGE_MAX_OPS)
+        return NULL;
+    if (e->nops == e->cap) {
+        size_t cap = e->cap ? 2 * e->cap : 4;
+        cairn_op_t *p = realloc(e->ops, cap * sizeof *p);
+        if (p == NULL)
+            return NULL;
+        e->ops = p;
+        e->cap = cap;
+    }
+    cairn_op_t *op = &e->ops[e->nops++];
+    memset(op, 0, sizeof *op);
+    return op;
+}
+
+/* pred := the live ops of slot (etype, eid, field) in the current state. */
+static cairn_err_t take_pred(cairn_edit_t *e, cairn_op_t *op)
+{
+    const cairn_pslot_t *s = cairn_pstate_find(e->st, op->etype, op->eid, op->field);
+    if (s == NULL || s->n == 0)
+        return CAIRN_OK;
+    size_t n = s->n < CAIRN_OP_MAX_PRED ? s->n : CAIRN_OP_MAX_PRED;
+    cairn_op_id_t *pred = malloc(n * sizeof *pred);
+    if (pred == NULL)
+        return CAIRN_ENOMEM;
+    memcpy(pred, s->ops, n * sizeof *pred);
+    op->pred = pred;
+    op->npred = n;
+    return CAIRN_OK;
+}
+
+static cairn_err_t value_copy(cairn_value_t *dst, const cairn_value_t *src)
+{
+    *dst = *src;
+    if (src->type != CAIRN_VALUE_STR)
+        return CAIRN_OK;
+    char *s = malloc(src->len ? src->len : 1);
+    if (s == NULL)
+        return CAIRN_ENOMEM;
+    memcpy(s, src->s, src->len);
+    dst->s = s;
+    return CAIRN_OK;
+}
+
+cairn_err_t cairn_edit_set(cairn_edit_t *e, uint16_t etype,
+                           const uint8_t eid[CAIRN_ENTITY_ID_BYTES], uint16_t field,
+                           const cairn_value_t *value)
+{
+    if (e == NULL || eid == NULL || value == NULL)
+        return CAIRN_EINVAL;
+    if (cairn_schema_check_value(etype, field, value) != CAIRN_OK)
+        return CAIRN_EINVAL;
+    for (size_t i = 0; i < e->nops; i++) {
+        cairn_op_t *op = &e->ops[i];
+        if (op->kind == CAIRN_OP_SET && op->etype == etype && op->field == field &&
+            memcmp(op->eid, eid, CAIRN_ENTITY_ID_BYTES) == 0) {
+            /* Written twice in one edit: the second value replaces the first. */
+            cairn_value_t v;
+            cairn_err_t err = value_copy(&v, value);
+            if (err != CAIRN_OK)
+                return err;
+            if (op->value.type == CAIRN_VALUE_STR)
+                free((void *)(uintptr_t)op->value.s);
+            op->value = v;
+            return CAIRN_OK;
+        }
+    }
+    cairn_op_t *op = op_push(e);
+    if (op == NULL)
+        return e->nops == CAIRN_CHANGE_MAX_OPS ? CAIRN_ETOOBIG : CAIRN_ENOMEM;
+    op->kind = CAIRN_OP_SET;
+    op->etype = etype;
+    op->field = field;
+    memcpy(op->eid, eid, CAIRN_ENTITY_ID_BYTES);
+    cairn_err_t err = value_copy(&op->value, value);
+    if (err == CAIRN_OK)
+        err = take_pred(e, op);
+    if (err != CAIRN_OK) {
+        op_release(op);
+        e->nops--;
+    }
+    return err;
+}
+
+static cairn_err_t edit_add_id(cairn_edit_t *e, uint16_t etype, const uint8_t *eid)
+{
+    const cairn_etype_desc_t *et = cairn_schema_etype(etype);
+    if (et == NULL || et->kind == CAIRN_EK_SINGLETON)
+        return CAIRN_EINVAL;
+    cairn_op_t *op = op_push(e);
+    if (op == NULL)
+        return e->nops == CAIRN_CHANGE_MAX_OPS ? CAIRN_ETOOBIG : CAIRN_ENOMEM;
+    op->kind = CAIRN_OP_ADD;
+    op->etype = etype;
+    memcpy(op->eid, eid, CAIRN_ENTITY_ID_BYTES);
+    return CAIRN_OK;
+}
+
+cairn_err_t cairn_edit_add(cairn_edit_t *e, uint16_t etype, uint8_t eid[CAIRN_ENTITY_ID_BYTES])
+{
+    if (e == NULL || eid == NULL)
+        return CAIRN_EINVAL;
+    randombytes_buf(eid, CAIRN_ENTITY_ID_BYTES);
+    return edit_add_id(e, etype, eid);
+}
+
+cairn_err_t cairn_edit_remove(cairn_edit_t *e, uint16_t etype,
+                              const uint8_t eid[CAIRN_ENTITY_ID_BYTES])
+{
+    const cairn_etype_desc_t *et = cairn_schema_etype(etype);
+    if (e == NULL || eid == NULL || et == NULL || et->kind != CAIRN_EK_SET)
+        return CAIRN_EINVAL;
+    if (!cairn_plan_state_present(e->st, etype, eid))
+        return CAIRN_ENOTFOUND;
+    cairn_op_t *op = op_push(e);
+    if (op == NULL)
+        return e->nops == CAIRN_CHANGE_MAX_OPS ? CAIRN_ETOOBIG : CAIRN_ENOMEM;
+    op->kind = CAIRN_OP_REMOVE;
+    op->etype = etype;
+    memcpy(op->eid, eid, CAIRN_ENTITY_ID_BYTES);
+    cairn_err_t err = take_pred(e, op);
+    if (err != CAIRN_OK)
+        e->nops--;
+    return err;
+}
+
+static cairn_err_t verdict_error(const cairn_ingest_result_t *res)
+{
+    if (res->verdict != CAIRN_REJECTED)
+        return CAIRN_OK;
+    switch (res->reason) {
+    case CAIRN_REASON_UNKNOWN_AUTHOR:
+    case CAIRN_REASON_NOT_VALID:
+    case CAIRN_REASON_NOT_PERMITTED:
+        return CAIRN_EPERM;
+    case CAIRN_REASON_TOO_BIG:
+        return CAIRN_ETOOBIG;
+    default:
+        return CAIRN_EINVAL;
+    }
+}
+
+cairn_err_t cairn_edit_commit(cairn_edit_t *e, uint8_t id[CAIRN_CHANGE_ID_BYTES])
+{
+    if (e == NULL)
+        return CAIRN_EINVAL;
+    cairn_batch_t *b = e->b;
+    uint8_t prev[CAIRN_CHANGE_ID_BYTES];
+    uint64_t seq;
+    cairn_change_t *c = NULL;
+    cairn_err_t err = e->nops == 0 ? CAIRN_EINVAL : cairn_batch_chain_head(b, e->plan, e->pk,
+                                                                          &seq, prev);
+    if (err == CAIRN_OK) {
+        cairn_change_draft_t d = {0};
+        d.plan = e->plan;
+        d.seq = seq + 1;
+        d.prev = seq ? prev : NULL;
+        d.deps = (const uint8_t(*)[CAIRN_CHANGE_ID_BYTES])e->st->heads;
+        d.ndeps = e->st->nheads < CAIRN_CHANGE_MAX_DEPS ? e->st->nheads : CAIRN_CHANGE_MAX_DEPS;
+        d.hlc = cairn_hlc_tick(&b->store->clock, cairn_store_now(b->store));
+        d.ops = e->ops;
+        d.nops = e->nops;
+        err = cairn_change_create(&d, e->sk, &c);
+    }
+    if (err == CAIRN_OK) {
+        cairn_ingest_result_t res = {0};
+        err = cairn_batch_process(b, c, &res);
+        if (err == CAIRN_OK)
+            err = verdict_error(&res);
+        if (err == CAIRN_OK && id != NULL)
+            memcpy(id, c->id, CAIRN_CHANGE_ID_BYTES);
+    }
+    cairn_change_free(c);
+    cairn_edit_abort(e);
+    return err;
+}
+
+/* ---- the organisation ---------------------------------------------------- */
+
+cairn_err_t cairn_org_key(cairn_store_t *store, uint8_t org[32])
+{
+    if (store == NULL || org == NULL)
+        return CAIRN_EINVAL;
+    if (!store->has_org)
+        return CAIRN_ENOTFOUND;
+    memcpy(org, store->org, 32);
+    return CAIRN_OK;
+}
+
+cairn_err_t cairn_org_join(cairn_store_t *store, const uint8_t org[32])
+{
+    if (store == NULL || org == NULL)
+        return CAIRN_EINVAL;
+    if (store->has_org)
+        return memcmp(store->org, org, 32) == 0 ? CAIRN_OK : CAIRN_EEXIST;
+    cairn_txn_t *txn;
+    cairn_err_t err = cairn_txn_begin(store, 1, &txn);
+    if (err != CAIRN_OK)
+        return err;
+    err = cairn_meta_put(txn, meta_org, org, 32);
+    if (err != CAIRN_OK) {
+        cairn_txn_abort(txn);
+        return err;
+    }
+    err = cairn_txn_commit(txn);
+    if (err == CAIRN_OK) {
+        memcpy(store->org, org, 32);
+        store->has_org = 1;
+    }
+    return err;
+}
+
+/* The organisation's root secret key, if this store holds it. */
+static cairn_err_t root_sk(cairn_txn_t *txn, uint8_t *sk)
+{
+    cairn_buf_t buf = CAIRN_BUF_INIT;
+    cairn_err_t err = cairn_meta_get(txn, meta_org_sk, &buf);
+    if (err == CAIRN_OK && buf.len != crypto_sign_SECRETKEYBYTES)
+        err = CAIRN_ECORRUPT;
+    if (err == CAIRN_OK)
+        memcpy(sk, buf.data, crypto_sign_SECRETKEYBYTES);
+    cairn_buf_free(&buf);
+    return err;
+}
+
+static cairn_err_t set_int(cairn_edit_t *e, const uint8_t *eid, const char *field, int64_t v)
+{
+    cairn_value_t val = {v ? CAIRN_VALUE_INT : CAIRN_VALUE_NIL, v, NULL, 0};
+    return cairn_edit_set(e, CAIRN_ET_ROSTER_ENTRY, eid,
+                          (uint16_t)cairn_field_by_name(CAIRN_ET_ROSTER_ENTRY, field), &val);
+}
+
+static cairn_err_t set_str(cairn_edit_t *e, const uint8_t *eid, const char *field,
+                           const char *s)
+{
+    cairn_value_t val = {CAIRN_VALUE_STR, 0, s, strlen(s)};
+    return cairn_edit_set(e, CAIRN_ET_ROSTER_ENTRY, eid,
+                          (uint16_t)cairn_field_by_name(CAIRN_ET_ROSTER_ENTRY, field), &val);
+}
+
+typedef struct roster_write {
+    const uint8_t *key;
+    const char *name; /* NULL: a revocation */
+    unsigned roles;
+    uint64_t valid_from, valid_until, revoked_at;
+} roster_write_t;
+
+static cairn_err_t roster_ops(cairn_edit_t *e, const roster_write_t *w)
+{
+    uint8_t eid[CAIRN_ENTITY_ID_BYTES];
+    char hex[65];
+    cairn_roster_eid(w->key, eid);
+    sodium_bin2hex(hex, sizeof hex, w->key, 32);
+    int present = cairn_plan_state_present(e->st, CAIRN_ET_ROSTER_ENTRY, eid);
+    if (w->name == NULL) {
+        if (!present)
+            return CAIRN_ENOTFOUND;
+        return set_int(e, eid, "revoked_at", (int64_t)w->revoked_at);
+    }
+    cairn_err_t err = present ? CAIRN_OK : edit_add_id(e, CAIRN_ET_ROSTER_ENTRY, eid);
+    if (err == CAIRN_OK)
+        err = set_str(e, eid, "key", hex);
+    if (err == CAIRN_OK)
+        err = set_str(e, eid, "name", w->name);
+    if (err == CAIRN_OK)
+        err = set_int(e, eid, "roles", w->roles);
+    if (err == CAIRN_OK)
+        err = set_int(e, eid, "valid_from", (int64_t)w->valid_from);
+    if (err == CAIRN_OK)
+        err = set_int(e, eid, "valid_until", (int64_t)w->valid_until);
+    return err;
+}
+
+/* One roster change in batch b, signed by the root if b's store holds it. */
+static cairn_err_t roster_write(cairn_batch_t *b, const roster_write_t *w)
+{
+    cairn_store_t *store = b->store;
+    uint8_t rplan[CAIRN_PLAN_ID_BYTES];
+    if (!store->has_org)
+        return CAIRN_ENOTFOUND;
+    cairn_roster_plan_id(store->org, rplan);
+    uint8_t *sk = sodium_malloc(crypto_sign_SECRETKEYBYTES);
+    if (sk == NULL)
+        return CAIRN_ENOMEM;
+    cairn_err_t err = root_sk(b->txn, sk);
+    const uint8_t *signer_sk = sk, *signer_pk = store->org;
+    if (err == CAIRN_ENOTFOUND) {
+        signer_sk = store->identity_sk;
+        signer_pk = store->public_key;
+        err = CAIRN_OK;
+    }
+    cairn_edit_t *e = NULL;
+    if (err == CAIRN_OK)
+        err = edit_begin_as(b, rplan, signer_sk, signer_pk, &e);
+    if (err == CAIRN_OK)
+        err = roster_ops(e, w);
+    if (err == CAIRN_OK) {
+        err = cairn_edit_commit(e, NULL);
+        e = NULL;
+    }
+    cairn_edit_abort(e);
+    sodium_free(sk);
+    return err;
+}
+
+static cairn_err_t roster_write_one(cairn_store_t *store, const roster_write_t *w)
+{
+    cairn_batch_t *b;
+    cairn_err_t err = cairn_batch_begin(store, &b);
+    if (err != CAIRN_OK)
+        return err;
+    err = roster_write(b, w);
+    if (err != CAIRN_OK) {
+        cairn_batch_abort(b);
+        return err;
+    }
+    return cairn_batch_commit(b);
+}
+
+cairn_err_t cairn_roster_put(cairn_store_t *store, const uint8_t key[32], const char *name,
+                             unsigned roles, uint64_t valid_from, uint64_t valid_until)
+{
+    if (store == NULL || key == NULL || name == NULL || roles == 0 ||
+        (roles & ~CAIRN_ROLE_ALL) != 0)
+        return CAIRN_EINVAL;
+    roster_write_t w = {key, name, roles, valid_from, valid_until, 0};
+    return roster_write_one(store, &w);
+}
+
+cairn_err_t cairn_roster_revoke(cairn_store_t *store, const uint8_t key[32], uint64_t at_ms)
+{
+    if (store == NULL || key == NULL || at_ms == 0)
+        return CAIRN_EINVAL;
+    roster_write_t w = {key, NULL, 0, 0, 0, at_ms};
+    return roster_write_one(store, &w);
+}
+
+cairn_err_t cairn_org_create(cairn_store_t *store, const char *node_name)
+{
+    if (store == NULL || node_name == NULL)
+        return CAIRN_EINVAL;
+    if (store->has_org)
+        return CAIRN_EEXIST;
+    uint8_t *sk = sodium_malloc(crypto_sign_SECRETKEYBYTES);
+    uint8_t pk[32];
+    cairn_batch_t *b = NULL;
+    cairn_err_t err = sk ? cairn_batch_begin(store, &b) : CAIRN_ENOMEM;
+    if (err == CAIRN_OK) {
+        crypto_sign_keypair(pk, sk);
+        err = cairn_meta_put(b->txn, meta_org, pk, 32);
+    }
+    if (err == CAIRN_OK)
+        err = cairn_meta_put(b->txn, meta_org_sk, sk, crypto_sign_SECRETKEYBYTES);
+    if (err == CAIRN_OK) {
+        memcpy(store->org, pk, 32);
+        store->has_org = 1;
+        roster_write_t w = {store->public_key, node_name, CAIRN_ROLE_ADMIN, 0, 0, 0};
+        err = roster_write(b, &w);
+    }
+    if (err == CAIRN_OK)
+        err = cairn_batch_commit(b);
+    else
+        cairn_batch_abort(b);
+    if (err != CAIRN_OK)
+        store->has_org = 0;
+    if (sk != NULL)
+        sodium_free(sk);
+    return err;
+}
+
+/* Called by store open: the organisation, if the store has joined one. */
+cairn_err_t cairn_org_load(cairn_store_t *store, cairn_txn_t *txn)
+{
+    cairn_buf_t buf = CAIRN_BUF_INIT;
+    cairn_err_t err = cairn_meta_get(txn, meta_org, &buf);
+    if (err == CAIRN_OK && buf.len != 32)
+        err = CAIRN_ECORRUPT;
+    if (err == CAIRN_OK) {
+        memcpy(store->org, buf.data, 32);
+        store->has_org = 1;
+    }
+    cairn_buf_free(&buf);
+    return err == CAIRN_ENOTFOUND ? CAIRN_OK : err;
+}

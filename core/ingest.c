@@ -1,0 +1,716 @@
+/*
+ * ingest.c - the single path by which changes enter a store.
+ *
+ * Checks run in the order of cairn/ingest.h; the first that fails names the
+ * reason, and a rejected change writes nothing. Every verdict depends only
+ * on the change's bytes and on what the store holds, never on arrival
+ * order, except for one deliberate exception: the roster is consulted as it
+ * stands when the change arrives (see docs/change-format.md).
+ *
+ * Signatures are checked per hash chain: within a batch, changes of one
+ * author in one plan are sorted by sequence, and a change whose id is the
+ * prev of an authenticated successor is authenticated by that successor's
+ * signature (the successor signed over that id, and BLAKE2b binds the id to
+ * the bytes). Only chain tips, and changes that do not link, are verified.
+ */
+#include "batch.h"
+
+#include "schema.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char meta_clock[] = "hlc";
+
+#define LOG_KEY_BYTES (CAIRN_PLAN_ID_BYTES + 32 + 8 + CAIRN_CHANGE_ID_BYTES)
+#define SEQ_KEY_BYTES (CAIRN_PLAN_ID_BYTES + 32 + 8)
+
+static const char *const reason_names[CAIRN_REASON__COUNT] = {
+    "none",           "too-big",       "malformed",  "bad-signature", "bad-chain",
+    "unknown-author", "not-valid",     "not-permitted", "invalid-op", "pending-full",
+};
+
+const char *cairn_reason_name(cairn_reason_t reason)
+{
+    return (unsigned)reason < CAIRN_REASON__COUNT ? reason_names[reason] : "unknown";
+}
+
+/* plan, author, seq big-endian (so a plan's log reads in chain order) */
+static void seq_key(uint8_t *k, const uint8_t *plan, const uint8_t *author, uint64_t seq)
+{
+    memcpy(k, plan, CAIRN_PLAN_ID_BYTES);
+    memcpy(k + CAIRN_PLAN_ID_BYTES, author, 32);
+    for (int i = 0; i < 8; i++)
+        k[CAIRN_PLAN_ID_BYTES + 32 + i] = (uint8_t)(seq >> (56 - 8 * i));
+}
+
+static void log_key(uint8_t *k, const uint8_t *plan, const uint8_t *author, uint64_t seq,
+                    const uint8_t *id)
+{
+    seq_key(k, plan, author, seq);
+    memcpy(k + SEQ_KEY_BYTES, id, CAIRN_CHANGE_ID_BYTES);
+}
+
+void cairn_roster_eid(const uint8_t key[32], uint8_t eid[CAIRN_ENTITY_ID_BYTES])
+{
+    static const char domain[] = "cairn roster entry v1";
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, CAIRN_ENTITY_ID_BYTES);
+    crypto_generichash_update(&st, (const uint8_t *)domain, sizeof domain);
+    crypto_generichash_update(&st, key, 32);
+    crypto_generichash_final(&st, eid, CAIRN_ENTITY_ID_BYTES);
+}
+
+void cairn_roster_plan_id(const uint8_t org[32], uint8_t plan[CAIRN_PLAN_ID_BYTES])
+{
+    static const char domain[] = "cairn roster v1";
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, CAIRN_PLAN_ID_BYTES);
+    crypto_generichash_update(&st, (const uint8_t *)domain, sizeof domain);
+    crypto_generichash_update(&st, org, 32);
+    crypto_generichash_final(&st, plan, CAIRN_PLAN_ID_BYTES);
+}
+
+/* ---- the batch ------------------------------------------------------------- */
+
+static uint64_t plan_hash(const uint8_t *plan)
+{
+    uint64_t h;
+    memcpy(&h, plan, sizeof h); /* plan ids are random or hashes */
+    return h;
+}
+
+static cairn_plan_slot_t *plan_find(cairn_batch_t *b, const uint8_t *plan)
+{
+    size_t mask = b->plans_cap - 1;
+    for (size_t i = plan_hash(plan) & mask;; i = (i + 1) & mask) {
+        cairn_plan_slot_t *s = &b->plans[i];
+        if (s->st == NULL || memcmp(s->st->plan, plan, CAIRN_PLAN_ID_BYTES) == 0)
+            return s;
+    }
+}
+
+static cairn_err_t plans_grow(cairn_batch_t *b)
+{
+    size_t cap = b->plans_cap ? 2 * b->plans_cap : 64;
+    cairn_plan_slot_t *old = b->plans;
+    size_t old_cap = b->plans_cap;
+    b->plans = calloc(cap, sizeof *b->plans);
+    if (b->plans == NULL) {
+        b->plans = old;
+        return CAIRN_ENOMEM;
+    }
+    b->plans_cap = cap;
+    for (size_t i = 0; i < old_cap; i++)
+        if (old[i].st != NULL)
+            *plan_find(b, old[i].st->plan) = old[i];
+    free(old);
+    return CAIRN_OK;
+}
+
+cairn_err_t cairn_state_load(cairn_txn_t *txn, const uint8_t *plan, cairn_plan_state_t **out)
+{
+    cairn_buf_t buf = CAIRN_BUF_INIT;
+    cairn_err_t err = cairn_db_get(txn, CAIRN_DB_STATE, plan, CAIRN_PLAN_ID_BYTES, &buf);
+    if (err == CAIRN_ENOTFOUND) {
+        *out = cairn_pstate_new(plan);
+        err = *out ? CAIRN_OK : CAIRN_ENOMEM;
+    } else if (err == CAIRN_OK) {
+        err = cairn_pstate_decode(plan, buf.data, buf.len, out);
+    }
+    cairn_buf_free(&buf);
+    return err;
+}
+
+cairn_err_t cairn_batch_plan(cairn_batch_t *b, const uint8_t *plan, cairn_plan_state_t **out)
+{
+    if (2 * (b->plans_used + 1) > b->plans_cap) {
+        cairn_err_t err = plans_grow(b);
+        if (err != CAIRN_OK)
+            return err;
+    }
+    cairn_plan_slot_t *s = plan_find(b, plan);
+    if (s->st == NULL) {
+        cairn_err_t err = cairn_state_load(b->txn, plan, &s->st);
+        if (err != CAIRN_OK)
+            return err;
+        b->plans_used++;
+    }
+    *out = s->st;
+    return CAIRN_OK;
+}
+
+void cairn_batch_mark_dirty(cairn_batch_t *b, const uint8_t *plan)
+{
+    cairn_plan_slot_t *s = plan_find(b, plan);
+    if (s->st != NULL)
+        s->dirty = 1;
+}
+
+static cairn_err_t load_clock(cairn_store_t *store, cairn_txn_t *txn)
+{
+    cairn_buf_t buf = CAIRN_BUF_INIT;
+    cairn_err_t err = cairn_meta_get(txn, meta_clock, &buf);
+    if (err == CAIRN_OK && buf.len == 8) {
+        cairn_hlc_t h = 0;
+        for (int i = 0; i < 8; i++)
+            h = h << 8 | buf.data[i];
+        if (h > store->clock.last)
+            store->clock.last = h;
+    } else if (err == CAIRN_OK) {
+        err = CAIRN_ECORRUPT;
+    }
+    cairn_buf_free(&buf);
+    return err == CAIRN_ENOTFOUND ? CAIRN_OK : err;
+}
+
+cairn_err_t cairn_batch_begin(cairn_store_t *store, cairn_batch_t **out)
+{
+    if (store == NULL || out == NULL)
+        return CAIRN_EINVAL;
+    cairn_batch_t *b = calloc(1, sizeof *b);
+    if (b == NULL)
+        return CAIRN_ENOMEM;
+    b->store = store;
+    cairn_err_t err = cairn_txn_begin(store, 1, &b->txn);
+    if (err == CAIRN_OK)
+        err = load_clock(store, b->txn);
+    if (err == CAIRN_OK)
+        err = cairn_db_count(b->txn, CAIRN_DB_PENDING, &b->pending);
+    if (err != CAIRN_OK) {
+        cairn_batch_abort(b);
+        return err;
+    }
+    b->clock_at_begin = store->clock.last;
+    *out = b;
+    return CAIRN_OK;
+}
+
+static void batch_free(cairn_batch_t *b)
+{
+    for (size_t i = 0; i < b->plans_cap; i++)
+        cairn_plan_state_free(b->plans[i].st);
+    free(b->plans);
+    free(b->ready);
+    free(b);
+}
+
+void cairn_batch_abort(cairn_batch_t *b)
+{
+    if (b == NULL)
+        return;
+    if (b->txn != NULL)
+        cairn_txn_abort(b->txn);
+    b->store->clock.last = b->clock_at_begin; /* nothing of the batch happened */
+    batch_free(b);
+}
+
+static cairn_err_t flush_states(cairn_batch_t *b)
+{
+    cairn_buf_t buf = CAIRN_BUF_INIT;
+    cairn_err_t err = CAIRN_OK;
+    for (size_t i = 0; i < b->plans_cap && err == CAIRN_OK; i++) {
+        cairn_plan_slot_t *s = &b->plans[i];
+        if (s->st == NULL || !s->dirty)
+            continue;
+        buf.len = 0;
+        err = cairn_pstate_encode(s->st, &buf);
+        if (err == CAIRN_OK)
+            err = cairn_db_put(b->txn, CAIRN_DB_STATE, s->st->plan, CAIRN_PLAN_ID_BYTES, buf.data,
+                               buf.len);
+    }
+    cairn_buf_free(&buf);
+    return err;
+}
+
+static cairn_err_t save_clock(cairn_batch_t *b)
+{
+    uint8_t v[8];
+    cairn_hlc_t h = b->store->clock.last;
+    if (h == b->clock_at_begin)
+        return CAIRN_OK;
+    for (int i = 0; i < 8; i++)
+        v[i] = (uint8_t)(h >> (56 - 8 * i));
+    return cairn_meta_put(b->txn, meta_clock, v, sizeof v);
+}
+
+cairn_err_t cairn_batch_commit(cairn_batch_t *b)
+{
+    if (b == NULL)
+        return CAIRN_EINVAL;
+    cairn_err_t err = b->failed != CAIRN_OK ? b->failed : flush_states(b);
+    if (err == CAIRN_OK)
+        err = save_clock(b);
+    if (err != CAIRN_OK) {
+        cairn_batch_abort(b);
+        return err;
+    }
+    err = cairn_txn_commit(b->txn);
+    b->txn = NULL;
+    if (err != CAIRN_OK)
+        b->store->clock.last = b->clock_at_begin;
+    batch_free(b);
+    return err;
+}
+
+/* ---- checks ------------------------------------------------------------------ */
+
+static int has_change(cairn_batch_t *b, const uint8_t *id, cairn_err_t *err)
+{
+    int rc = cairn_db_has(b->txn, CAIRN_DB_CHANGES, id, CAIRN_CHANGE_ID_BYTES);
+    if (rc < 0)
+        *err = (cairn_err_t)rc;
+    return rc == 1;
+}
+
+/* The integer winner of a roster field, or dflt when unset or cleared. */
+static int64_t roster_int(const cairn_plan_state_t *roster, const uint8_t *eid, uint16_t field,
+                          int64_t dflt)
+{
+    const cairn_pslot_t *s = cairn_pstate_find(roster, CAIRN_ET_ROSTER_ENTRY, eid, field);
+    if (s == NULL || s->n == 0 || s->values[0].type != CAIRN_VALUE_INT)
+        return dflt;
+    return s->values[0].i;
+}
+
+static int roster_key_matches(const cairn_plan_state_t *roster, const uint8_t *eid,
+                              const uint8_t *author)
+{
+    char hex[65];
+    const cairn_pslot_t *s = cairn_pstate_find(roster, CAIRN_ET_ROSTER_ENTRY, eid, 1);
+    if (s == NULL || s->n == 0 || s->values[0].type != CAIRN_VALUE_STR || s->values[0].len != 64)
+        return 0;
+    sodium_bin2hex(hex, sizeof hex, author, 32);
+    return memcmp(hex, s->values[0].s, 64) == 0;
+}
+
+/*
+ * The roles of c's author at c's time, or a reason. In the roster itself
+ * the organisation's root key acts as an administrator.
+ */
+static cairn_reason_t author_roles(cairn_batch_t *b, const cairn_change_t *c, int in_roster,
+                                   unsigned *roles, cairn_err_t *err)
+{
+    const cairn_store_t *store = b->store;
+    if (in_roster && memcmp(c->author, store->org, 32) == 0) {
+        *roles = CAIRN_ROLE_ADMIN;
+        return CAIRN_REASON_NONE;
+    }
+    uint8_t rplan[CAIRN_PLAN_ID_BYTES], eid[CAIRN_ENTITY_ID_BYTES];
+    cairn_plan_state_t *roster;
+    cairn_roster_plan_id(store->org, rplan);
+    *err = cairn_batch_plan(b, rplan, &roster);
+    if (*err != CAIRN_OK)
+        return CAIRN_REASON_NONE;
+    cairn_roster_eid(c->author, eid);
+    if (!cairn_plan_state_present(roster, CAIRN_ET_ROSTER_ENTRY, eid) ||
+        !roster_key_matches(roster, eid, c->author))
+        return CAIRN_REASON_UNKNOWN_AUTHOR;
+    int64_t at = (int64_t)CAIRN_HLC_MS(c->hlc);
+    int64_t from = roster_int(roster, eid, 4, 0);
+    int64_t until = roster_int(roster, eid, 5, 0);
+    int64_t revoked = roster_int(roster, eid, 6, 0);
+    if (at < from || (until != 0 && at >= until) || (revoked != 0 && at >= revoked))
+        return CAIRN_REASON_NOT_VALID;
+    *roles = (unsigned)roster_int(roster, eid, 3, 0);
+    return CAIRN_REASON_NONE;
+}
+
+/* Collect the ids c names that the store does not hold. */
+typedef struct missing {
+    uint8_t ids[CAIRN_CHANGE_MAX_DEPS + 1 + CAIRN_CHANGE_MAX_OPS][CAIRN_CHANGE_ID_BYTES];
+    size_t n;
+} missing_t;
+
+static void missing_add(missing_t *m, const uint8_t *id)
+{
+    for (size_t i = 0; i < m->n; i++)
+        if (memcmp(m->ids[i], id, CAIRN_CHANGE_ID_BYTES) == 0)
+            return;
+    if (m->n < sizeof m->ids / sizeof m->ids[0])
+        memcpy(m->ids[m->n++], id, CAIRN_CHANGE_ID_BYTES);
+}
+
+static cairn_err_t find_missing(cairn_batch_t *b, const cairn_change_t *c, missing_t *m)
+{
+    cairn_err_t err = CAIRN_OK;
+    m->n = 0;
+    for (size_t i = 0; i < c->ndeps && err == CAIRN_OK; i++)
+        if (!has_change(b, c->deps[i], &err))
+            missing_add(m, c->deps[i]);
+    for (size_t i = 0; i < c->nops && err == CAIRN_OK; i++)
+        for (size_t p = 0; p < c->ops[i].npred && err == CAIRN_OK; p++)
+            if (!has_change(b, c->ops[i].pred[p].bytes, &err))
+                missing_add(m, c->ops[i].pred[p].bytes);
+    return err;
+}
+
+/* prev must be the author's change seq - 1 in this plan: held, or missing. */
+static cairn_reason_t check_chain(cairn_batch_t *b, const cairn_change_t *c, missing_t *m,
+                                  cairn_err_t *err)
+{
+    if (!c->has_prev)
+        return CAIRN_REASON_NONE;
+    if (!has_change(b, c->prev, err)) {
+        missing_add(m, c->prev);
+        return CAIRN_REASON_NONE;
+    }
+    uint8_t k[LOG_KEY_BYTES];
+    log_key(k, c->plan, c->author, c->seq - 1, c->prev);
+    int rc = cairn_db_has(b->txn, CAIRN_DB_LOG, k, sizeof k);
+    if (rc < 0)
+        *err = (cairn_err_t)rc;
+    return rc == 0 ? CAIRN_REASON_BAD_CHAIN : CAIRN_REASON_NONE;
+}
+
+/* ---- park, apply, release ------------------------------------------------------ */
+
+static cairn_err_t park(cairn_batch_t *b, const cairn_change_t *c, const missing_t *m)
+{
+    cairn_err_t err = cairn_db_put(b->txn, CAIRN_DB_PENDING, c->id, CAIRN_CHANGE_ID_BYTES,
+                                   c->bytes, c->len);
+    uint8_t k[2 * CAIRN_CHANGE_ID_BYTES];
+    memcpy(k + CAIRN_CHANGE_ID_BYTES, c->id, CAIRN_CHANGE_ID_BYTES);
+    for (size_t i = 0; i < m->n && err == CAIRN_OK; i++) {
+        memcpy(k, m->ids[i], CAIRN_CHANGE_ID_BYTES);
+        err = cairn_db_put(b->txn, CAIRN_DB_WAITING, k, sizeof k, "", 0);
+    }
+    if (err == CAIRN_OK)
+        b->pending++;
+    return err;
+}
+
+static int any_key(void *ctx, const uint8_t *key, size_t len)
+{
+    (void)key, (void)len;
+    *(int *)ctx = 1;
+    return 1;
+}
+
+typedef struct collect {
+    cairn_batch_t *b;
+    cairn_err_t err;
+} collect_t;
+
+static int collect_waiter(void *ctx, const uint8_t *key, size_t len)
+{
+    collect_t *col = ctx;
+    cairn_batch_t *b = col->b;
+    if (len != 2 * CAIRN_CHANGE_ID_BYTES)
+        return 0;
+    if (b->nready == b->cap_ready) {
+        size_t cap = b->cap_ready ? 2 * b->cap_ready : 16;
+        cairn_ready_t *p = realloc(b->ready, cap * sizeof *p);
+        if (p == NULL) {
+            col->err = CAIRN_ENOMEM;
+            return 1;
+        }
+        b->ready = p;
+        b->cap_ready = cap;
+    }
+    memcpy(b->ready[b->nready++].id, key + CAIRN_CHANGE_ID_BYTES, CAIRN_CHANGE_ID_BYTES);
+    return 0;
+}
+
+/* Queue the changes that waited for id, and forget that they did. */
+static cairn_err_t release_waiters(cairn_batch_t *b, const uint8_t *id)
+{
+    size_t first = b->nready;
+    collect_t col = {b, CAIRN_OK};
+    cairn_err_t err = cairn_db_scan(b->txn, CAIRN_DB_WAITING, id, CAIRN_CHANGE_ID_BYTES,
+                                    collect_waiter, &col);
+    if (err == CAIRN_OK)
+        err = col.err;
+    uint8_t k[2 * CAIRN_CHANGE_ID_BYTES];
+    memcpy(k, id, CAIRN_CHANGE_ID_BYTES);
+    for (size_t i = first; i < b->nready && err == CAIRN_OK; i++) {
+        memcpy(k + CAIRN_CHANGE_ID_BYTES, b->ready[i].id, CAIRN_CHANGE_ID_BYTES);
+        err = cairn_db_del(b->txn, CAIRN_DB_WAITING, k, sizeof k);
+    }
+    return err;
+}
+
+static cairn_err_t apply(cairn_batch_t *b, const cairn_change_t *c, cairn_ingest_result_t *res)
+{
+    uint8_t k[LOG_KEY_BYTES];
+    int forked = 0;
+    seq_key(k, c->plan, c->author, c->seq);
+    cairn_err_t err = cairn_db_scan(b->txn, CAIRN_DB_LOG, k, SEQ_KEY_BYTES, any_key, &forked);
+    if (err == CAIRN_OK && forked) {
+        err = cairn_db_put(b->txn, CAIRN_DB_FORKS, k, SEQ_KEY_BYTES, "", 0);
+        res->fork = 1;
+        b->stats.forks++;
+    }
+    log_key(k, c->plan, c->author, c->seq, c->id);
+    if (err == CAIRN_OK)
+        err = cairn_db_put(b->txn, CAIRN_DB_CHANGES, c->id, CAIRN_CHANGE_ID_BYTES, c->bytes,
+                           c->len);
+    if (err == CAIRN_OK)
+        err = cairn_db_put(b->txn, CAIRN_DB_LOG, k, sizeof k, "", 0);
+    cairn_plan_state_t *st;
+    if (err == CAIRN_OK)
+        err = cairn_batch_plan(b, c->plan, &st);
+    if (err == CAIRN_OK)
+        err = cairn_pstate_apply(st, c);
+    if (err != CAIRN_OK)
+        return err;
+    cairn_batch_mark_dirty(b, c->plan);
+    cairn_hlc_observe(&b->store->clock, c->hlc, cairn_store_now(b->store));
+    res->verdict = CAIRN_APPLIED;
+    b->stats.applied++;
+    return release_waiters(b, c->id);
+}
+
+/* Every check after the signature; on success c is applied or parked. */
+static cairn_err_t process_checked(cairn_batch_t *b, const cairn_change_t *c,
+                                   cairn_ingest_result_t *res)
+{
+    cairn_err_t err = CAIRN_OK;
+    static missing_t m; /* large; ingest is single-threaded per store */
+    memcpy(res->id, c->id, CAIRN_CHANGE_ID_BYTES);
+    if (has_change(b, c->id, &err) || err != CAIRN_OK) {
+        res->verdict = CAIRN_DUPLICATE;
+        b->stats.duplicate += err == CAIRN_OK;
+        return err;
+    }
+    int rc = cairn_db_has(b->txn, CAIRN_DB_PENDING, c->id, CAIRN_CHANGE_ID_BYTES);
+    if (rc != 0) {
+        res->verdict = CAIRN_DUPLICATE;
+        b->stats.duplicate += rc == 1;
+        return rc < 0 ? (cairn_err_t)rc : CAIRN_OK;
+    }
+    uint8_t rplan[CAIRN_PLAN_ID_BYTES];
+    cairn_roster_plan_id(b->store->org, rplan);
+    int in_roster = b->store->has_org && memcmp(c->plan, rplan, CAIRN_PLAN_ID_BYTES) == 0;
+    unsigned roles = 0;
+    m.n = 0;
+    cairn_reason_t why = cairn_schema_check(c, in_roster);
+    if (why == CAIRN_REASON_NONE)
+        why = check_chain(b, c, &m, &err);
+    if (why == CAIRN_REASON_NONE && err == CAIRN_OK)
+        why = b->store->has_org ? author_roles(b, c, in_roster, &roles, &err)
+                                : CAIRN_REASON_UNKNOWN_AUTHOR;
+    if (why == CAIRN_REASON_NONE && err == CAIRN_OK && !cairn_schema_allows(c, roles))
+        why = CAIRN_REASON_NOT_PERMITTED;
+    if (why == CAIRN_REASON_NONE && err == CAIRN_OK) {
+        missing_t extra;
+        err = find_missing(b, c, &extra);
+        for (size_t i = 0; i < extra.n; i++)
+            missing_add(&m, extra.ids[i]);
+    }
+    if (err != CAIRN_OK)
+        return err;
+    if (why != CAIRN_REASON_NONE) {
+        res->verdict = CAIRN_REJECTED;
+        res->reason = why;
+        b->stats.rejected++;
+        return CAIRN_OK;
+    }
+    if (m.n > 0) {
+        if (b->pending >= CAIRN_PENDING_MAX) {
+            res->verdict = CAIRN_REJECTED;
+            res->reason = CAIRN_REASON_PENDING_FULL;
+            b->stats.rejected++;
+            return CAIRN_OK;
+        }
+        res->verdict = CAIRN_PENDING;
+        b->stats.pending++;
+        return park(b, c, &m);
+    }
+    return apply(b, c, res);
+}
+
+/* Take a released change out of the pending area and process it again. */
+static cairn_err_t process_released(cairn_batch_t *b, const uint8_t *id)
+{
+    cairn_buf_t buf = CAIRN_BUF_INIT;
+    cairn_change_t *c = NULL;
+    cairn_err_t err = cairn_db_get(b->txn, CAIRN_DB_PENDING, id, CAIRN_CHANGE_ID_BYTES, &buf);
+    if (err == CAIRN_ENOTFOUND) /* released twice (it waited on two ids): done already */
+        return CAIRN_OK;
+    if (err == CAIRN_OK)
+        err = cairn_db_del(b->txn, CAIRN_DB_PENDING, id, CAIRN_CHANGE_ID_BYTES);
+    if (err == CAIRN_OK) {
+        b->pending--;
+        /* The pending area is sealed under our key: its bytes were checked. */
+        err = cairn_change_decode(buf.data, buf.len, &c) == CAIRN_OK ? CAIRN_OK : CAIRN_ECORRUPT;
+    }
+    if (err == CAIRN_OK) {
+        cairn_ingest_result_t res = {0};
+        err = process_checked(b, c, &res);
+        if (res.verdict == CAIRN_PENDING)
+            b->stats.pending--; /* still waiting: not new */
+    }
+    cairn_change_free(c);
+    cairn_buf_free(&buf);
+    return err;
+}
+
+cairn_err_t cairn_batch_process(cairn_batch_t *b, const cairn_change_t *c,
+                                cairn_ingest_result_t *res)
+{
+    if (b->failed != CAIRN_OK)
+        return b->failed;
+    size_t first = b->nready;
+    cairn_err_t err = process_checked(b, c, res);
+    /* Released changes may release more; the queue grows as we go. */
+    for (size_t i = first; i < b->nready && err == CAIRN_OK; i++)
+        err = process_released(b, b->ready[i].id);
+    b->nready = first;
+    if (err != CAIRN_OK)
+        b->failed = err;
+    return err;
+}
+
+typedef struct last_seq {
+    uint64_t seq;
+    uint8_t id[CAIRN_CHANGE_ID_BYTES];
+} last_seq_t;
+
+cairn_err_t cairn_batch_chain_head(cairn_batch_t *b, const uint8_t *plan, const uint8_t *author,
+                                   uint64_t *seq, uint8_t id[CAIRN_CHANGE_ID_BYTES])
+{
+    uint8_t prefix[CAIRN_PLAN_ID_BYTES + 32], k[LOG_KEY_BYTES];
+    size_t len;
+    memcpy(prefix, plan, CAIRN_PLAN_ID_BYTES);
+    memcpy(prefix + CAIRN_PLAN_ID_BYTES, author, 32);
+    cairn_err_t err = cairn_db_last(b->txn, CAIRN_DB_LOG, prefix, sizeof prefix, k, sizeof k, &len);
+    if (err == CAIRN_ENOTFOUND) {
+        *seq = 0;
+        return CAIRN_OK;
+    }
+    if (err != CAIRN_OK)
+        return err;
+    if (len != LOG_KEY_BYTES)
+        return CAIRN_ECORRUPT;
+    uint64_t s = 0;
+    for (int i = 0; i < 8; i++)
+        s = s << 8 | k[CAIRN_PLAN_ID_BYTES + 32 + i];
+    *seq = s;
+    memcpy(id, k + SEQ_KEY_BYTES, CAIRN_CHANGE_ID_BYTES);
+    return CAIRN_OK;
+}
+
+/* ---- cairn_ingest: decode, authenticate per chain, process ------------------- */
+
+typedef struct item {
+    cairn_change_t *c;
+    size_t index;
+    int authentic;
+} item_t;
+
+static int cmp_chain(const void *pa, const void *pb)
+{
+    const item_t *a = pa, *b = pb;
+    if (a->c == NULL || b->c == NULL)
+        return (a->c == NULL) - (b->c == NULL);
+    int c = memcmp(a->c->author, b->c->author, 32);
+    if (c == 0)
+        c = memcmp(a->c->plan, b->c->plan, CAIRN_PLAN_ID_BYTES);
+    if (c == 0 && a->c->seq != b->c->seq)
+        c = a->c->seq < b->c->seq ? -1 : 1;
+    if (c == 0)
+        c = memcmp(a->c->id, b->c->id, CAIRN_CHANGE_ID_BYTES);
+    return c;
+}
+
+/* Whether succ links back to c: same author and plan, the next seq, prev = c. */
+static int links(const cairn_change_t *c, const cairn_change_t *succ)
+{
+    return succ->has_prev && succ->seq == c->seq + 1 &&
+           memcmp(succ->author, c->author, 32) == 0 &&
+           memcmp(succ->plan, c->plan, CAIRN_PLAN_ID_BYTES) == 0 &&
+           memcmp(succ->prev, c->id, CAIRN_CHANGE_ID_BYTES) == 0;
+}
+
+/*
+ * Authenticate sorted items from the highest seq of each chain down: an
+ * item is authentic if an authentic item links back to it, or if its own
+ * signature verifies. Forks sort next to each other; each is checked.
+ */
+static void authenticate(item_t *items, size_t n, cairn_ingest_stats_t *stats)
+{
+    for (size_t k = n; k-- > 0;) {
+        item_t *it = &items[k];
+        if (it->c == NULL)
+            continue;
+        for (size_t j = k + 1; j < n && items[j].c != NULL; j++) {
+            if (items[j].c->seq > it->c->seq + 1 ||
+                memcmp(items[j].c->author, it->c->author, 32) != 0 ||
+                memcmp(items[j].c->plan, it->c->plan, CAIRN_PLAN_ID_BYTES) != 0)
+                break;
+            if (items[j].authentic && links(it->c, items[j].c)) {
+                it->authentic = 1;
+                break;
+            }
+        }
+        if (!it->authentic) {
+            stats->verified++;
+            it->authentic = cairn_change_verify(it->c) == 0;
+        }
+    }
+}
+
+static void reject(cairn_ingest_result_t *res, cairn_ingest_stats_t *stats, cairn_reason_t why)
+{
+    res->verdict = CAIRN_REJECTED;
+    res->reason = why;
+    stats->rejected++;
+}
+
+cairn_err_t cairn_ingest(cairn_store_t *store, const uint8_t *const *bytes, const size_t *lens,
+                         size_t n, cairn_ingest_result_t *results, cairn_ingest_stats_t *stats)
+{
+    if (store == NULL || (n > 0 && (bytes == NULL || lens == NULL)))
+        return CAIRN_EINVAL;
+    cairn_ingest_result_t *res = results ? results : calloc(n ? n : 1, sizeof *res);
+    item_t *items = calloc(n ? n : 1, sizeof *items);
+    cairn_batch_t *b = NULL;
+    cairn_err_t err = (res == NULL || items == NULL) ? CAIRN_ENOMEM : CAIRN_OK;
+    if (err == CAIRN_OK)
+        err = cairn_batch_begin(store, &b);
+    for (size_t i = 0; i < n && err == CAIRN_OK; i++) {
+        memset(&res[i], 0, sizeof res[i]);
+        items[i].index = i;
+        cairn_err_t derr = cairn_change_decode(bytes[i], lens[i], &items[i].c);
+        if (derr == CAIRN_ENOMEM)
+            err = derr;
+        else if (derr != CAIRN_OK)
+            reject(&res[i], &b->stats, derr == CAIRN_ETOOBIG ? CAIRN_REASON_TOO_BIG
+                                                           : CAIRN_REASON_MALFORMED);
+    }
+    if (err == CAIRN_OK) {
+        qsort(items, n, sizeof *items, cmp_chain);
+        authenticate(items, n, &b->stats);
+        /* Process in arrival order, which is causal order from a sane peer. */
+        for (size_t k = 0; k < n; k++) {
+            item_t *it = &items[k];
+            if (it->c != NULL && !it->authentic) {
+                memcpy(res[it->index].id, it->c->id, CAIRN_CHANGE_ID_BYTES);
+                reject(&res[it->index], &b->stats, CAIRN_REASON_BAD_SIGNATURE);
+                cairn_change_free(it->c);
+                it->c = NULL;
+            }
+        }
+        item_t **order = calloc(n ? n : 1, sizeof *order);
+        err = order ? CAIRN_OK : CAIRN_ENOMEM;
+        for (size_t k = 0; k < n && order; k++)
+            order[items[k].index] = &items[k];
+        for (size_t i = 0; i < n && err == CAIRN_OK; i++)
+            if (order[i]->c != NULL)
+                err = cairn_batch_process(b, order[i]->c, &res[i]);
+        free(order);
+    }
+    cairn_ingest_stats_t st = b ? b->stats : (cairn_ingest_stats_t){0};
+    if (b != NULL)
+        err = err == CAIRN_OK ? cairn_batch_commit(b) : (cairn_batch_abort(b), err);
+    if (stats != NULL)
+        *stats = st;
+    for (size_t i = 0; items != NULL && i < n; i++)
+        cairn_change_free(items[i].c);
+    free(items);
+    if (res != results)
+        free(res);
+    return err;
+}

@@ -1,0 +1,156 @@
+/*
+ * plan.c - reading plans: merged state, the log, and a rebuild from it.
+ */
+#include "batch.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+cairn_err_t cairn_plan_read(cairn_store_t *store, const uint8_t plan[CAIRN_PLAN_ID_BYTES],
+                            cairn_plan_state_t **out)
+{
+    if (store == NULL || plan == NULL || out == NULL)
+        return CAIRN_EINVAL;
+    cairn_txn_t *txn;
+    cairn_err_t err = cairn_txn_begin(store, 0, &txn);
+    if (err != CAIRN_OK)
+        return err;
+    err = cairn_state_load(txn, plan, out);
+    cairn_txn_abort(txn);
+    return err;
+}
+
+cairn_err_t cairn_change_get(cairn_store_t *store, const uint8_t id[CAIRN_CHANGE_ID_BYTES],
+                             cairn_buf_t *out)
+{
+    if (store == NULL || id == NULL || out == NULL)
+        return CAIRN_EINVAL;
+    cairn_txn_t *txn;
+    cairn_err_t err = cairn_txn_begin(store, 0, &txn);
+    if (err != CAIRN_OK)
+        return err;
+    err = cairn_db_get(txn, CAIRN_DB_CHANGES, id, CAIRN_CHANGE_ID_BYTES, out);
+    cairn_txn_abort(txn);
+    return err;
+}
+
+cairn_err_t cairn_pending_count(cairn_store_t *store, uint64_t *count)
+{
+    if (store == NULL || count == NULL)
+        return CAIRN_EINVAL;
+    cairn_txn_t *txn;
+    cairn_err_t err = cairn_txn_begin(store, 0, &txn);
+    if (err != CAIRN_OK)
+        return err;
+    err = cairn_db_count(txn, CAIRN_DB_PENDING, count);
+    cairn_txn_abort(txn);
+    return err;
+}
+
+/* The ids of a plan's log, gathered by a key scan. */
+typedef struct ids {
+    uint8_t (*v)[CAIRN_CHANGE_ID_BYTES];
+    size_t n, cap;
+    int oom;
+} ids_t;
+
+static int collect_id(void *ctx, const uint8_t *key, size_t len)
+{
+    ids_t *ids = ctx;
+    if (len < CAIRN_CHANGE_ID_BYTES)
+        return 0;
+    if (ids->n == ids->cap) {
+        size_t cap = ids->cap ? 2 * ids->cap : 64;
+        uint8_t(*p)[CAIRN_CHANGE_ID_BYTES] = realloc(ids->v, cap * sizeof *p);
+        if (p == NULL) {
+            ids->oom = 1;
+            return 1;
+        }
+        ids->v = p;
+        ids->cap = cap;
+    }
+    memcpy(ids->v[ids->n++], key + len - CAIRN_CHANGE_ID_BYTES, CAIRN_CHANGE_ID_BYTES);
+    return 0;
+}
+
+static cairn_err_t log_ids(cairn_txn_t *txn, const uint8_t *plan, ids_t *ids)
+{
+    cairn_err_t err = cairn_db_scan(txn, CAIRN_DB_LOG, plan, CAIRN_PLAN_ID_BYTES, collect_id, ids);
+    return err == CAIRN_OK && ids->oom ? CAIRN_ENOMEM : err;
+}
+
+cairn_err_t cairn_plan_changes(cairn_store_t *store, const uint8_t plan[CAIRN_PLAN_ID_BYTES],
+                               cairn_change_fn fn, void *ctx)
+{
+    if (store == NULL || plan == NULL || fn == NULL)
+        return CAIRN_EINVAL;
+    cairn_txn_t *txn;
+    ids_t ids = {0};
+    cairn_buf_t buf = CAIRN_BUF_INIT;
+    cairn_err_t err = cairn_txn_begin(store, 0, &txn);
+    if (err != CAIRN_OK)
+        return err;
+    err = log_ids(txn, plan, &ids);
+    for (size_t i = 0; i < ids.n && err == CAIRN_OK; i++) {
+        err = cairn_db_get(txn, CAIRN_DB_CHANGES, ids.v[i], CAIRN_CHANGE_ID_BYTES, &buf);
+        if (err == CAIRN_ENOTFOUND)
+            err = CAIRN_ECORRUPT; /* the log names a change the store lacks */
+        if (err == CAIRN_OK && fn(ctx, ids.v[i], buf.data, buf.len) != 0)
+            break;
+    }
+    cairn_txn_abort(txn);
+    cairn_buf_free(&buf);
+    free(ids.v);
+    return err;
+}
+
+static cairn_err_t load_changes(cairn_txn_t *txn, const ids_t *ids, cairn_change_t **cs)
+{
+    cairn_buf_t buf = CAIRN_BUF_INIT;
+    cairn_err_t err = CAIRN_OK;
+    for (size_t i = 0; i < ids->n && err == CAIRN_OK; i++) {
+        err = cairn_db_get(txn, CAIRN_DB_CHANGES, ids->v[i], CAIRN_CHANGE_ID_BYTES, &buf);
+        if (err == CAIRN_OK && cairn_change_decode(buf.data, buf.len, &cs[i]) != CAIRN_OK)
+            err = CAIRN_ECORRUPT;
+        if (err == CAIRN_ENOTFOUND)
+            err = CAIRN_ECORRUPT;
+    }
+    cairn_buf_free(&buf);
+    return err;
+}
+
+cairn_err_t cairn_plan_rebuild(cairn_store_t *store, const uint8_t plan[CAIRN_PLAN_ID_BYTES],
+                               uint8_t digest[32])
+{
+    if (store == NULL || plan == NULL)
+        return CAIRN_EINVAL;
+    cairn_txn_t *txn;
+    ids_t ids = {0};
+    cairn_change_t **cs = NULL;
+    cairn_plan_state_t *st = NULL;
+    cairn_buf_t buf = CAIRN_BUF_INIT;
+    cairn_err_t err = cairn_txn_begin(store, 1, &txn);
+    if (err != CAIRN_OK)
+        return err;
+    err = log_ids(txn, plan, &ids);
+    if (err == CAIRN_OK)
+        err = (cs = calloc(ids.n ? ids.n : 1, sizeof *cs)) ? CAIRN_OK : CAIRN_ENOMEM;
+    if (err == CAIRN_OK)
+        err = load_changes(txn, &ids, cs);
+    if (err == CAIRN_OK)
+        err = cairn_pstate_rebuild(plan, cs, ids.n, &st);
+    if (err == CAIRN_OK)
+        err = cairn_pstate_encode(st, &buf);
+    if (err == CAIRN_OK && ids.n > 0)
+        err = cairn_db_put(txn, CAIRN_DB_STATE, plan, CAIRN_PLAN_ID_BYTES, buf.data, buf.len);
+    if (err == CAIRN_OK && digest != NULL)
+        cairn_plan_state_digest(st, digest);
+    err = err == CAIRN_OK ? cairn_txn_commit(txn) : (cairn_txn_abort(txn), err);
+    for (size_t i = 0; cs != NULL && i < ids.n; i++)
+        cairn_change_free(cs[i]);
+    free(cs);
+    free(ids.v);
+    cairn_buf_free(&buf);
+    cairn_plan_state_free(st);
+    return err;
+}

@@ -1,0 +1,58 @@
+/*
+ * pstate.h - a plan's merged state in memory (private).
+ *
+ * The state is a sorted array of slots, one per written (etype, eid, field);
+ * field 0 of an entity holds its adds (membership). A slot keeps its live
+ * writes: those no applied write superseded. Because changes are applied in
+ * causal order (ingest holds back a change until everything it names is
+ * applied), the live set does not depend on the order of concurrent changes,
+ * and neither does the canonical encoding, so equal change sets give equal
+ * digests on every replica.
+ */
+#ifndef CAIRN_CORE_PSTATE_H
+#define CAIRN_CORE_PSTATE_H
+
+#include "cairn/buf.h"
+#include "cairn/change.h"
+#include "cairn/plan.h"
+
+typedef struct cairn_pslot {
+    uint16_t etype, field;
+    uint8_t eid[CAIRN_ENTITY_ID_BYTES];
+    /* Live writes, winner first: by (hlc, author, op id), descending. */
+    cairn_value_t *values; /* STR values own their bytes */
+    cairn_hlc_t *hlcs;
+    uint8_t (*authors)[32];
+    cairn_op_id_t *ops;
+    uint32_t n, cap;
+} cairn_pslot_t;
+
+struct cairn_plan_state {
+    uint8_t plan[CAIRN_PLAN_ID_BYTES];
+    uint64_t nchanges;
+    uint8_t (*heads)[CAIRN_CHANGE_ID_BYTES]; /* ascending */
+    size_t nheads, cap_heads;
+    cairn_pslot_t *slots;
+    size_t nslots, cap_slots;
+};
+
+cairn_plan_state_t *cairn_pstate_new(const uint8_t plan[CAIRN_PLAN_ID_BYTES]);
+
+/* Apply a validated change whose dependencies are all applied. */
+cairn_err_t cairn_pstate_apply(cairn_plan_state_t *st, const cairn_change_t *c);
+
+/* The canonical encoding (appended to out) and its decoding. */
+cairn_err_t cairn_pstate_encode(const cairn_plan_state_t *st, cairn_buf_t *out);
+cairn_err_t cairn_pstate_decode(const uint8_t plan[CAIRN_PLAN_ID_BYTES], const uint8_t *bytes,
+                                size_t len, cairn_plan_state_t **out);
+
+/* The same state computed from the changes alone, in any order (no duplicates). */
+cairn_err_t cairn_pstate_rebuild(const uint8_t plan[CAIRN_PLAN_ID_BYTES],
+                                 cairn_change_t *const *changes, size_t n,
+                                 cairn_plan_state_t **out);
+
+/* The slot (etype, eid, field), or NULL. */
+const cairn_pslot_t *cairn_pstate_find(const cairn_plan_state_t *st, uint16_t etype,
+                                       const uint8_t *eid, uint16_t field);
+
+#endif

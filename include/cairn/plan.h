@@ -1,0 +1,161 @@
+/*
+ * cairn/plan.h - care plans: the schema, the merged state, and edits.
+ *
+ * A plan is a set of entities (the plan itself, the patient, team members,
+ * needs, goals, ...), each a bag of fields. Every field has declared merge
+ * semantics (docs/data-model.md):
+ *   last-writer-wins   concurrent writes resolve to the greatest
+ *                      (HLC, author key, op id), identically everywhere;
+ *   multi-value        concurrent writes are all kept and the field is in
+ *                      conflict until a write that saw them all replaces them.
+ * Entities of set types (members, needs, medications, ...) are added and
+ * removed with add-wins semantics; check-ins are an append-only log.
+ *
+ * Every edit is one signed change that enters the store through the same
+ * ingest path as changes from peers (cairn/ingest.h).
+ */
+#ifndef CAIRN_PLAN_H
+#define CAIRN_PLAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cairn/change.h"
+#include "cairn/error.h"
+#include "cairn/store.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Entity types. The numbers are part of the change format. */
+typedef enum cairn_etype {
+    CAIRN_ET_PLAN = 1,           /* singleton: title, status, care manager, period */
+    CAIRN_ET_PATIENT = 2,        /* singleton: demographics (all PHI) */
+    CAIRN_ET_MEMBER = 3,         /* set: care team participants */
+    CAIRN_ET_NEED = 4,           /* set: clinical and social needs */
+    CAIRN_ET_GOAL = 5,           /* set */
+    CAIRN_ET_GOAL_NEED = 6,      /* set: a link from a goal to a need */
+    CAIRN_ET_RESPONSIBILITY = 7, /* set: who does what by when */
+    CAIRN_ET_REFERRAL = 8,       /* set */
+    CAIRN_ET_CHECKIN = 9,        /* append-only log */
+    CAIRN_ET_MEDICATION = 10,    /* set */
+    CAIRN_ET_SAFETY_ITEM = 11,   /* set: one line of the safety plan */
+    CAIRN_ET_CONSENT = 12,       /* singleton: scope notes */
+    CAIRN_ET_CONSENT_ORG = 13,   /* set: an organisation allowed to hold the plan */
+    CAIRN_ET_ROSTER_ENTRY = 20,  /* set, in the organisation's roster only */
+} cairn_etype_t;
+
+/* Roles of the roster (DATA-MODEL.md's roles table), as a bit mask. */
+#define CAIRN_ROLE_CARE_MANAGER 0x01u
+#define CAIRN_ROLE_PRESCRIBER 0x02u
+#define CAIRN_ROLE_BH_SPECIALIST 0x04u /* and social workers */
+#define CAIRN_ROLE_OUTREACH 0x08u
+#define CAIRN_ROLE_PATIENT 0x10u
+#define CAIRN_ROLE_FAMILY 0x20u
+#define CAIRN_ROLE_ADMIN 0x40u
+#define CAIRN_ROLE_ALL 0x7fu
+
+/* The entity id of a singleton (plan, patient, consent): all zero. */
+extern const uint8_t cairn_singleton_eid[CAIRN_ENTITY_ID_BYTES];
+
+/* Schema lookups. Names are those of docs/data-model.md ("dose", "status"). */
+const char *cairn_etype_name(uint16_t etype);          /* NULL if unknown */
+int cairn_etype_by_name(const char *name);             /* -1 if unknown */
+int cairn_field_by_name(uint16_t etype, const char *name); /* -1 if unknown */
+const char *cairn_field_name(uint16_t etype, uint16_t field); /* NULL if unknown */
+int cairn_field_is_multi_value(uint16_t etype, uint16_t field);
+
+/* ---- merged state ------------------------------------------------------ */
+
+typedef struct cairn_plan_state cairn_plan_state_t;
+
+/* One field of one entity as merged. */
+typedef struct cairn_field_view {
+    uint16_t etype;
+    const uint8_t *eid;
+    uint16_t field;
+    /*
+     * The live values: writes no later write superseded. values[0] is the
+     * last-writer-wins winner; for a multi-value field more than one value
+     * is a conflict. Pointers stay valid until the state is freed.
+     */
+    const cairn_value_t *values;
+    const cairn_hlc_t *hlcs;
+    const uint8_t (*authors)[32];
+    size_t nvalues;
+    int conflict; /* multi-value field with nvalues > 1 */
+} cairn_field_view_t;
+
+/*
+ * Read the merged state of plan. *out is an empty state (no changes) for a
+ * plan the store has never seen. Free with cairn_plan_state_free().
+ */
+cairn_err_t cairn_plan_read(cairn_store_t *store, const uint8_t plan[CAIRN_PLAN_ID_BYTES],
+                            cairn_plan_state_t **out);
+void cairn_plan_state_free(cairn_plan_state_t *state);
+
+/* BLAKE2b-256 of the state's canonical encoding: equal on converged replicas. */
+void cairn_plan_state_digest(const cairn_plan_state_t *state, uint8_t out[32]);
+uint64_t cairn_plan_state_changes(const cairn_plan_state_t *state);
+
+/* Whether entity (etype, eid) is present (singletons always are). */
+int cairn_plan_state_present(const cairn_plan_state_t *state, uint16_t etype,
+                             const uint8_t eid[CAIRN_ENTITY_ID_BYTES]);
+
+/* Field (etype, eid, field); 0 if found, -1 if it was never written. */
+int cairn_plan_state_field(const cairn_plan_state_t *state, uint16_t etype,
+                           const uint8_t eid[CAIRN_ENTITY_ID_BYTES], uint16_t field,
+                           cairn_field_view_t *out);
+
+/*
+ * Iterate: the i-th written field, in (etype, eid, field) order, i from 0
+ * while the call returns 0. Field 0 of a set entity is its membership.
+ */
+int cairn_plan_state_at(const cairn_plan_state_t *state, size_t i, cairn_field_view_t *out);
+
+/* Number of multi-value fields of present entities now in conflict. */
+size_t cairn_plan_state_conflicts(const cairn_plan_state_t *state);
+
+/* ---- edits ------------------------------------------------------------- */
+
+/*
+ * A batch is one write transaction: any number of edits, each one signed
+ * change, made durable together by cairn_batch_commit().
+ */
+typedef struct cairn_batch cairn_batch_t;
+typedef struct cairn_edit cairn_edit_t;
+
+cairn_err_t cairn_batch_begin(cairn_store_t *store, cairn_batch_t **out);
+cairn_err_t cairn_batch_commit(cairn_batch_t *batch);
+void cairn_batch_abort(cairn_batch_t *batch);
+
+/* Start an edit of plan within batch. */
+cairn_err_t cairn_edit_begin(cairn_batch_t *batch, const uint8_t plan[CAIRN_PLAN_ID_BYTES],
+                             cairn_edit_t **out);
+/* Write a field; supersedes every value the field has now. */
+cairn_err_t cairn_edit_set(cairn_edit_t *edit, uint16_t etype,
+                           const uint8_t eid[CAIRN_ENTITY_ID_BYTES], uint16_t field,
+                           const cairn_value_t *value);
+/* Add a new entity of a set or log type; its fresh random id goes to eid. */
+cairn_err_t cairn_edit_add(cairn_edit_t *edit, uint16_t etype, uint8_t eid[CAIRN_ENTITY_ID_BYTES]);
+/* Remove an entity: the adds seen now are removed; a concurrent add wins. */
+cairn_err_t cairn_edit_remove(cairn_edit_t *edit, uint16_t etype,
+                              const uint8_t eid[CAIRN_ENTITY_ID_BYTES]);
+/*
+ * Sign the edit as one change and ingest it into the batch. Frees edit.
+ * id (may be NULL) receives the change id. Errors: CAIRN_EINVAL (an invalid
+ * value or empty edit), CAIRN_EPERM (this node's roles do not allow it), and
+ * the store's errors.
+ */
+cairn_err_t cairn_edit_commit(cairn_edit_t *edit, uint8_t id[CAIRN_CHANGE_ID_BYTES]);
+void cairn_edit_abort(cairn_edit_t *edit);
+
+/* A fresh random plan id. */
+void cairn_plan_id_new(uint8_t plan[CAIRN_PLAN_ID_BYTES]);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

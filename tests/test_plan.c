@@ -1,0 +1,255 @@
+/*
+ * test_plan.c - the care plan's merge semantics, end to end through ingest.
+ *
+ * Nodes are real stores in temporary directories; changes travel between
+ * them as their signed bytes, exactly as sync will carry them.
+ */
+#include "test.h"
+
+#include <sodium.h>
+#include <time.h>
+
+#define CLINICAL (CAIRN_ROLE_CARE_MANAGER | CAIRN_ROLE_PRESCRIBER | CAIRN_ROLE_BH_SPECIALIST)
+
+static cairn_value_t str(const char *s)
+{
+    cairn_value_t v = {CAIRN_VALUE_STR, 0, s, strlen(s)};
+    return v;
+}
+
+static cairn_value_t num(int64_t i)
+{
+    cairn_value_t v = {CAIRN_VALUE_INT, i, NULL, 0};
+    return v;
+}
+
+static uint16_t field(uint16_t etype, const char *name)
+{
+    int f = cairn_field_by_name(etype, name);
+    CHECK(f > 0);
+    return (uint16_t)f;
+}
+
+/* One edit setting one field, in its own batch. */
+static void set1(cairn_store_t *s, const uint8_t *plan, uint16_t etype, const uint8_t *eid,
+                 const char *fname, cairn_value_t v)
+{
+    cairn_batch_t *b;
+    cairn_edit_t *e;
+    CHECK_OK(cairn_batch_begin(s, &b));
+    CHECK_OK(cairn_edit_begin(b, plan, &e));
+    CHECK_OK(cairn_edit_set(e, etype, eid, field(etype, fname), &v));
+    CHECK_OK(cairn_edit_commit(e, NULL));
+    CHECK_OK(cairn_batch_commit(b));
+}
+
+static void digest_of(cairn_store_t *s, const uint8_t *plan, uint8_t out[32])
+{
+    cairn_plan_state_t *st;
+    CHECK_OK(cairn_plan_read(s, plan, &st));
+    cairn_plan_state_digest(st, out);
+    cairn_plan_state_free(st);
+}
+
+static void view(cairn_store_t *s, const uint8_t *plan, uint16_t etype, const uint8_t *eid,
+                 const char *fname, cairn_plan_state_t **st, cairn_field_view_t *v)
+{
+    CHECK_OK(cairn_plan_read(s, plan, st));
+    CHECK(cairn_plan_state_field(*st, etype, eid, field(etype, fname), v) == 0);
+}
+
+static int value_is(const cairn_value_t *v, const char *s)
+{
+    return v->type == CAIRN_VALUE_STR && v->len == strlen(s) && memcmp(v->s, s, v->len) == 0;
+}
+
+/* ---- single node --------------------------------------------------------- */
+
+static void test_edit_and_read(void)
+{
+    test_node_t n;
+    test_node_create(&n, "plan-edit");
+    test_org(&n, 1, CLINICAL);
+    uint8_t plan[CAIRN_PLAN_ID_BYTES], need[CAIRN_ENTITY_ID_BYTES], med[CAIRN_ENTITY_ID_BYTES];
+    cairn_plan_id_new(plan);
+
+    cairn_batch_t *b;
+    cairn_edit_t *e;
+    CHECK_OK(cairn_batch_begin(n.store, &b));
+    CHECK_OK(cairn_edit_begin(b, plan, &e));
+    cairn_value_t title = str("Recovery plan"), housing = str("housing"), desc = str("Evicted");
+    CHECK_OK(cairn_edit_set(e, CAIRN_ET_PLAN, cairn_singleton_eid,
+                            field(CAIRN_ET_PLAN, "title"), &title));
+    CHECK_OK(cairn_edit_add(e, CAIRN_ET_NEED, need));
+    CHECK_OK(cairn_edit_set(e, CAIRN_ET_NEED, need, field(CAIRN_ET_NEED, "domain"), &housing));
+    CHECK_OK(cairn_edit_set(e, CAIRN_ET_NEED, need, field(CAIRN_ET_NEED, "description"), &desc));
+    CHECK_OK(cairn_edit_commit(e, NULL));
+    CHECK_OK(cairn_edit_begin(b, plan, &e));
+    cairn_value_t dose = str("50 mg");
+    CHECK_OK(cairn_edit_add(e, CAIRN_ET_MEDICATION, med));
+    CHECK_OK(cairn_edit_set(e, CAIRN_ET_MEDICATION, med, field(CAIRN_ET_MEDICATION, "dose"),
+                            &dose));
+    CHECK_OK(cairn_edit_commit(e, NULL));
+    CHECK_OK(cairn_batch_commit(b));
+
+    cairn_plan_state_t *st;
+    cairn_field_view_t v;
+    view(n.store, plan, CAIRN_ET_PLAN, cairn_singleton_eid, "title", &st, &v);
+    CHECK(v.nvalues == 1 && value_is(&v.values[0], "Recovery plan") && !v.conflict);
+    CHECK(cairn_plan_state_present(st, CAIRN_ET_NEED, need));
+    CHECK(cairn_plan_state_present(st, CAIRN_ET_MEDICATION, med));
+    CHECK(cairn_plan_state_changes(st) == 2);
+    cairn_plan_state_free(st);
+
+    /* Bad values are refused before anything is signed. */
+    CHECK_OK(cairn_batch_begin(n.store, &b));
+    CHECK_OK(cairn_edit_begin(b, plan, &e));
+    cairn_value_t bad = str("sometimes"), phq = num(28);
+    CHECK_ERR(cairn_edit_set(e, CAIRN_ET_NEED, need, field(CAIRN_ET_NEED, "status"), &bad),
+              CAIRN_EINVAL);
+    CHECK_ERR(cairn_edit_set(e, CAIRN_ET_CHECKIN, need, field(CAIRN_ET_CHECKIN, "phq9"), &phq),
+              CAIRN_EINVAL);
+    CHECK_ERR(cairn_edit_commit(e, NULL), CAIRN_EINVAL); /* empty */
+    cairn_batch_abort(b);
+
+    /* Removing the need hides it; the rebuild agrees with the incremental state. */
+    CHECK_OK(cairn_batch_begin(n.store, &b));
+    CHECK_OK(cairn_edit_begin(b, plan, &e));
+    CHECK_OK(cairn_edit_remove(e, CAIRN_ET_NEED, need));
+    CHECK_OK(cairn_edit_commit(e, NULL));
+    CHECK_OK(cairn_batch_commit(b));
+    CHECK_OK(cairn_plan_read(n.store, plan, &st));
+    CHECK(!cairn_plan_state_present(st, CAIRN_ET_NEED, need));
+    cairn_plan_state_free(st);
+    uint8_t d1[32], d2[32];
+    digest_of(n.store, plan, d1);
+    CHECK_OK(cairn_plan_rebuild(n.store, plan, d2));
+    CHECK(memcmp(d1, d2, 32) == 0);
+    test_node_destroy(&n);
+}
+
+/* ---- two nodes: concurrency ------------------------------------------------ */
+
+static void two_nodes(test_node_t *n, uint8_t *plan)
+{
+    test_node_create(&n[0], "plan-a");
+    test_node_create(&n[1], "plan-b");
+    test_org(n, 2, CLINICAL);
+    cairn_plan_id_new(plan);
+    set1(n[0].store, plan, CAIRN_ET_PLAN, cairn_singleton_eid, "title", str("Plan"));
+    test_copy_plan(n[0].store, n[1].store, plan);
+}
+
+static void exchange(test_node_t *n, const uint8_t *plan)
+{
+    CHECK(test_copy_plan(n[0].store, n[1].store, plan) == 0);
+    CHECK(test_copy_plan(n[1].store, n[0].store, plan) == 0);
+    uint8_t d0[32], d1[32];
+    digest_of(n[0].store, plan, d0);
+    digest_of(n[1].store, plan, d1);
+    CHECK(memcmp(d0, d1, 32) == 0);
+}
+
+static void test_conflicts_exactly_when_concurrent(void)
+{
+    test_node_t n[2];
+    uint8_t plan[CAIRN_PLAN_ID_BYTES];
+    two_nodes(n, plan);
+    cairn_plan_state_t *st;
+    cairn_field_view_t v;
+
+    /* Sequential: B sees A's status before writing its own. No conflict. */
+    set1(n[0].store, plan, CAIRN_ET_PLAN, cairn_singleton_eid, "status", str("draft"));
+    exchange(n, plan);
+    set1(n[1].store, plan, CAIRN_ET_PLAN, cairn_singleton_eid, "status", str("active"));
+    exchange(n, plan);
+    view(n[0].store, plan, CAIRN_ET_PLAN, cairn_singleton_eid, "status", &st, &v);
+    CHECK(v.nvalues == 1 && !v.conflict && value_is(&v.values[0], "active"));
+    CHECK(cairn_plan_state_conflicts(st) == 0);
+    cairn_plan_state_free(st);
+
+    /* Concurrent: both kept, on both nodes, and the field is in conflict. */
+    set1(n[0].store, plan, CAIRN_ET_PLAN, cairn_singleton_eid, "status", str("on-hold"));
+    set1(n[1].store, plan, CAIRN_ET_PLAN, cairn_singleton_eid, "status", str("completed"));
+    exchange(n, plan);
+    for (int i = 0; i < 2; i++) {
+        view(n[i].store, plan, CAIRN_ET_PLAN, cairn_singleton_eid, "status", &st, &v);
+        CHECK(v.nvalues == 2 && v.conflict);
+        CHECK(cairn_plan_state_conflicts(st) == 1);
+        cairn_plan_state_free(st);
+    }
+    /* A write that saw both resolves it everywhere. */
+    set1(n[1].store, plan, CAIRN_ET_PLAN, cairn_singleton_eid, "status", str("active"));
+    exchange(n, plan);
+    view(n[0].store, plan, CAIRN_ET_PLAN, cairn_singleton_eid, "status", &st, &v);
+    CHECK(v.nvalues == 1 && !v.conflict && value_is(&v.values[0], "active"));
+    cairn_plan_state_free(st);
+
+    /* Concurrent last-writer-wins: one winner, the same on both, the loser kept. */
+    set1(n[0].store, plan, CAIRN_ET_PLAN, cairn_singleton_eid, "title", str("Title A"));
+    set1(n[1].store, plan, CAIRN_ET_PLAN, cairn_singleton_eid, "title", str("Title B"));
+    exchange(n, plan);
+    cairn_field_view_t v1;
+    cairn_plan_state_t *st1;
+    view(n[0].store, plan, CAIRN_ET_PLAN, cairn_singleton_eid, "title", &st, &v);
+    view(n[1].store, plan, CAIRN_ET_PLAN, cairn_singleton_eid, "title", &st1, &v1);
+    CHECK(v.nvalues == 2 && !v.conflict);
+    CHECK(v.values[0].len == v1.values[0].len &&
+          memcmp(v.values[0].s, v1.values[0].s, v.values[0].len) == 0);
+    CHECK(v.hlcs[0] >= v.hlcs[1]);
+    cairn_plan_state_free(st);
+    cairn_plan_state_free(st1);
+    test_node_destroy(&n[0]);
+    test_node_destroy(&n[1]);
+}
+
+/* ---- a fast clock ----------------------------------------------------------- */
+
+static uint64_t wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static uint64_t three_days_fast(void *ctx)
+{
+    (void)ctx;
+    return wall_now() + 3ull * 24 * 3600 * 1000;
+}
+
+static void test_fast_clock(void)
+{
+    test_node_t n[2];
+    uint8_t plan[CAIRN_PLAN_ID_BYTES];
+    two_nodes(n, plan);
+    cairn_store_set_clock(n[1].store, three_days_fast, NULL);
+    set1(n[1].store, plan, CAIRN_ET_PLAN, cairn_singleton_eid, "title", str("From the future"));
+    CHECK(test_copy_plan(n[1].store, n[0].store, plan) == 0);
+
+    /* A follows the fast clock no further than its bound (24 h). */
+    uint64_t bound = wall_now() + CAIRN_HLC_DEFAULT_MAX_AHEAD_MS;
+    CHECK(CAIRN_HLC_MS(cairn_store_hlc(n[0].store)) <= bound);
+    CHECK(CAIRN_HLC_MS(cairn_store_hlc(n[0].store)) >= bound - 60000);
+
+    /* A later edit that saw the fast write replaces it, though its clock is lower. */
+    set1(n[0].store, plan, CAIRN_ET_PLAN, cairn_singleton_eid, "title", str("Corrected"));
+    exchange(n, plan);
+    cairn_plan_state_t *st;
+    cairn_field_view_t v;
+    view(n[1].store, plan, CAIRN_ET_PLAN, cairn_singleton_eid, "title", &st, &v);
+    CHECK(v.nvalues == 1 && value_is(&v.values[0], "Corrected"));
+    CHECK(cairn_plan_state_changes(st) == 3); /* nothing dropped: the fast write is in the log */
+    cairn_plan_state_free(st);
+    test_node_destroy(&n[0]);
+    test_node_destroy(&n[1]);
+}
+
+int main(void)
+{
+    CHECK(sodium_init() >= 0);
+    RUN(test_edit_and_read);
+    RUN(test_conflicts_exactly_when_concurrent);
+    RUN(test_fast_clock);
+    return 0;
+}

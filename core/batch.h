@@ -12,11 +12,16 @@
 #include "cairn/ingest.h"
 #include "cairn/plan.h"
 #include "pstate.h"
+#include "signer.h"
 #include "store_int.h"
+
+/* A local edit being signed on a worker thread (edit.c). */
+typedef struct cairn_async_edit cairn_async_edit_t;
 
 typedef struct cairn_plan_slot {
     cairn_plan_state_t *st; /* NULL: free slot */
     int dirty;
+    cairn_async_edit_t *inflight; /* this plan's edit being signed, if any */
 } cairn_plan_slot_t;
 
 /* A change released from the pending area, to process after the current one. */
@@ -34,6 +39,10 @@ struct cairn_batch {
     uint64_t pending; /* entries in the pending area */
     cairn_ingest_stats_t stats;
     cairn_hlc_t clock_at_begin;
+    cairn_signer_t signer;
+    int signer_on;
+    cairn_async_edit_t **asyncs; /* every async edit of the batch, in order */
+    size_t nasync, cap_async;
     cairn_err_t failed; /* a store error: only abort remains */
 };
 
@@ -48,6 +57,20 @@ void cairn_batch_mark_dirty(cairn_batch_t *b, const uint8_t *plan);
  */
 cairn_err_t cairn_batch_process(cairn_batch_t *b, const cairn_change_t *c,
                                 cairn_ingest_result_t *res);
+
+/*
+ * The checks of ingest that need no dependencies: schema, roster, roles.
+ * For local edits before they are signed.
+ */
+cairn_reason_t cairn_batch_precheck(cairn_batch_t *b, const cairn_change_t *c, cairn_err_t *err);
+
+/* Record a as plan's edit in flight (the plan's state is loaded). */
+void cairn_batch_plan_slot_inflight(cairn_batch_t *b, const uint8_t *plan, cairn_async_edit_t *a);
+
+/* Wait for an async edit's signature and ingest the change (edit.c). */
+cairn_err_t cairn_async_finish(cairn_batch_t *b, cairn_async_edit_t *a);
+/* Wait for, and free, every async edit of b (edit.c). */
+void cairn_async_release(cairn_batch_t *b);
 
 /* The author's own last change in plan: seq 0 if none. */
 cairn_err_t cairn_batch_chain_head(cairn_batch_t *b, const uint8_t *plan, const uint8_t *author,

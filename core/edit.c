@@ -222,18 +222,120 @@ static cairn_err_t verdict_error(const cairn_ingest_result_t *res)
     }
 }
 
+/* A view of the unsigned change, for the checks that need no signature. */
+static void draft_view(const cairn_edit_t *e, const cairn_change_draft_t *d, cairn_change_t *v)
+{
+    memset(v, 0, sizeof *v);
+    memcpy(v->plan, e->plan, CAIRN_PLAN_ID_BYTES);
+    memcpy(v->author, e->pk, 32);
+    v->seq = d->seq;
+    v->has_prev = d->prev != NULL;
+    v->hlc = d->hlc;
+    v->ops = d->ops;
+    v->nops = d->nops;
+}
+
+struct cairn_async_edit {
+    cairn_sign_job_t job;
+    cairn_edit_t *edit; /* owns the ops the draft points to */
+    uint8_t plan[CAIRN_PLAN_ID_BYTES];
+    uint8_t prev[CAIRN_CHANGE_ID_BYTES];
+    uint8_t (*deps)[CAIRN_CHANGE_ID_BYTES];
+    int finished;
+};
+
+/* Ingest a freshly signed local change; a rejection becomes an error. */
+static cairn_err_t ingest_local(cairn_batch_t *b, const cairn_change_t *c)
+{
+    cairn_ingest_result_t res = {0};
+    cairn_err_t err = cairn_batch_process(b, c, &res);
+    return err == CAIRN_OK ? verdict_error(&res) : err;
+}
+
+cairn_err_t cairn_async_finish(cairn_batch_t *b, cairn_async_edit_t *a)
+{
+    cairn_signer_wait(&b->signer, &a->job);
+    a->finished = 1;
+    cairn_err_t err = a->job.err;
+    if (err == CAIRN_OK)
+        err = ingest_local(b, a->job.out);
+    cairn_change_free(a->job.out);
+    a->job.out = NULL;
+    if (err != CAIRN_OK && b->failed == CAIRN_OK)
+        b->failed = err; /* the caller already moved on: fail the batch */
+    return err;
+}
+
+void cairn_async_release(cairn_batch_t *b)
+{
+    for (size_t i = 0; i < b->nasync; i++) {
+        cairn_async_edit_t *a = b->asyncs[i];
+        if (!a->finished)
+            cairn_signer_wait(&b->signer, &a->job);
+        cairn_change_free(a->job.out);
+        cairn_edit_abort(a->edit);
+        free(a->deps);
+        free(a);
+    }
+    free(b->asyncs);
+    b->asyncs = NULL;
+    b->nasync = b->cap_async = 0;
+}
+
+/* Hand the signing of draft to the batch's workers; e is taken over. */
+static cairn_err_t submit_async(cairn_edit_t *e, const cairn_change_draft_t *d)
+{
+    cairn_batch_t *b = e->b;
+    if (!b->signer_on) {
+        cairn_err_t err = cairn_signer_start(&b->signer);
+        if (err != CAIRN_OK)
+            return err;
+        b->signer_on = 1;
+    }
+    if (b->nasync == b->cap_async) {
+        size_t cap = b->cap_async ? 2 * b->cap_async : 64;
+        cairn_async_edit_t **p = realloc(b->asyncs, cap * sizeof *p);
+        if (p == NULL)
+            return CAIRN_ENOMEM;
+        b->asyncs = p;
+        b->cap_async = cap;
+    }
+    cairn_async_edit_t *a = calloc(1, sizeof *a);
+    if (a == NULL)
+        return CAIRN_ENOMEM;
+    if (d->ndeps > 0 && (a->deps = malloc(d->ndeps * sizeof *a->deps)) == NULL) {
+        free(a);
+        return CAIRN_ENOMEM;
+    }
+    memcpy(a->plan, e->plan, CAIRN_PLAN_ID_BYTES);
+    if (d->prev != NULL)
+        memcpy(a->prev, d->prev, CAIRN_CHANGE_ID_BYTES);
+    if (d->ndeps > 0)
+        memcpy(a->deps, d->deps, d->ndeps * sizeof *a->deps);
+    a->edit = e;
+    a->job.draft = *d;
+    a->job.draft.plan = a->plan;
+    a->job.draft.prev = d->prev != NULL ? a->prev : NULL;
+    a->job.draft.deps = (const uint8_t(*)[CAIRN_CHANGE_ID_BYTES])a->deps;
+    a->job.sk = e->sk;
+    b->asyncs[b->nasync++] = a;
+    cairn_batch_plan_slot_inflight(b, e->plan, a);
+    cairn_signer_submit(&b->signer, &a->job);
+    return CAIRN_OK;
+}
+
 cairn_err_t cairn_edit_commit(cairn_edit_t *e, uint8_t id[CAIRN_CHANGE_ID_BYTES])
 {
     if (e == NULL)
         return CAIRN_EINVAL;
     cairn_batch_t *b = e->b;
     uint8_t prev[CAIRN_CHANGE_ID_BYTES];
-    uint64_t seq;
+    uint64_t seq = 0;
     cairn_change_t *c = NULL;
+    cairn_change_draft_t d = {0};
     cairn_err_t err = e->nops == 0 ? CAIRN_EINVAL : cairn_batch_chain_head(b, e->plan, e->pk,
                                                                           &seq, prev);
     if (err == CAIRN_OK) {
-        cairn_change_draft_t d = {0};
         d.plan = e->plan;
         d.seq = seq + 1;
         d.prev = seq ? prev : NULL;
@@ -242,16 +344,26 @@ cairn_err_t cairn_edit_commit(cairn_edit_t *e, uint8_t id[CAIRN_CHANGE_ID_BYTES]
         d.hlc = cairn_hlc_tick(&b->store->clock, cairn_store_now(b->store));
         d.ops = e->ops;
         d.nops = e->nops;
-        err = cairn_change_create(&d, e->sk, &c);
-    }
-    if (err == CAIRN_OK) {
-        cairn_ingest_result_t res = {0};
-        err = cairn_batch_process(b, c, &res);
-        if (err == CAIRN_OK)
+        /* Refuse what ingest would refuse before spending a signature on it. */
+        cairn_change_t view;
+        draft_view(e, &d, &view);
+        cairn_ingest_result_t res = {CAIRN_REJECTED, CAIRN_REASON_NONE, {0}, 0};
+        res.reason = cairn_batch_precheck(b, &view, &err);
+        if (err == CAIRN_OK && res.reason != CAIRN_REASON_NONE)
             err = verdict_error(&res);
-        if (err == CAIRN_OK && id != NULL)
-            memcpy(id, c->id, CAIRN_CHANGE_ID_BYTES);
     }
+    if (err == CAIRN_OK && id == NULL && e->sk == b->store->identity_sk) {
+        /* Nobody waits for the id: sign in the background. */
+        err = submit_async(e, &d);
+        if (err == CAIRN_OK)
+            return CAIRN_OK;
+    }
+    if (err == CAIRN_OK)
+        err = cairn_change_create(&d, e->sk, &c);
+    if (err == CAIRN_OK)
+        err = ingest_local(b, c);
+    if (err == CAIRN_OK && id != NULL)
+        memcpy(id, c->id, CAIRN_CHANGE_ID_BYTES);
     cairn_change_free(c);
     cairn_edit_abort(e);
     return err;
@@ -377,7 +489,8 @@ static cairn_err_t roster_write(cairn_batch_t *b, const roster_write_t *w)
     if (err == CAIRN_OK)
         err = roster_ops(e, w);
     if (err == CAIRN_OK) {
-        err = cairn_edit_commit(e, NULL);
+        uint8_t id[CAIRN_CHANGE_ID_BYTES]; /* sign now: sk is freed below */
+        err = cairn_edit_commit(e, id);
         e = NULL;
     }
     cairn_edit_abort(e);

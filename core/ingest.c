@@ -137,8 +137,22 @@ cairn_err_t cairn_batch_plan(cairn_batch_t *b, const uint8_t *plan, cairn_plan_s
             return err;
         b->plans_used++;
     }
+    if (s->inflight != NULL) {
+        /* The plan's last local edit is being signed: it goes first. */
+        cairn_async_edit_t *a = s->inflight;
+        s->inflight = NULL;
+        cairn_err_t err = cairn_async_finish(b, a);
+        if (err != CAIRN_OK)
+            return err;
+        s = plan_find(b, plan); /* finishing may have grown the table */
+    }
     *out = s->st;
     return CAIRN_OK;
+}
+
+void cairn_batch_plan_slot_inflight(cairn_batch_t *b, const uint8_t *plan, cairn_async_edit_t *a)
+{
+    plan_find(b, plan)->inflight = a;
 }
 
 void cairn_batch_mark_dirty(cairn_batch_t *b, const uint8_t *plan)
@@ -189,6 +203,9 @@ cairn_err_t cairn_batch_begin(cairn_store_t *store, cairn_batch_t **out)
 
 static void batch_free(cairn_batch_t *b)
 {
+    cairn_async_release(b);
+    if (b->signer_on)
+        cairn_signer_stop(&b->signer);
     for (size_t i = 0; i < b->plans_cap; i++)
         cairn_plan_state_free(b->plans[i].st);
     free(b->plans);
@@ -239,7 +256,17 @@ cairn_err_t cairn_batch_commit(cairn_batch_t *b)
 {
     if (b == NULL)
         return CAIRN_EINVAL;
-    cairn_err_t err = b->failed != CAIRN_OK ? b->failed : flush_states(b);
+    cairn_err_t err = b->failed;
+    for (size_t i = 0; i < b->plans_cap && err == CAIRN_OK; i++) {
+        if (b->plans[i].inflight == NULL)
+            continue;
+        cairn_async_edit_t *a = b->plans[i].inflight;
+        b->plans[i].inflight = NULL;
+        err = cairn_async_finish(b, a);
+        i = (size_t)-1; /* the table may have grown: scan again */
+    }
+    if (err == CAIRN_OK)
+        err = flush_states(b);
     if (err == CAIRN_OK)
         err = save_clock(b);
     if (err != CAIRN_OK) {
@@ -462,6 +489,21 @@ static cairn_err_t apply(cairn_batch_t *b, const cairn_change_t *c, cairn_ingest
     return release_waiters(b, c->id);
 }
 
+cairn_reason_t cairn_batch_precheck(cairn_batch_t *b, const cairn_change_t *c, cairn_err_t *err)
+{
+    uint8_t rplan[CAIRN_PLAN_ID_BYTES];
+    cairn_roster_plan_id(b->store->org, rplan);
+    int in_roster = b->store->has_org && memcmp(c->plan, rplan, CAIRN_PLAN_ID_BYTES) == 0;
+    unsigned roles = 0;
+    cairn_reason_t why = cairn_schema_check(c, in_roster);
+    if (why == CAIRN_REASON_NONE)
+        why = b->store->has_org ? author_roles(b, c, in_roster, &roles, err)
+                                : CAIRN_REASON_UNKNOWN_AUTHOR;
+    if (why == CAIRN_REASON_NONE && *err == CAIRN_OK && !cairn_schema_allows(c, roles))
+        why = CAIRN_REASON_NOT_PERMITTED;
+    return why;
+}
+
 /* Every check after the signature; on success c is applied or parked. */
 static cairn_err_t process_checked(cairn_batch_t *b, const cairn_change_t *c,
                                    cairn_ingest_result_t *res)
@@ -480,19 +522,10 @@ static cairn_err_t process_checked(cairn_batch_t *b, const cairn_change_t *c,
         b->stats.duplicate += rc == 1;
         return rc < 0 ? (cairn_err_t)rc : CAIRN_OK;
     }
-    uint8_t rplan[CAIRN_PLAN_ID_BYTES];
-    cairn_roster_plan_id(b->store->org, rplan);
-    int in_roster = b->store->has_org && memcmp(c->plan, rplan, CAIRN_PLAN_ID_BYTES) == 0;
-    unsigned roles = 0;
     m.n = 0;
-    cairn_reason_t why = cairn_schema_check(c, in_roster);
-    if (why == CAIRN_REASON_NONE)
-        why = check_chain(b, c, &m, &err);
+    cairn_reason_t why = check_chain(b, c, &m, &err);
     if (why == CAIRN_REASON_NONE && err == CAIRN_OK)
-        why = b->store->has_org ? author_roles(b, c, in_roster, &roles, &err)
-                                : CAIRN_REASON_UNKNOWN_AUTHOR;
-    if (why == CAIRN_REASON_NONE && err == CAIRN_OK && !cairn_schema_allows(c, roles))
-        why = CAIRN_REASON_NOT_PERMITTED;
+        why = cairn_batch_precheck(b, c, &err);
     if (why == CAIRN_REASON_NONE && err == CAIRN_OK) {
         missing_t extra;
         err = find_missing(b, c, &extra);
@@ -522,8 +555,10 @@ static cairn_err_t process_checked(cairn_batch_t *b, const cairn_change_t *c,
 }
 
 /* Take a released change out of the pending area and process it again. */
-static cairn_err_t process_released(cairn_batch_t *b, const uint8_t *id)
+static cairn_err_t process_released(cairn_batch_t *b, const uint8_t *queued_id)
 {
+    uint8_t id[CAIRN_CHANGE_ID_BYTES]; /* the queue may move while we work */
+    memcpy(id, queued_id, sizeof id);
     cairn_buf_t buf = CAIRN_BUF_INIT;
     cairn_change_t *c = NULL;
     cairn_err_t err = cairn_db_get(b->txn, CAIRN_DB_PENDING, id, CAIRN_CHANGE_ID_BYTES, &buf);

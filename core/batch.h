@@ -76,8 +76,19 @@ void cairn_async_release(cairn_batch_t *b);
 cairn_err_t cairn_batch_chain_head(cairn_batch_t *b, const uint8_t *plan, const uint8_t *author,
                                    uint64_t *seq, uint8_t id[CAIRN_CHANGE_ID_BYTES]);
 
-/* The stored state of plan, or an empty one. */
+/*
+ * Plan states in the state database (pstore.c). cairn_state_load reads the
+ * header only and loads entities as they are touched, through txn (which
+ * must outlive the state); cairn_state_load_full reads everything. A plan
+ * never seen gives an empty state.
+ */
 cairn_err_t cairn_state_load(cairn_txn_t *txn, const uint8_t *plan, cairn_plan_state_t **out);
+cairn_err_t cairn_state_load_full(cairn_txn_t *txn, const uint8_t *plan,
+                                  cairn_plan_state_t **out);
+/* Write the header and entities marked dirty. */
+cairn_err_t cairn_state_flush(cairn_txn_t *txn, cairn_plan_state_t *st);
+/* Replace every stored row of st's plan by st (complete). */
+cairn_err_t cairn_state_replace(cairn_txn_t *txn, cairn_plan_state_t *st);
 
 /* Read the store's organisation from meta at open. */
 cairn_err_t cairn_org_load(cairn_store_t *store, cairn_txn_t *txn);

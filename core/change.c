@@ -339,7 +339,12 @@ static cairn_err_t check_canonical(const cairn_change_t *c)
     return err;
 }
 
-cairn_err_t cairn_change_decode(const uint8_t *bytes, size_t len, cairn_change_t **out)
+/*
+ * Decode; own_encoding skips the canonical re-encoding check and the
+ * prescan, for bytes cairn_change_create has just produced canonically.
+ */
+static cairn_err_t decode(const uint8_t *bytes, size_t len, cairn_change_t **out,
+                          int own_encoding)
 {
     if (bytes == NULL || out == NULL)
         return CAIRN_EINVAL;
@@ -350,7 +355,7 @@ cairn_err_t cairn_change_decode(const uint8_t *bytes, size_t len, cairn_change_t
         return CAIRN_EMALFORMED;
 
     /* Change, op, pred: three levels of nesting at most. */
-    cairn_err_t err = cairn_mp_prescan(bytes, len, 4);
+    cairn_err_t err = own_encoding ? CAIRN_OK : cairn_mp_prescan(bytes, len, 4);
     if (err != CAIRN_OK)
         return err;
     msgpack_unpacked up;
@@ -370,7 +375,7 @@ cairn_err_t cairn_change_decode(const uint8_t *bytes, size_t len, cairn_change_t
     if (err == CAIRN_OK && (c = build(&up.data, &sz, bytes, len)) == NULL)
         err = CAIRN_ENOMEM;
     msgpack_unpacked_destroy(&up);
-    if (err == CAIRN_OK)
+    if (err == CAIRN_OK && !own_encoding)
         err = check_canonical(c);
     if (err != CAIRN_OK) {
         free(c);
@@ -378,6 +383,11 @@ cairn_err_t cairn_change_decode(const uint8_t *bytes, size_t len, cairn_change_t
     }
     *out = c;
     return CAIRN_OK;
+}
+
+cairn_err_t cairn_change_decode(const uint8_t *bytes, size_t len, cairn_change_t **out)
+{
+    return decode(bytes, len, out, 0);
 }
 
 int cairn_change_verify(const cairn_change_t *change)
@@ -491,7 +501,7 @@ cairn_err_t cairn_change_create(const cairn_change_draft_t *d, const uint8_t *sk
             signing_digest((const uint8_t *)sb.data, sb.size, digest);
             crypto_sign_detached((uint8_t *)sb.data + sb.size - CAIRN_SIGNATURE_BYTES, NULL,
                                  digest, sizeof digest, sk);
-            err = cairn_change_decode((const uint8_t *)sb.data, sb.size, out);
+            err = decode((const uint8_t *)sb.data, sb.size, out, 1);
             if (err == CAIRN_EMALFORMED)
                 err = CAIRN_EINVAL; /* e.g. a string that is not UTF-8 */
         }

@@ -98,6 +98,9 @@ static cairn_op_t *op_push(cairn_edit_t *e)
 /* pred := the live ops of slot (etype, eid, field) in the current state. */
 static cairn_err_t take_pred(cairn_edit_t *e, cairn_op_t *op)
 {
+    cairn_err_t err = cairn_pstate_touch(e->st, op->etype, op->eid, 0);
+    if (err != CAIRN_OK)
+        return err;
     const cairn_pslot_t *s = cairn_pstate_find(e->st, op->etype, op->eid, op->field);
     if (s == NULL || s->n == 0)
         return CAIRN_OK;
@@ -192,6 +195,9 @@ cairn_err_t cairn_edit_remove(cairn_edit_t *e, uint16_t etype,
     const cairn_etype_desc_t *et = cairn_schema_etype(etype);
     if (e == NULL || eid == NULL || et == NULL || et->kind != CAIRN_EK_SET)
         return CAIRN_EINVAL;
+    cairn_err_t err = cairn_pstate_touch(e->st, etype, eid, 0);
+    if (err != CAIRN_OK)
+        return err;
     if (!cairn_plan_state_present(e->st, etype, eid))
         return CAIRN_ENOTFOUND;
     cairn_op_t *op = op_push(e);
@@ -200,7 +206,7 @@ cairn_err_t cairn_edit_remove(cairn_edit_t *e, uint16_t etype,
     op->kind = CAIRN_OP_REMOVE;
     op->etype = etype;
     memcpy(op->eid, eid, CAIRN_ENTITY_ID_BYTES);
-    cairn_err_t err = take_pred(e, op);
+    err = take_pred(e, op);
     if (err != CAIRN_OK)
         e->nops--;
     return err;
@@ -399,6 +405,7 @@ cairn_err_t cairn_org_join(cairn_store_t *store, const uint8_t org[32])
     err = cairn_txn_commit(txn);
     if (err == CAIRN_OK) {
         memcpy(store->org, org, 32);
+        cairn_roster_plan_id(org, store->roster_plan);
         store->has_org = 1;
     }
     return err;
@@ -445,13 +452,16 @@ static cairn_err_t roster_ops(cairn_edit_t *e, const roster_write_t *w)
     char hex[65];
     cairn_roster_eid(w->key, eid);
     sodium_bin2hex(hex, sizeof hex, w->key, 32);
+    cairn_err_t err = cairn_pstate_touch(e->st, CAIRN_ET_ROSTER_ENTRY, eid, 0);
+    if (err != CAIRN_OK)
+        return err;
     int present = cairn_plan_state_present(e->st, CAIRN_ET_ROSTER_ENTRY, eid);
     if (w->name == NULL) {
         if (!present)
             return CAIRN_ENOTFOUND;
         return set_int(e, eid, "revoked_at", (int64_t)w->revoked_at);
     }
-    cairn_err_t err = present ? CAIRN_OK : edit_add_id(e, CAIRN_ET_ROSTER_ENTRY, eid);
+    err = present ? CAIRN_OK : edit_add_id(e, CAIRN_ET_ROSTER_ENTRY, eid);
     if (err == CAIRN_OK)
         err = set_str(e, eid, "key", hex);
     if (err == CAIRN_OK)
@@ -469,10 +479,8 @@ static cairn_err_t roster_ops(cairn_edit_t *e, const roster_write_t *w)
 static cairn_err_t roster_write(cairn_batch_t *b, const roster_write_t *w)
 {
     cairn_store_t *store = b->store;
-    uint8_t rplan[CAIRN_PLAN_ID_BYTES];
     if (!store->has_org)
         return CAIRN_ENOTFOUND;
-    cairn_roster_plan_id(store->org, rplan);
     uint8_t *sk = sodium_malloc(crypto_sign_SECRETKEYBYTES);
     if (sk == NULL)
         return CAIRN_ENOMEM;
@@ -485,7 +493,7 @@ static cairn_err_t roster_write(cairn_batch_t *b, const roster_write_t *w)
     }
     cairn_edit_t *e = NULL;
     if (err == CAIRN_OK)
-        err = edit_begin_as(b, rplan, signer_sk, signer_pk, &e);
+        err = edit_begin_as(b, store->roster_plan, signer_sk, signer_pk, &e);
     if (err == CAIRN_OK)
         err = roster_ops(e, w);
     if (err == CAIRN_OK) {
@@ -548,6 +556,7 @@ cairn_err_t cairn_org_create(cairn_store_t *store, const char *node_name)
         err = cairn_meta_put(b->txn, meta_org_sk, sk, crypto_sign_SECRETKEYBYTES);
     if (err == CAIRN_OK) {
         memcpy(store->org, pk, 32);
+        cairn_roster_plan_id(pk, store->roster_plan);
         store->has_org = 1;
         roster_write_t w = {store->public_key, node_name, CAIRN_ROLE_ADMIN, 0, 0, 0};
         err = roster_write(b, &w);
@@ -572,6 +581,7 @@ cairn_err_t cairn_org_load(cairn_store_t *store, cairn_txn_t *txn)
         err = CAIRN_ECORRUPT;
     if (err == CAIRN_OK) {
         memcpy(store->org, buf.data, 32);
+        cairn_roster_plan_id(store->org, store->roster_plan);
         store->has_org = 1;
     }
     cairn_buf_free(&buf);

@@ -15,6 +15,7 @@
  */
 #include "batch.h"
 
+#include "pkeys.h"
 #include "schema.h"
 
 #include <sodium.h>
@@ -22,35 +23,6 @@
 #include <string.h>
 
 static const char meta_clock[] = "hlc";
-
-#define LOG_KEY_BYTES (CAIRN_PLAN_ID_BYTES + 32 + 8 + CAIRN_CHANGE_ID_BYTES)
-#define SEQ_KEY_BYTES (CAIRN_PLAN_ID_BYTES + 32 + 8)
-
-static const char *const reason_names[CAIRN_REASON__COUNT] = {
-    "none",           "too-big",       "malformed",  "bad-signature", "bad-chain",
-    "unknown-author", "not-valid",     "not-permitted", "invalid-op", "pending-full",
-};
-
-const char *cairn_reason_name(cairn_reason_t reason)
-{
-    return (unsigned)reason < CAIRN_REASON__COUNT ? reason_names[reason] : "unknown";
-}
-
-/* plan, author, seq big-endian (so a plan's log reads in chain order) */
-static void seq_key(uint8_t *k, const uint8_t *plan, const uint8_t *author, uint64_t seq)
-{
-    memcpy(k, plan, CAIRN_PLAN_ID_BYTES);
-    memcpy(k + CAIRN_PLAN_ID_BYTES, author, 32);
-    for (int i = 0; i < 8; i++)
-        k[CAIRN_PLAN_ID_BYTES + 32 + i] = (uint8_t)(seq >> (56 - 8 * i));
-}
-
-static void log_key(uint8_t *k, const uint8_t *plan, const uint8_t *author, uint64_t seq,
-                    const uint8_t *id)
-{
-    seq_key(k, plan, author, seq);
-    memcpy(k + SEQ_KEY_BYTES, id, CAIRN_CHANGE_ID_BYTES);
-}
 
 void cairn_roster_eid(const uint8_t key[32], uint8_t eid[CAIRN_ENTITY_ID_BYTES])
 {
@@ -107,20 +79,6 @@ static cairn_err_t plans_grow(cairn_batch_t *b)
             *plan_find(b, old[i].st->plan) = old[i];
     free(old);
     return CAIRN_OK;
-}
-
-cairn_err_t cairn_state_load(cairn_txn_t *txn, const uint8_t *plan, cairn_plan_state_t **out)
-{
-    cairn_buf_t buf = CAIRN_BUF_INIT;
-    cairn_err_t err = cairn_db_get(txn, CAIRN_DB_STATE, plan, CAIRN_PLAN_ID_BYTES, &buf);
-    if (err == CAIRN_ENOTFOUND) {
-        *out = cairn_pstate_new(plan);
-        err = *out ? CAIRN_OK : CAIRN_ENOMEM;
-    } else if (err == CAIRN_OK) {
-        err = cairn_pstate_decode(plan, buf.data, buf.len, out);
-    }
-    cairn_buf_free(&buf);
-    return err;
 }
 
 cairn_err_t cairn_batch_plan(cairn_batch_t *b, const uint8_t *plan, cairn_plan_state_t **out)
@@ -225,19 +183,10 @@ void cairn_batch_abort(cairn_batch_t *b)
 
 static cairn_err_t flush_states(cairn_batch_t *b)
 {
-    cairn_buf_t buf = CAIRN_BUF_INIT;
     cairn_err_t err = CAIRN_OK;
-    for (size_t i = 0; i < b->plans_cap && err == CAIRN_OK; i++) {
-        cairn_plan_slot_t *s = &b->plans[i];
-        if (s->st == NULL || !s->dirty)
-            continue;
-        buf.len = 0;
-        err = cairn_pstate_encode(s->st, &buf);
-        if (err == CAIRN_OK)
-            err = cairn_db_put(b->txn, CAIRN_DB_STATE, s->st->plan, CAIRN_PLAN_ID_BYTES, buf.data,
-                               buf.len);
-    }
-    cairn_buf_free(&buf);
+    for (size_t i = 0; i < b->plans_cap && err == CAIRN_OK; i++)
+        if (b->plans[i].st != NULL && b->plans[i].dirty)
+            err = cairn_state_flush(b->txn, b->plans[i].st);
     return err;
 }
 
@@ -283,9 +232,11 @@ cairn_err_t cairn_batch_commit(cairn_batch_t *b)
 
 /* ---- checks ------------------------------------------------------------------ */
 
-static int has_change(cairn_batch_t *b, const uint8_t *id, cairn_err_t *err)
+/* Whether plan's change id is applied here. */
+static int has_change(cairn_batch_t *b, const uint8_t *plan, const uint8_t *id, cairn_err_t *err)
 {
-    int rc = cairn_db_has(b->txn, CAIRN_DB_CHANGES, id, CAIRN_CHANGE_ID_BYTES);
+    uint8_t k[CAIRN_PK_CHANGE_BYTES];
+    int rc = cairn_db_has(b->txn, CAIRN_DB_PLANS, k, cairn_pk_change(k, plan, id));
     if (rc < 0)
         *err = (cairn_err_t)rc;
     return rc == 1;
@@ -324,13 +275,15 @@ static cairn_reason_t author_roles(cairn_batch_t *b, const cairn_change_t *c, in
         *roles = CAIRN_ROLE_ADMIN;
         return CAIRN_REASON_NONE;
     }
-    uint8_t rplan[CAIRN_PLAN_ID_BYTES], eid[CAIRN_ENTITY_ID_BYTES];
+    uint8_t eid[CAIRN_ENTITY_ID_BYTES];
     cairn_plan_state_t *roster;
-    cairn_roster_plan_id(store->org, rplan);
-    *err = cairn_batch_plan(b, rplan, &roster);
+    *err = cairn_batch_plan(b, store->roster_plan, &roster);
     if (*err != CAIRN_OK)
         return CAIRN_REASON_NONE;
     cairn_roster_eid(c->author, eid);
+    *err = cairn_pstate_touch(roster, CAIRN_ET_ROSTER_ENTRY, eid, 0);
+    if (*err != CAIRN_OK)
+        return CAIRN_REASON_NONE;
     if (!cairn_plan_state_present(roster, CAIRN_ET_ROSTER_ENTRY, eid) ||
         !roster_key_matches(roster, eid, c->author))
         return CAIRN_REASON_UNKNOWN_AUTHOR;
@@ -364,11 +317,11 @@ static cairn_err_t find_missing(cairn_batch_t *b, const cairn_change_t *c, missi
     cairn_err_t err = CAIRN_OK;
     m->n = 0;
     for (size_t i = 0; i < c->ndeps && err == CAIRN_OK; i++)
-        if (!has_change(b, c->deps[i], &err))
+        if (!has_change(b, c->plan, c->deps[i], &err))
             missing_add(m, c->deps[i]);
     for (size_t i = 0; i < c->nops && err == CAIRN_OK; i++)
         for (size_t p = 0; p < c->ops[i].npred && err == CAIRN_OK; p++)
-            if (!has_change(b, c->ops[i].pred[p].bytes, &err))
+            if (!has_change(b, c->plan, c->ops[i].pred[p].bytes, &err))
                 missing_add(m, c->ops[i].pred[p].bytes);
     return err;
 }
@@ -379,13 +332,13 @@ static cairn_reason_t check_chain(cairn_batch_t *b, const cairn_change_t *c, mis
 {
     if (!c->has_prev)
         return CAIRN_REASON_NONE;
-    if (!has_change(b, c->prev, err)) {
+    if (!has_change(b, c->plan, c->prev, err)) {
         missing_add(m, c->prev);
         return CAIRN_REASON_NONE;
     }
-    uint8_t k[LOG_KEY_BYTES];
-    log_key(k, c->plan, c->author, c->seq - 1, c->prev);
-    int rc = cairn_db_has(b->txn, CAIRN_DB_LOG, k, sizeof k);
+    uint8_t k[CAIRN_PK_LOG_BYTES];
+    int rc = cairn_db_has(b->txn, CAIRN_DB_PLANS, k,
+                          cairn_pk_log(k, c->plan, c->author, c->seq - 1, c->prev));
     if (rc < 0)
         *err = (cairn_err_t)rc;
     return rc == 0 ? CAIRN_REASON_BAD_CHAIN : CAIRN_REASON_NONE;
@@ -460,21 +413,21 @@ static cairn_err_t release_waiters(cairn_batch_t *b, const uint8_t *id)
 
 static cairn_err_t apply(cairn_batch_t *b, const cairn_change_t *c, cairn_ingest_result_t *res)
 {
-    uint8_t k[LOG_KEY_BYTES];
+    uint8_t k[CAIRN_PK_LOG_BYTES], ck[CAIRN_PK_CHANGE_BYTES];
     int forked = 0;
-    seq_key(k, c->plan, c->author, c->seq);
-    cairn_err_t err = cairn_db_scan(b->txn, CAIRN_DB_LOG, k, SEQ_KEY_BYTES, any_key, &forked);
+    size_t n = cairn_pk_seq(k, c->plan, c->author, c->seq);
+    cairn_err_t err = cairn_db_scan(b->txn, CAIRN_DB_PLANS, k, n, any_key, &forked);
     if (err == CAIRN_OK && forked) {
-        err = cairn_db_put(b->txn, CAIRN_DB_FORKS, k, SEQ_KEY_BYTES, "", 0);
+        err = cairn_db_put(b->txn, CAIRN_DB_FORKS, k, n, "", 0);
         res->fork = 1;
         b->stats.forks++;
     }
-    log_key(k, c->plan, c->author, c->seq, c->id);
     if (err == CAIRN_OK)
-        err = cairn_db_put(b->txn, CAIRN_DB_CHANGES, c->id, CAIRN_CHANGE_ID_BYTES, c->bytes,
-                           c->len);
+        err = cairn_db_put(b->txn, CAIRN_DB_PLANS, ck, cairn_pk_change(ck, c->plan, c->id),
+                           c->bytes, c->len);
     if (err == CAIRN_OK)
-        err = cairn_db_put(b->txn, CAIRN_DB_LOG, k, sizeof k, "", 0);
+        err = cairn_db_put(b->txn, CAIRN_DB_PLANS, k,
+                           cairn_pk_log(k, c->plan, c->author, c->seq, c->id), "", 0);
     cairn_plan_state_t *st;
     if (err == CAIRN_OK)
         err = cairn_batch_plan(b, c->plan, &st);
@@ -486,14 +439,14 @@ static cairn_err_t apply(cairn_batch_t *b, const cairn_change_t *c, cairn_ingest
     cairn_hlc_observe(&b->store->clock, c->hlc, cairn_store_now(b->store));
     res->verdict = CAIRN_APPLIED;
     b->stats.applied++;
-    return release_waiters(b, c->id);
+    /* Nothing can wait on c when nothing waits at all (the usual case). */
+    return b->pending == 0 ? CAIRN_OK : release_waiters(b, c->id);
 }
 
 cairn_reason_t cairn_batch_precheck(cairn_batch_t *b, const cairn_change_t *c, cairn_err_t *err)
 {
-    uint8_t rplan[CAIRN_PLAN_ID_BYTES];
-    cairn_roster_plan_id(b->store->org, rplan);
-    int in_roster = b->store->has_org && memcmp(c->plan, rplan, CAIRN_PLAN_ID_BYTES) == 0;
+    int in_roster =
+        b->store->has_org && memcmp(c->plan, b->store->roster_plan, CAIRN_PLAN_ID_BYTES) == 0;
     unsigned roles = 0;
     cairn_reason_t why = cairn_schema_check(c, in_roster);
     if (why == CAIRN_REASON_NONE)
@@ -511,7 +464,7 @@ static cairn_err_t process_checked(cairn_batch_t *b, const cairn_change_t *c,
     cairn_err_t err = CAIRN_OK;
     static missing_t m; /* large; ingest is single-threaded per store */
     memcpy(res->id, c->id, CAIRN_CHANGE_ID_BYTES);
-    if (has_change(b, c->id, &err) || err != CAIRN_OK) {
+    if (has_change(b, c->plan, c->id, &err) || err != CAIRN_OK) {
         res->verdict = CAIRN_DUPLICATE;
         b->stats.duplicate += err == CAIRN_OK;
         return err;
@@ -598,32 +551,24 @@ cairn_err_t cairn_batch_process(cairn_batch_t *b, const cairn_change_t *c,
     return err;
 }
 
-typedef struct last_seq {
-    uint64_t seq;
-    uint8_t id[CAIRN_CHANGE_ID_BYTES];
-} last_seq_t;
-
 cairn_err_t cairn_batch_chain_head(cairn_batch_t *b, const uint8_t *plan, const uint8_t *author,
                                    uint64_t *seq, uint8_t id[CAIRN_CHANGE_ID_BYTES])
 {
-    uint8_t prefix[CAIRN_PLAN_ID_BYTES + 32], k[LOG_KEY_BYTES];
+    uint8_t prefix[CAIRN_PK_SEQ_BYTES], k[CAIRN_PK_LOG_BYTES];
     size_t len;
-    memcpy(prefix, plan, CAIRN_PLAN_ID_BYTES);
-    memcpy(prefix + CAIRN_PLAN_ID_BYTES, author, 32);
-    cairn_err_t err = cairn_db_last(b->txn, CAIRN_DB_LOG, prefix, sizeof prefix, k, sizeof k, &len);
+    cairn_pk_seq(prefix, plan, author, 0);
+    cairn_err_t err = cairn_db_last(b->txn, CAIRN_DB_PLANS, prefix, CAIRN_PK_AUTHOR_BYTES, k,
+                                    sizeof k, &len);
     if (err == CAIRN_ENOTFOUND) {
         *seq = 0;
         return CAIRN_OK;
     }
     if (err != CAIRN_OK)
         return err;
-    if (len != LOG_KEY_BYTES)
+    if (len != CAIRN_PK_LOG_BYTES)
         return CAIRN_ECORRUPT;
-    uint64_t s = 0;
-    for (int i = 0; i < 8; i++)
-        s = s << 8 | k[CAIRN_PLAN_ID_BYTES + 32 + i];
-    *seq = s;
-    memcpy(id, k + SEQ_KEY_BYTES, CAIRN_CHANGE_ID_BYTES);
+    *seq = cairn_pk_log_seq(k);
+    memcpy(id, k + CAIRN_PK_SEQ_BYTES, CAIRN_CHANGE_ID_BYTES);
     return CAIRN_OK;
 }
 

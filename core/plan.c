@@ -2,6 +2,7 @@
  * plan.c - reading plans: merged state, the log, and a rebuild from it.
  */
 #include "batch.h"
+#include "pkeys.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -15,21 +16,29 @@ cairn_err_t cairn_plan_read(cairn_store_t *store, const uint8_t plan[CAIRN_PLAN_
     cairn_err_t err = cairn_txn_begin(store, 0, &txn);
     if (err != CAIRN_OK)
         return err;
-    err = cairn_state_load(txn, plan, out);
+    err = cairn_state_load_full(txn, plan, out);
     cairn_txn_abort(txn);
     return err;
 }
 
-cairn_err_t cairn_change_get(cairn_store_t *store, const uint8_t id[CAIRN_CHANGE_ID_BYTES],
-                             cairn_buf_t *out)
+/* The signed bytes of plan's change id, from the plans database. */
+static cairn_err_t change_bytes(cairn_txn_t *txn, const uint8_t *plan, const uint8_t *id,
+                                cairn_buf_t *out)
 {
-    if (store == NULL || id == NULL || out == NULL)
+    uint8_t k[CAIRN_PK_CHANGE_BYTES];
+    return cairn_db_get(txn, CAIRN_DB_PLANS, k, cairn_pk_change(k, plan, id), out);
+}
+
+cairn_err_t cairn_change_get(cairn_store_t *store, const uint8_t plan[CAIRN_PLAN_ID_BYTES],
+                             const uint8_t id[CAIRN_CHANGE_ID_BYTES], cairn_buf_t *out)
+{
+    if (store == NULL || plan == NULL || id == NULL || out == NULL)
         return CAIRN_EINVAL;
     cairn_txn_t *txn;
     cairn_err_t err = cairn_txn_begin(store, 0, &txn);
     if (err != CAIRN_OK)
         return err;
-    err = cairn_db_get(txn, CAIRN_DB_CHANGES, id, CAIRN_CHANGE_ID_BYTES, out);
+    err = change_bytes(txn, plan, id, out);
     cairn_txn_abort(txn);
     return err;
 }
@@ -75,7 +84,9 @@ static int collect_id(void *ctx, const uint8_t *key, size_t len)
 
 static cairn_err_t log_ids(cairn_txn_t *txn, const uint8_t *plan, ids_t *ids)
 {
-    cairn_err_t err = cairn_db_scan(txn, CAIRN_DB_LOG, plan, CAIRN_PLAN_ID_BYTES, collect_id, ids);
+    uint8_t prefix[CAIRN_PK_PREFIX];
+    cairn_pk_prefix(prefix, plan, CAIRN_PK_LOG);
+    cairn_err_t err = cairn_db_scan(txn, CAIRN_DB_PLANS, prefix, sizeof prefix, collect_id, ids);
     return err == CAIRN_OK && ids->oom ? CAIRN_ENOMEM : err;
 }
 
@@ -92,7 +103,7 @@ cairn_err_t cairn_plan_changes(cairn_store_t *store, const uint8_t plan[CAIRN_PL
         return err;
     err = log_ids(txn, plan, &ids);
     for (size_t i = 0; i < ids.n && err == CAIRN_OK; i++) {
-        err = cairn_db_get(txn, CAIRN_DB_CHANGES, ids.v[i], CAIRN_CHANGE_ID_BYTES, &buf);
+        err = change_bytes(txn, plan, ids.v[i], &buf);
         if (err == CAIRN_ENOTFOUND)
             err = CAIRN_ECORRUPT; /* the log names a change the store lacks */
         if (err == CAIRN_OK && fn(ctx, ids.v[i], buf.data, buf.len) != 0)
@@ -104,12 +115,13 @@ cairn_err_t cairn_plan_changes(cairn_store_t *store, const uint8_t plan[CAIRN_PL
     return err;
 }
 
-static cairn_err_t load_changes(cairn_txn_t *txn, const ids_t *ids, cairn_change_t **cs)
+static cairn_err_t load_changes(cairn_txn_t *txn, const uint8_t *plan, const ids_t *ids,
+                                cairn_change_t **cs)
 {
     cairn_buf_t buf = CAIRN_BUF_INIT;
     cairn_err_t err = CAIRN_OK;
     for (size_t i = 0; i < ids->n && err == CAIRN_OK; i++) {
-        err = cairn_db_get(txn, CAIRN_DB_CHANGES, ids->v[i], CAIRN_CHANGE_ID_BYTES, &buf);
+        err = change_bytes(txn, plan, ids->v[i], &buf);
         if (err == CAIRN_OK && cairn_change_decode(buf.data, buf.len, &cs[i]) != CAIRN_OK)
             err = CAIRN_ECORRUPT;
         if (err == CAIRN_ENOTFOUND)
@@ -128,7 +140,6 @@ cairn_err_t cairn_plan_rebuild(cairn_store_t *store, const uint8_t plan[CAIRN_PL
     ids_t ids = {0};
     cairn_change_t **cs = NULL;
     cairn_plan_state_t *st = NULL;
-    cairn_buf_t buf = CAIRN_BUF_INIT;
     cairn_err_t err = cairn_txn_begin(store, 1, &txn);
     if (err != CAIRN_OK)
         return err;
@@ -136,13 +147,11 @@ cairn_err_t cairn_plan_rebuild(cairn_store_t *store, const uint8_t plan[CAIRN_PL
     if (err == CAIRN_OK)
         err = (cs = calloc(ids.n ? ids.n : 1, sizeof *cs)) ? CAIRN_OK : CAIRN_ENOMEM;
     if (err == CAIRN_OK)
-        err = load_changes(txn, &ids, cs);
+        err = load_changes(txn, plan, &ids, cs);
     if (err == CAIRN_OK)
         err = cairn_pstate_rebuild(plan, cs, ids.n, &st);
-    if (err == CAIRN_OK)
-        err = cairn_pstate_encode(st, &buf);
     if (err == CAIRN_OK && ids.n > 0)
-        err = cairn_db_put(txn, CAIRN_DB_STATE, plan, CAIRN_PLAN_ID_BYTES, buf.data, buf.len);
+        err = cairn_state_replace(txn, st);
     if (err == CAIRN_OK && digest != NULL)
         cairn_plan_state_digest(st, digest);
     err = err == CAIRN_OK ? cairn_txn_commit(txn) : (cairn_txn_abort(txn), err);
@@ -150,7 +159,6 @@ cairn_err_t cairn_plan_rebuild(cairn_store_t *store, const uint8_t plan[CAIRN_PL
         cairn_change_free(cs[i]);
     free(cs);
     free(ids.v);
-    cairn_buf_free(&buf);
     cairn_plan_state_free(st);
     return err;
 }

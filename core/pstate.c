@@ -45,6 +45,7 @@ void cairn_plan_state_free(cairn_plan_state_t *st)
         slot_release(&st->slots[i]);
     free(st->slots);
     free(st->heads);
+    free(st->ents);
     free(st);
 }
 
@@ -214,6 +215,68 @@ static cairn_err_t slot_insert(cairn_pslot_t *s, const cairn_value_t *v, cairn_h
     return CAIRN_OK;
 }
 
+/* ---- resident entities ------------------------------------------------------ */
+
+static int ent_cmp(const cairn_pent_t *e, uint16_t etype, const uint8_t *eid)
+{
+    if (e->etype != etype)
+        return e->etype < etype ? -1 : 1;
+    return memcmp(e->eid, eid, CAIRN_ENTITY_ID_BYTES);
+}
+
+static size_t ent_search(const cairn_plan_state_t *st, uint16_t etype, const uint8_t *eid,
+                         int *found)
+{
+    size_t lo = 0, hi = st->nents;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = ent_cmp(&st->ents[mid], etype, eid);
+        if (c == 0) {
+            *found = 1;
+            return mid;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *found = 0;
+    return lo;
+}
+
+cairn_err_t cairn_pstate_touch(cairn_plan_state_t *st, uint16_t etype, const uint8_t *eid,
+                               int dirty)
+{
+    int found;
+    size_t i = ent_search(st, etype, eid, &found);
+    if (!found) {
+        if (st->nents == st->cap_ents) {
+            size_t cap = st->cap_ents ? 2 * st->cap_ents : 16;
+            cairn_pent_t *p = realloc(st->ents, cap * sizeof *p);
+            if (p == NULL)
+                return CAIRN_ENOMEM;
+            st->ents = p;
+            st->cap_ents = cap;
+        }
+        memmove(&st->ents[i + 1], &st->ents[i], (st->nents - i) * sizeof st->ents[0]);
+        st->nents++;
+        st->ents[i].etype = etype;
+        memcpy(st->ents[i].eid, eid, CAIRN_ENTITY_ID_BYTES);
+        st->ents[i].dirty = 0;
+        if (st->loader != NULL) {
+            cairn_err_t err = st->loader(st->loader_ctx, st, etype, eid);
+            if (err != CAIRN_OK) {
+                memmove(&st->ents[i], &st->ents[i + 1], (st->nents - i - 1) * sizeof st->ents[0]);
+                st->nents--;
+                return err;
+            }
+        }
+    }
+    if (dirty)
+        st->ents[i].dirty = 1;
+    return CAIRN_OK;
+}
+
 /* ---- heads --------------------------------------------------------------- */
 
 static size_t head_search(const cairn_plan_state_t *st, const uint8_t *id, int *found)
@@ -271,8 +334,12 @@ static const cairn_value_t nil_value = {CAIRN_VALUE_NIL, 0, NULL, 0};
 
 cairn_err_t cairn_pstate_apply(cairn_plan_state_t *st, const cairn_change_t *c)
 {
+    st->header_dirty = 1;
     for (size_t i = 0; i < c->nops; i++) {
         const cairn_op_t *op = &c->ops[i];
+        cairn_err_t err = cairn_pstate_touch(st, op->etype, op->eid, 1);
+        if (err != CAIRN_OK)
+            return err;
         cairn_pslot_t *s = slot_get(st, op->etype, op->eid, op->field);
         if (s == NULL)
             return CAIRN_ENOMEM;
@@ -281,7 +348,7 @@ cairn_err_t cairn_pstate_apply(cairn_plan_state_t *st, const cairn_change_t *c)
             continue;
         cairn_op_id_t id;
         cairn_change_op_id(c, (uint16_t)i, &id);
-        cairn_err_t err = slot_insert(s, op->kind == CAIRN_OP_SET ? &op->value : &nil_value,
+        err = slot_insert(s, op->kind == CAIRN_OP_SET ? &op->value : &nil_value,
                                       c->hlc, c->author, &id);
         if (err != CAIRN_OK)
             return err;
@@ -320,12 +387,8 @@ static void pack_bin(msgpack_packer *pk, const void *p, size_t n)
     msgpack_pack_bin_body(pk, p, n);
 }
 
-static void pack_slot(msgpack_packer *pk, const cairn_pslot_t *s)
+static void pack_entries(msgpack_packer *pk, const cairn_pslot_t *s)
 {
-    msgpack_pack_array(pk, 4);
-    msgpack_pack_uint16(pk, s->etype);
-    pack_bin(pk, s->eid, CAIRN_ENTITY_ID_BYTES);
-    msgpack_pack_uint16(pk, s->field);
     msgpack_pack_array(pk, s->n);
     for (uint32_t i = 0; i < s->n; i++) {
         msgpack_pack_array(pk, 4);
@@ -341,6 +404,15 @@ static void pack_slot(msgpack_packer *pk, const cairn_pslot_t *s)
         } else
             msgpack_pack_nil(pk);
     }
+}
+
+static void pack_slot(msgpack_packer *pk, const cairn_pslot_t *s)
+{
+    msgpack_pack_array(pk, 4);
+    msgpack_pack_uint16(pk, s->etype);
+    pack_bin(pk, s->eid, CAIRN_ENTITY_ID_BYTES);
+    msgpack_pack_uint16(pk, s->field);
+    pack_entries(pk, s);
 }
 
 cairn_err_t cairn_pstate_encode(const cairn_plan_state_t *st, cairn_buf_t *out)
@@ -427,75 +499,116 @@ static cairn_err_t decode_entry(cairn_pslot_t *s, const msgpack_object *o)
     return CAIRN_OK;
 }
 
-static cairn_err_t decode_slot(cairn_plan_state_t *st, const msgpack_object *o)
+/* One slot of an entity row: [field, [entry...]]. */
+static cairn_err_t decode_slot(cairn_plan_state_t *st, uint16_t etype, const uint8_t *eid,
+                               const msgpack_object *o)
 {
-    if (!obj_array(o, 4))
+    if (!obj_array(o, 2))
         return CAIRN_ECORRUPT;
     const msgpack_object *f = o->via.array.ptr;
-    if (!obj_uint(&f[0]) || f[0].via.u64 > UINT16_MAX || !obj_bin(&f[1], CAIRN_ENTITY_ID_BYTES) ||
-        !obj_uint(&f[2]) || f[2].via.u64 > UINT16_MAX || !obj_array(&f[3], SIZE_MAX))
+    if (!obj_uint(&f[0]) || f[0].via.u64 > UINT16_MAX || !obj_array(&f[1], SIZE_MAX) ||
+        f[1].via.array.size == 0)
         return CAIRN_ECORRUPT;
-    /* Slots are stored in order, so each one is appended. */
-    if (st->nslots > 0 && slot_cmp(&st->slots[st->nslots - 1], (uint16_t)f[0].via.u64,
-                                   (const uint8_t *)f[1].via.bin.ptr, (uint16_t)f[2].via.u64) >= 0)
-        return CAIRN_ECORRUPT;
-    cairn_pslot_t *s = slot_get(st, (uint16_t)f[0].via.u64, (const uint8_t *)f[1].via.bin.ptr,
-                                (uint16_t)f[2].via.u64);
+    uint16_t field = (uint16_t)f[0].via.u64;
+    if (cairn_pstate_find(st, etype, eid, field) != NULL)
+        return CAIRN_ECORRUPT; /* each slot once */
+    cairn_pslot_t *s = slot_get(st, etype, eid, field);
     if (s == NULL)
         return CAIRN_ENOMEM;
-    for (uint32_t i = 0; i < f[3].via.array.size; i++) {
-        cairn_err_t err = decode_entry(s, &f[3].via.array.ptr[i]);
+    for (uint32_t i = 0; i < f[1].via.array.size; i++) {
+        cairn_err_t err = decode_entry(s, &f[1].via.array.ptr[i]);
         if (err != CAIRN_OK)
             return err;
     }
     return CAIRN_OK;
 }
 
-static cairn_err_t decode_root(cairn_plan_state_t *st, const msgpack_object *root)
+/* Unpack one stored value (our own, sealed: corrupt at worst, not hostile). */
+static cairn_err_t unpack(msgpack_unpacked *up, const uint8_t *bytes, size_t len)
 {
-    if (!obj_array(root, 5))
-        return CAIRN_ECORRUPT;
-    const msgpack_object *f = root->via.array.ptr;
-    if (!obj_uint(&f[0]) || f[0].via.u64 != STATE_FORMAT || !obj_bin(&f[1], CAIRN_PLAN_ID_BYTES) ||
-        memcmp(f[1].via.bin.ptr, st->plan, CAIRN_PLAN_ID_BYTES) != 0 || !obj_uint(&f[2]) ||
-        !obj_array(&f[3], SIZE_MAX) || !obj_array(&f[4], SIZE_MAX))
-        return CAIRN_ECORRUPT;
-    st->nchanges = f[2].via.u64;
-    for (uint32_t i = 0; i < f[3].via.array.size; i++) {
-        if (!obj_bin(&f[3].via.array.ptr[i], CAIRN_CHANGE_ID_BYTES))
-            return CAIRN_ECORRUPT;
-        cairn_err_t err = head_insert(st, (const uint8_t *)f[3].via.array.ptr[i].via.bin.ptr);
-        if (err != CAIRN_OK)
-            return err;
-    }
-    for (uint32_t i = 0; i < f[4].via.array.size; i++) {
-        cairn_err_t err = decode_slot(st, &f[4].via.array.ptr[i]);
-        if (err != CAIRN_OK)
-            return err;
-    }
-    return CAIRN_OK;
-}
-
-cairn_err_t cairn_pstate_decode(const uint8_t plan[CAIRN_PLAN_ID_BYTES], const uint8_t *bytes,
-                                size_t len, cairn_plan_state_t **out)
-{
-    cairn_plan_state_t *st = cairn_pstate_new(plan);
-    if (st == NULL)
-        return CAIRN_ENOMEM;
-    msgpack_unpacked up;
-    msgpack_unpacked_init(&up);
     size_t off = 0;
-    cairn_err_t err = CAIRN_ECORRUPT;
-    if (msgpack_unpack_next(&up, (const char *)bytes, len, &off) == MSGPACK_UNPACK_SUCCESS &&
+    msgpack_unpacked_init(up);
+    if (msgpack_unpack_next(up, (const char *)bytes, len, &off) == MSGPACK_UNPACK_SUCCESS &&
         off == len)
-        err = decode_root(st, &up.data);
-    msgpack_unpacked_destroy(&up);
-    if (err != CAIRN_OK) {
-        cairn_plan_state_free(st);
+        return CAIRN_OK;
+    msgpack_unpacked_destroy(up);
+    return CAIRN_ECORRUPT;
+}
+
+cairn_err_t cairn_pstate_decode_entity(cairn_plan_state_t *st, uint16_t etype, const uint8_t *eid,
+                                       const uint8_t *bytes, size_t len)
+{
+    msgpack_unpacked up;
+    cairn_err_t err = unpack(&up, bytes, len);
+    if (err != CAIRN_OK)
         return err;
+    if (!obj_array(&up.data, SIZE_MAX))
+        err = CAIRN_ECORRUPT;
+    for (uint32_t i = 0; err == CAIRN_OK && i < up.data.via.array.size; i++)
+        err = decode_slot(st, etype, eid, &up.data.via.array.ptr[i]);
+    msgpack_unpacked_destroy(&up);
+    return err;
+}
+
+cairn_err_t cairn_pstate_decode_header(cairn_plan_state_t *st, const uint8_t *bytes, size_t len)
+{
+    msgpack_unpacked up;
+    cairn_err_t err = unpack(&up, bytes, len);
+    if (err != CAIRN_OK)
+        return err;
+    const msgpack_object *f = up.data.via.array.ptr;
+    if (!obj_array(&up.data, 3) || !obj_uint(&f[0]) || f[0].via.u64 != STATE_FORMAT ||
+        !obj_uint(&f[1]) || !obj_array(&f[2], SIZE_MAX))
+        err = CAIRN_ECORRUPT;
+    if (err == CAIRN_OK)
+        st->nchanges = f[1].via.u64;
+    for (uint32_t i = 0; err == CAIRN_OK && i < f[2].via.array.size; i++) {
+        if (!obj_bin(&f[2].via.array.ptr[i], CAIRN_CHANGE_ID_BYTES))
+            err = CAIRN_ECORRUPT;
+        else
+            err = head_insert(st, (const uint8_t *)f[2].via.array.ptr[i].via.bin.ptr);
     }
-    *out = st;
-    return CAIRN_OK;
+    msgpack_unpacked_destroy(&up);
+    return err;
+}
+
+cairn_err_t cairn_pstate_encode_header(const cairn_plan_state_t *st, cairn_buf_t *out)
+{
+    msgpack_packer pk;
+    sink_t sink = {out, 0};
+    msgpack_packer_init(&pk, &sink, sink_write);
+    msgpack_pack_array(&pk, 3);
+    msgpack_pack_uint8(&pk, STATE_FORMAT);
+    msgpack_pack_uint64(&pk, st->nchanges);
+    msgpack_pack_array(&pk, st->nheads);
+    for (size_t i = 0; i < st->nheads; i++)
+        pack_bin(&pk, st->heads[i], CAIRN_CHANGE_ID_BYTES);
+    return sink.oom ? CAIRN_ENOMEM : CAIRN_OK;
+}
+
+cairn_err_t cairn_pstate_encode_entity(const cairn_plan_state_t *st, uint16_t etype,
+                                       const uint8_t *eid, cairn_buf_t *out)
+{
+    int found;
+    size_t first = slot_search(st, etype, eid, 0, &found), n = 0, end = first;
+    for (; end < st->nslots && st->slots[end].etype == etype &&
+           memcmp(st->slots[end].eid, eid, CAIRN_ENTITY_ID_BYTES) == 0;
+         end++)
+        n += st->slots[end].n > 0;
+    if (n == 0)
+        return CAIRN_OK;
+    msgpack_packer pk;
+    sink_t sink = {out, 0};
+    msgpack_packer_init(&pk, &sink, sink_write);
+    msgpack_pack_array(&pk, n);
+    for (size_t i = first; i < end; i++) {
+        if (st->slots[i].n == 0)
+            continue;
+        msgpack_pack_array(&pk, 2);
+        msgpack_pack_uint16(&pk, st->slots[i].field);
+        pack_entries(&pk, &st->slots[i]);
+    }
+    return sink.oom ? CAIRN_ENOMEM : CAIRN_OK;
 }
 
 /* ---- public views ---------------------------------------------------------- */
@@ -640,7 +753,8 @@ static cairn_err_t rebuild_change(cairn_plan_state_t *st, const cairn_change_t *
 {
     for (size_t k = 0; k < c->nops; k++) {
         const cairn_op_t *op = &c->ops[k];
-        cairn_pslot_t *s = slot_get(st, op->etype, op->eid, op->field);
+        cairn_err_t err = cairn_pstate_touch(st, op->etype, op->eid, 1);
+        cairn_pslot_t *s = err == CAIRN_OK ? slot_get(st, op->etype, op->eid, op->field) : NULL;
         if (s == NULL)
             return CAIRN_ENOMEM;
         if (op->kind == CAIRN_OP_REMOVE)
@@ -650,7 +764,7 @@ static cairn_err_t rebuild_change(cairn_plan_state_t *st, const cairn_change_t *
         cairn_change_op_id(c, (uint16_t)k, &key.op);
         if (bsearch(&key, sup, nsup, sizeof *sup, cmp_superseded) != NULL)
             continue;
-        cairn_err_t err = slot_insert(s, op->kind == CAIRN_OP_SET ? &op->value : &nil_value,
+        err = slot_insert(s, op->kind == CAIRN_OP_SET ? &op->value : &nil_value,
                                       c->hlc, c->author, &key.op);
         if (err != CAIRN_OK)
             return err;
@@ -672,6 +786,8 @@ cairn_err_t cairn_pstate_rebuild(const uint8_t plan[CAIRN_PLAN_ID_BYTES],
     cairn_err_t err = st ? collect_refs(changes, n, &sup, &nsup, &refs, &nrefs) : CAIRN_ENOMEM;
     for (size_t i = 0; i < n && err == CAIRN_OK; i++)
         err = rebuild_change(st, changes[i], sup, nsup, refs, nrefs);
+    if (st != NULL)
+        st->header_dirty = 1;
     free(sup);
     free(refs);
     if (err != CAIRN_OK) {

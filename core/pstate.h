@@ -27,6 +27,20 @@ typedef struct cairn_pslot {
     uint32_t n, cap;
 } cairn_pslot_t;
 
+/* An entity whose slots are in memory; dirty ones are written back. */
+typedef struct cairn_pent {
+    uint16_t etype;
+    uint8_t eid[CAIRN_ENTITY_ID_BYTES];
+    uint8_t dirty;
+} cairn_pent_t;
+
+/*
+ * Loads entity (etype, eid)'s slots into st (cairn_pstate_decode_entity).
+ * A state loaded in part (by a batch) has one; a complete state has none.
+ */
+typedef cairn_err_t (*cairn_entity_loader_t)(void *ctx, cairn_plan_state_t *st, uint16_t etype,
+                                             const uint8_t *eid);
+
 struct cairn_plan_state {
     uint8_t plan[CAIRN_PLAN_ID_BYTES];
     uint64_t nchanges;
@@ -34,6 +48,11 @@ struct cairn_plan_state {
     size_t nheads, cap_heads;
     cairn_pslot_t *slots;
     size_t nslots, cap_slots;
+    cairn_pent_t *ents; /* ascending by (etype, eid) */
+    size_t nents, cap_ents;
+    int header_dirty;
+    cairn_entity_loader_t loader;
+    void *loader_ctx;
 };
 
 cairn_plan_state_t *cairn_pstate_new(const uint8_t plan[CAIRN_PLAN_ID_BYTES]);
@@ -41,10 +60,27 @@ cairn_plan_state_t *cairn_pstate_new(const uint8_t plan[CAIRN_PLAN_ID_BYTES]);
 /* Apply a validated change whose dependencies are all applied. */
 cairn_err_t cairn_pstate_apply(cairn_plan_state_t *st, const cairn_change_t *c);
 
-/* The canonical encoding (appended to out) and its decoding. */
+/* The canonical encoding of a complete state (appended to out): its digest's input. */
 cairn_err_t cairn_pstate_encode(const cairn_plan_state_t *st, cairn_buf_t *out);
-cairn_err_t cairn_pstate_decode(const uint8_t plan[CAIRN_PLAN_ID_BYTES], const uint8_t *bytes,
-                                size_t len, cairn_plan_state_t **out);
+
+/*
+ * Make entity (etype, eid) resident, loading it if the state has a loader,
+ * and with dirty, mark it to be written back.
+ */
+cairn_err_t cairn_pstate_touch(cairn_plan_state_t *st, uint16_t etype, const uint8_t *eid,
+                               int dirty);
+
+/*
+ * Storage form: a header (change count, heads) and one row per entity (its
+ * slots). Encoders append to out; an entity with no live write encodes to
+ * nothing (out unchanged), and its row should be deleted.
+ */
+cairn_err_t cairn_pstate_encode_header(const cairn_plan_state_t *st, cairn_buf_t *out);
+cairn_err_t cairn_pstate_decode_header(cairn_plan_state_t *st, const uint8_t *bytes, size_t len);
+cairn_err_t cairn_pstate_encode_entity(const cairn_plan_state_t *st, uint16_t etype,
+                                       const uint8_t *eid, cairn_buf_t *out);
+cairn_err_t cairn_pstate_decode_entity(cairn_plan_state_t *st, uint16_t etype, const uint8_t *eid,
+                                       const uint8_t *bytes, size_t len);
 
 /* The same state computed from the changes alone, in any order (no duplicates). */
 cairn_err_t cairn_pstate_rebuild(const uint8_t plan[CAIRN_PLAN_ID_BYTES],

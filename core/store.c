@@ -34,9 +34,7 @@
 static const char *const db_names[CAIRN_DB__COUNT] = {
     [CAIRN_DB_META] = "meta",
     [CAIRN_DB_RECORDS] = "records",
-    [CAIRN_DB_CHANGES] = "changes",
-    [CAIRN_DB_LOG] = "log",
-    [CAIRN_DB_STATE] = "state",
+    [CAIRN_DB_PLANS] = "plans",
     [CAIRN_DB_PENDING] = "pending",
     [CAIRN_DB_WAITING] = "waiting",
     [CAIRN_DB_FORKS] = "forks",
@@ -244,6 +242,28 @@ cairn_err_t cairn_db_last(cairn_txn_t *txn, cairn_db_t db, const void *prefix, s
         }
     } else if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) {
         err = cairn_err_from_mdb(rc);
+    }
+    mdb_cursor_close(cur);
+    return err;
+}
+
+cairn_err_t cairn_db_seek(cairn_txn_t *txn, cairn_db_t db, const void *key, size_t key_len,
+                          uint8_t *out, size_t cap, size_t *out_len)
+{
+    MDB_cursor *cur;
+    if (txn == NULL || db >= CAIRN_DB__COUNT || key == NULL || key_len == 0 || out == NULL)
+        return CAIRN_EINVAL;
+    int rc = mdb_cursor_open(txn->txn, txn->store->dbi[db], &cur);
+    if (rc != MDB_SUCCESS)
+        return cairn_err_from_mdb(rc);
+    MDB_val k = mdb_key(key, key_len), v;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    cairn_err_t err = cairn_err_from_mdb(rc);
+    if (err == CAIRN_OK && k.mv_size > cap)
+        err = CAIRN_ETOOBIG;
+    if (err == CAIRN_OK) {
+        memcpy(out, k.mv_data, k.mv_size);
+        *out_len = k.mv_size;
     }
     mdb_cursor_close(cur);
     return err;

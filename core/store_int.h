@@ -18,12 +18,10 @@
 typedef enum cairn_db {
     CAIRN_DB_META = 0, /* node id, identity, format version */
     CAIRN_DB_RECORDS,  /* the public record keyspace */
-    CAIRN_DB_CHANGES,  /* change id -> signed change bytes */
-    CAIRN_DB_LOG,      /* plan, author, seq (big-endian), change id -> empty */
-    CAIRN_DB_STATE,    /* plan id -> merged plan state (pstate.h) */
+    CAIRN_DB_PLANS,    /* everything per plan, keyed by plan id first (pkeys.h) */
     CAIRN_DB_PENDING,  /* change id -> bytes of a change waiting for deps */
     CAIRN_DB_WAITING,  /* missing change id, waiting change id -> empty */
-    CAIRN_DB_FORKS,    /* plan, author, seq -> empty: the author forked there */
+    CAIRN_DB_FORKS,    /* plan, 3, author, seq -> empty: the author forked there */
     CAIRN_DB__COUNT
 } cairn_db_t;
 
@@ -44,6 +42,7 @@ struct cairn_store {
     void *now_ctx;
     int has_org;
     uint8_t org[32];             /* the organisation's root public key */
+    uint8_t roster_plan[16];     /* cairn_roster_plan_id(org) */
 };
 
 struct cairn_txn {
@@ -77,6 +76,10 @@ int cairn_db_has(cairn_txn_t *txn, cairn_db_t db, const void *key, size_t key_le
 typedef int (*cairn_key_fn)(void *ctx, const uint8_t *key, size_t key_len);
 cairn_err_t cairn_db_scan(cairn_txn_t *txn, cairn_db_t db, const void *prefix, size_t prefix_len,
                           cairn_key_fn fn, void *ctx);
+
+/* The first key of db at or after key into out (cap bytes): CAIRN_ENOTFOUND if none. */
+cairn_err_t cairn_db_seek(cairn_txn_t *txn, cairn_db_t db, const void *key, size_t key_len,
+                          uint8_t *out, size_t cap, size_t *out_len);
 
 /* The last key of db starting with prefix into key (cap bytes): CAIRN_ENOTFOUND if none. */
 cairn_err_t cairn_db_last(cairn_txn_t *txn, cairn_db_t db, const void *prefix, size_t prefix_len,

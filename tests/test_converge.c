@@ -225,7 +225,7 @@ static void random_edit(test_node_t *nodes, size_t k, size_t r, const uint8_t *p
     cairn_plan_state_free(st);
 
     cairn_buf_t buf = CAIRN_BUF_INIT;
-    CHECK_OK(cairn_change_get(nodes[r].store, id, &buf));
+    CHECK_OK(cairn_change_get(nodes[r].store, plan, id, &buf));
     for (size_t d = 0; d < k; d++)
         if (d != r)
             net_send(net, d, buf.data, buf.len, now + (int)below(20));

@@ -4,6 +4,7 @@
  * Nodes are real stores in temporary directories; changes travel between
  * them as their signed bytes, exactly as sync will carry them.
  */
+#define _GNU_SOURCE 1 /* memmem */
 #include "test.h"
 
 #include <sodium.h>
@@ -245,11 +246,98 @@ static void test_fast_clock(void)
     test_node_destroy(&n[1]);
 }
 
+/* ---- bundles ------------------------------------------------------------------ */
+
+static int count_plan(void *ctx, const uint8_t *plan, uint64_t nchanges)
+{
+    (void)plan;
+    (void)nchanges;
+    (*(size_t *)ctx)++;
+    return 0;
+}
+
+static void write_bytes(const char *path, const uint8_t *p, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    CHECK(f != NULL);
+    CHECK(fwrite(p, 1, n, f) == n);
+    CHECK(fclose(f) == 0);
+}
+
+static size_t read_bytes(const char *path, uint8_t *p, size_t cap)
+{
+    FILE *f = fopen(path, "rb");
+    CHECK(f != NULL);
+    size_t n = fread(p, 1, cap, f);
+    fclose(f);
+    return n;
+}
+
+static void test_bundle(void)
+{
+    test_node_t n[2];
+    uint8_t plan[CAIRN_PLAN_ID_BYTES], d0[32], d1[32];
+    test_node_create(&n[0], "bundle-a");
+    test_node_create(&n[1], "bundle-b");
+    CHECK_OK(cairn_org_create(n[0].store, "clinic"));
+    CHECK_OK(cairn_roster_put(n[0].store, n[0].pk, "clinic", CLINICAL, 0, 0));
+    CHECK_OK(cairn_roster_put(n[0].store, n[1].pk, "laptop", CLINICAL, 0, 0));
+    uint8_t org[32];
+    CHECK_OK(cairn_org_key(n[0].store, org));
+    CHECK_OK(cairn_org_join(n[1].store, org));
+    cairn_plan_id_new(plan);
+    set1(n[0].store, plan, CAIRN_ET_PATIENT, cairn_singleton_eid, "display_name",
+         str("Marker Patientname"));
+    set1(n[0].store, plan, CAIRN_ET_PLAN, cairn_singleton_eid, "title", str("Plan"));
+
+    size_t plans = 0, count = 0;
+    CHECK_OK(cairn_plan_list(n[0].store, count_plan, &plans));
+    CHECK(plans == 2); /* the roster and the plan */
+
+    char path[700], bad[700];
+    snprintf(path, sizeof path, "%s/out.bundle", n[0].root);
+    snprintf(bad, sizeof bad, "%s/bad.bundle", n[0].root);
+    CHECK_OK(cairn_bundle_export(n[0].store, NULL, 0, n[1].pk, path, &count));
+    CHECK(count == 5); /* three roster changes, two plan changes */
+
+    /* The file does not show the patient's name. */
+    static uint8_t raw[1 << 16];
+    size_t len = read_bytes(path, raw, sizeof raw);
+    CHECK(len > 0 && len < sizeof raw);
+    CHECK(memmem(raw, len, "Patientname", 11) == NULL);
+
+    /* Sealed for B: A cannot open it; a flipped byte or a cut file fails. */
+    CHECK_ERR(cairn_bundle_import(n[0].store, path, NULL), CAIRN_EBADKEY);
+    raw[len - 5] ^= 1;
+    write_bytes(bad, raw, len);
+    CHECK_ERR(cairn_bundle_import(n[1].store, bad, NULL), CAIRN_EBADKEY);
+    raw[len - 5] ^= 1;
+    write_bytes(bad, raw, 20);
+    CHECK_ERR(cairn_bundle_import(n[1].store, bad, NULL), CAIRN_EMALFORMED);
+    write_bytes(bad, (const uint8_t *)"not a bundle at all, not at all", 31);
+    CHECK_ERR(cairn_bundle_import(n[1].store, bad, NULL), CAIRN_EMALFORMED);
+    uint64_t pending;
+    CHECK_OK(cairn_pending_count(n[1].store, &pending));
+    CHECK(pending == 0);
+
+    cairn_ingest_stats_t st;
+    CHECK_OK(cairn_bundle_import(n[1].store, path, &st));
+    CHECK(st.applied == 5 && st.rejected == 0);
+    digest_of(n[0].store, plan, d0);
+    digest_of(n[1].store, plan, d1);
+    CHECK(memcmp(d0, d1, 32) == 0);
+    CHECK_OK(cairn_bundle_import(n[1].store, path, &st)); /* again: all duplicates */
+    CHECK(st.applied == 0 && st.duplicate == 5);
+    test_node_destroy(&n[0]);
+    test_node_destroy(&n[1]);
+}
+
 int main(void)
 {
     CHECK(sodium_init() >= 0);
     RUN(test_edit_and_read);
     RUN(test_conflicts_exactly_when_concurrent);
     RUN(test_fast_clock);
+    RUN(test_bundle);
     return 0;
 }

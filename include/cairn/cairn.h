@@ -8,6 +8,7 @@
 #define CAIRN_CAIRN_H
 
 #include "cairn/buf.h"
+#include "cairn/bundle.h"
 #include "cairn/change.h"
 #include "cairn/error.h"
 #include "cairn/hlc.h"

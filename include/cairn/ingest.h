@@ -117,9 +117,9 @@ typedef int (*cairn_change_fn)(void *ctx, const uint8_t id[CAIRN_CHANGE_ID_BYTES
 cairn_err_t cairn_plan_changes(cairn_store_t *store, const uint8_t plan[CAIRN_PLAN_ID_BYTES],
                                cairn_change_fn fn, void *ctx);
 
-/* The signed bytes of change id into out; CAIRN_ENOTFOUND if not applied here. */
-cairn_err_t cairn_change_get(cairn_store_t *store, const uint8_t id[CAIRN_CHANGE_ID_BYTES],
-                             cairn_buf_t *out);
+/* The signed bytes of plan's change id into out; CAIRN_ENOTFOUND if not applied here. */
+cairn_err_t cairn_change_get(cairn_store_t *store, const uint8_t plan[CAIRN_PLAN_ID_BYTES],
+                             const uint8_t id[CAIRN_CHANGE_ID_BYTES], cairn_buf_t *out);
 
 /* Number of changes waiting in the pending area. */
 cairn_err_t cairn_pending_count(cairn_store_t *store, uint64_t *count);

@@ -248,6 +248,18 @@ int cairn_field_is_multi_value(uint16_t etype, uint16_t field)
     return fd != NULL && fd->sem == CAIRN_SEM_MV;
 }
 
+int cairn_field_is_int(uint16_t etype, uint16_t field)
+{
+    const cairn_field_desc_t *fd = cairn_schema_field(etype, field);
+    return fd != NULL && fd->vkind == CAIRN_VK_INT;
+}
+
+int cairn_etype_is_set(uint16_t etype)
+{
+    const cairn_etype_desc_t *et = cairn_schema_etype(etype);
+    return et != NULL && et->kind != CAIRN_EK_SINGLETON;
+}
+
 /* ---- value checks -------------------------------------------------------- */
 
 static int all_hex(const char *s, size_t len, size_t want)

@@ -65,6 +65,10 @@ int cairn_etype_by_name(const char *name);             /* -1 if unknown */
 int cairn_field_by_name(uint16_t etype, const char *name); /* -1 if unknown */
 const char *cairn_field_name(uint16_t etype, uint16_t field); /* NULL if unknown */
 int cairn_field_is_multi_value(uint16_t etype, uint16_t field);
+/* Whether the field holds integers (else strings: text, enum, date, id, key). */
+int cairn_field_is_int(uint16_t etype, uint16_t field);
+/* Whether entities of etype are added and removed (not singletons). */
+int cairn_etype_is_set(uint16_t etype);
 
 /* ---- merged state ------------------------------------------------------ */
 

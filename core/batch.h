@@ -69,6 +69,12 @@ void cairn_batch_plan_slot_inflight(cairn_batch_t *b, const uint8_t *plan, cairn
 
 /* Wait for an async edit's signature and ingest the change (edit.c). */
 cairn_err_t cairn_async_finish(cairn_batch_t *b, cairn_async_edit_t *a);
+/* Whether a was finished, and its plan (edit.c). */
+int cairn_async_finished(const cairn_async_edit_t *a);
+const uint8_t *cairn_async_plan(const cairn_async_edit_t *a);
+/* Finish a unless it is finished, detaching it from its plan. */
+cairn_err_t cairn_async_settle(cairn_batch_t *b, cairn_async_edit_t *a);
+
 /* Wait for, and free, every async edit of b (edit.c). */
 void cairn_async_release(cairn_batch_t *b);
 

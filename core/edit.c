@@ -272,6 +272,16 @@ cairn_err_t cairn_async_finish(cairn_batch_t *b, cairn_async_edit_t *a)
     return err;
 }
 
+int cairn_async_finished(const cairn_async_edit_t *a)
+{
+    return a->finished;
+}
+
+const uint8_t *cairn_async_plan(const cairn_async_edit_t *a)
+{
+    return a->plan;
+}
+
 void cairn_async_release(cairn_batch_t *b)
 {
     for (size_t i = 0; i < b->nasync; i++) {

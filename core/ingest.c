@@ -108,6 +108,16 @@ cairn_err_t cairn_batch_plan(cairn_batch_t *b, const uint8_t *plan, cairn_plan_s
     return CAIRN_OK;
 }
 
+cairn_err_t cairn_async_settle(cairn_batch_t *b, cairn_async_edit_t *a)
+{
+    if (cairn_async_finished(a))
+        return CAIRN_OK;
+    cairn_plan_slot_t *s = plan_find(b, cairn_async_plan(a));
+    if (s->inflight == a)
+        s->inflight = NULL;
+    return cairn_async_finish(b, a);
+}
+
 void cairn_batch_plan_slot_inflight(cairn_batch_t *b, const uint8_t *plan, cairn_async_edit_t *a)
 {
     plan_find(b, plan)->inflight = a;
@@ -206,14 +216,8 @@ cairn_err_t cairn_batch_commit(cairn_batch_t *b)
     if (b == NULL)
         return CAIRN_EINVAL;
     cairn_err_t err = b->failed;
-    for (size_t i = 0; i < b->plans_cap && err == CAIRN_OK; i++) {
-        if (b->plans[i].inflight == NULL)
-            continue;
-        cairn_async_edit_t *a = b->plans[i].inflight;
-        b->plans[i].inflight = NULL;
-        err = cairn_async_finish(b, a);
-        i = (size_t)-1; /* the table may have grown: scan again */
-    }
+    for (size_t i = 0; i < b->nasync && err == CAIRN_OK; i++)
+        err = cairn_async_settle(b, b->asyncs[i]);
     if (err == CAIRN_OK)
         err = flush_states(b);
     if (err == CAIRN_OK)

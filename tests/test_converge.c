@@ -168,11 +168,16 @@ static void random_op(cairn_edit_t *e, const cairn_plan_state_t *st)
         v = str(need_status[below(3)]);
         CHECK_OK(cairn_edit_set(e, CAIRN_ET_NEED, eid, field(CAIRN_ET_NEED, "status"), &v));
         return;
-    case 4:
+    case 4: {
         if (!pick_present(st, CAIRN_ET_NEED, eid))
             break;
-        CHECK_OK(cairn_edit_remove(e, CAIRN_ET_NEED, eid));
+        /* An earlier edit of this batch may have removed it already. */
+        cairn_err_t err = cairn_edit_remove(e, CAIRN_ET_NEED, eid);
+        CHECK(err == CAIRN_OK || err == CAIRN_ENOTFOUND);
+        if (err == CAIRN_ENOTFOUND)
+            break;
         return;
+    }
     case 5: {
         CHECK_OK(cairn_edit_add(e, CAIRN_ET_CHECKIN, eid));
         cairn_value_t phq = {CAIRN_VALUE_INT, (int64_t)below(28), NULL, 0};
@@ -206,30 +211,85 @@ static void random_op(cairn_edit_t *e, const cairn_plan_state_t *st)
                             &v));
 }
 
-/* Node r makes one edit of 1 to 3 ops on plan and broadcasts it to the others. */
-static void random_edit(test_node_t *nodes, size_t k, size_t r, const uint8_t *plan, net_t *net,
-                        int now)
-{
-    cairn_plan_state_t *st;
-    cairn_batch_t *b;
-    cairn_edit_t *e;
-    uint8_t id[CAIRN_CHANGE_ID_BYTES];
-    CHECK_OK(cairn_plan_read(nodes[r].store, plan, &st));
-    CHECK_OK(cairn_batch_begin(nodes[r].store, &b));
-    CHECK_OK(cairn_edit_begin(b, plan, &e));
-    size_t nops = 1 + below(3);
-    for (size_t i = 0; i < nops; i++)
-        random_op(e, st);
-    CHECK_OK(cairn_edit_commit(e, id));
-    CHECK_OK(cairn_batch_commit(b));
-    cairn_plan_state_free(st);
+/* Ids of every change broadcast so far in this seed. */
+typedef struct seen {
+    uint8_t (*ids)[CAIRN_CHANGE_ID_BYTES];
+    size_t n, cap;
+} seen_t;
 
-    cairn_buf_t buf = CAIRN_BUF_INIT;
-    CHECK_OK(cairn_change_get(nodes[r].store, plan, id, &buf));
-    for (size_t d = 0; d < k; d++)
-        if (d != r)
-            net_send(net, d, buf.data, buf.len, now + (int)below(20));
-    cairn_buf_free(&buf);
+static int seen_has(const seen_t *s, const uint8_t *id)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (memcmp(s->ids[i], id, CAIRN_CHANGE_ID_BYTES) == 0)
+            return 1;
+    return 0;
+}
+
+static void seen_add(seen_t *s, const uint8_t *id)
+{
+    if (s->n == s->cap) {
+        s->cap = s->cap ? 2 * s->cap : 64;
+        s->ids = realloc(s->ids, s->cap * sizeof *s->ids);
+        CHECK(s->ids != NULL);
+    }
+    memcpy(s->ids[s->n++], id, CAIRN_CHANGE_ID_BYTES);
+}
+
+typedef struct outbox {
+    seen_t *seen;
+    net_t *net;
+    size_t from, k;
+    int now;
+    size_t sent;
+} outbox_t;
+
+/* Broadcast every change of the plan that nobody has broadcast yet. */
+static int send_new(void *ctx, const uint8_t *id, const uint8_t *bytes, size_t len)
+{
+    outbox_t *o = ctx;
+    if (seen_has(o->seen, id))
+        return 0;
+    seen_add(o->seen, id);
+    for (size_t d = 0; d < o->k; d++)
+        if (d != o->from)
+            net_send(o->net, d, bytes, len, o->now + (int)below(20));
+    o->sent++;
+    return 0;
+}
+
+/*
+ * Node r makes one batch of 1 to 3 edits (each 1 to 3 ops) on random plans,
+ * some signed in the background (no id asked for), and broadcasts the
+ * changes it made. Returns the number of changes per plan in made[].
+ */
+static void random_batch(test_node_t *nodes, size_t k, size_t r, uint8_t (*plans)[16],
+                         size_t *made, net_t *net, seen_t *seen, int now)
+{
+    cairn_batch_t *b;
+    size_t nedits = 1 + below(3), touched[PLANS] = {0};
+    CHECK_OK(cairn_batch_begin(nodes[r].store, &b));
+    for (size_t i = 0; i < nedits; i++) {
+        size_t p = below(PLANS);
+        cairn_plan_state_t *st;
+        cairn_edit_t *e;
+        /* The committed state is enough to pick entities that exist. */
+        CHECK_OK(cairn_plan_read(nodes[r].store, plans[p], &st));
+        CHECK_OK(cairn_edit_begin(b, plans[p], &e));
+        size_t nops = 1 + below(3);
+        for (size_t j = 0; j < nops; j++)
+            random_op(e, st);
+        uint8_t id[CAIRN_CHANGE_ID_BYTES];
+        CHECK_OK(cairn_edit_commit(e, below(2) ? id : NULL));
+        cairn_plan_state_free(st);
+        made[p]++;
+        touched[p] = 1;
+    }
+    CHECK_OK(cairn_batch_commit(b));
+    for (size_t p = 0; p < PLANS; p++) {
+        outbox_t o = {seen, net, r, k, now, 0};
+        if (touched[p])
+            CHECK_OK(cairn_plan_changes(nodes[r].store, plans[p], send_new, &o));
+    }
 }
 
 /* ---- one seed ----------------------------------------------------------------- */
@@ -262,14 +322,13 @@ static void run_seed(test_node_t *nodes, unsigned long long seed)
     uint8_t plans[PLANS][CAIRN_PLAN_ID_BYTES];
     size_t made[PLANS] = {0};
     net_t net = {0};
+    seen_t seen = {0};
     for (size_t p = 0; p < PLANS; p++)
         randombytes_buf(plans[p], CAIRN_PLAN_ID_BYTES);
     int steps = 20 + (int)below(40);
     for (int now = 0; now < steps; now++) {
         if (below(10) < 6) {
-            size_t p = below(PLANS);
-            random_edit(nodes, k, below(k), plans[p], &net, now);
-            made[p]++;
+            random_batch(nodes, k, below(k), plans, made, &net, &seen, now);
         } else {
             net_deliver(&net, nodes, now);
         }
@@ -277,6 +336,7 @@ static void run_seed(test_node_t *nodes, unsigned long long seed)
     while (net.n > 0)
         net_deliver(&net, nodes, 1 << 30);
     free(net.m);
+    free(seen.ids);
     for (size_t p = 0; p < PLANS; p++)
         check_converged(nodes, k, plans[p], made[p]);
 }

@@ -473,7 +473,8 @@ static cairn_err_t process_checked(cairn_batch_t *b, const cairn_change_t *c,
         b->stats.duplicate += err == CAIRN_OK;
         return err;
     }
-    int rc = cairn_db_has(b->txn, CAIRN_DB_PENDING, c->id, CAIRN_CHANGE_ID_BYTES);
+    int rc = b->pending == 0 ? 0 : cairn_db_has(b->txn, CAIRN_DB_PENDING, c->id,
+                                                 CAIRN_CHANGE_ID_BYTES);
     if (rc != 0) {
         res->verdict = CAIRN_DUPLICATE;
         b->stats.duplicate += rc == 1;

@@ -9,24 +9,43 @@
 
 #include <unistd.h>
 
+/* Take the next queued job, or NULL. Called with the lock held. */
+static cairn_sign_job_t *pop(cairn_signer_t *s)
+{
+    cairn_sign_job_t *job = s->head;
+    if (job != NULL) {
+        s->head = job->next;
+        if (s->head == NULL)
+            s->tail = NULL;
+    }
+    return job;
+}
+
+/* Run job without the lock; mark it done with it. */
+static void run(cairn_signer_t *s, cairn_sign_job_t *job)
+{
+    pthread_mutex_unlock(&s->lock);
+    job->err = cairn_change_create(&job->draft, job->sk, &job->out);
+    pthread_mutex_lock(&s->lock);
+    job->done = 1;
+    if (s->waiters > 0)
+        pthread_cond_broadcast(&s->done);
+}
+
 static void *worker(void *arg)
 {
     cairn_signer_t *s = arg;
     pthread_mutex_lock(&s->lock);
     for (;;) {
-        while (s->head == NULL && !s->stop)
+        while (s->head == NULL && !s->stop) {
+            s->idle++;
             pthread_cond_wait(&s->work, &s->lock);
-        if (s->head == NULL)
+            s->idle--;
+        }
+        cairn_sign_job_t *job = pop(s);
+        if (job == NULL)
             break; /* stopping, and nothing left */
-        cairn_sign_job_t *job = s->head;
-        s->head = job->next;
-        if (s->head == NULL)
-            s->tail = NULL;
-        pthread_mutex_unlock(&s->lock);
-        job->err = cairn_change_create(&job->draft, job->sk, &job->out);
-        pthread_mutex_lock(&s->lock);
-        job->done = 1;
-        pthread_cond_broadcast(&s->done);
+        run(s, job);
     }
     pthread_mutex_unlock(&s->lock);
     return NULL;
@@ -35,10 +54,11 @@ static void *worker(void *arg)
 cairn_err_t cairn_signer_start(cairn_signer_t *s)
 {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    int want = cpus < 1 ? 1 : (cpus > 4 ? 4 : (int)cpus);
+    int want = cpus < 2 ? 1 : (cpus > 5 ? 4 : (int)cpus - 1);
     s->nthreads = 0;
     s->head = s->tail = NULL;
     s->stop = 0;
+    s->idle = s->waiters = 0;
     if (pthread_mutex_init(&s->lock, NULL) != 0)
         return CAIRN_ENOMEM;
     if (pthread_cond_init(&s->work, NULL) != 0) {
@@ -70,15 +90,25 @@ void cairn_signer_submit(cairn_signer_t *s, cairn_sign_job_t *job)
     else
         s->head = job;
     s->tail = job;
-    pthread_cond_signal(&s->work);
+    if (s->idle > 0)
+        pthread_cond_signal(&s->work);
     pthread_mutex_unlock(&s->lock);
 }
 
 void cairn_signer_wait(cairn_signer_t *s, cairn_sign_job_t *job)
 {
     pthread_mutex_lock(&s->lock);
-    while (!job->done)
+    while (!job->done) {
+        /* Rather than sleep while work is queued, do some of it. */
+        cairn_sign_job_t *other = pop(s);
+        if (other != NULL) {
+            run(s, other);
+            continue;
+        }
+        s->waiters++;
         pthread_cond_wait(&s->done, &s->lock);
+        s->waiters--;
+    }
     pthread_mutex_unlock(&s->lock);
 }
 

@@ -24,6 +24,16 @@
 
 static const char meta_clock[] = "hlc";
 
+static const char *const reason_names[CAIRN_REASON__COUNT] = {
+    "none",           "too-big",       "malformed",     "bad-signature", "bad-chain",
+    "unknown-author", "not-valid",     "not-permitted", "invalid-op",    "pending-full",
+};
+
+const char *cairn_reason_name(cairn_reason_t reason)
+{
+    return (unsigned)reason < CAIRN_REASON__COUNT ? reason_names[reason] : "unknown";
+}
+
 void cairn_roster_eid(const uint8_t key[32], uint8_t eid[CAIRN_ENTITY_ID_BYTES])
 {
     static const char domain[] = "cairn roster entry v1";
@@ -452,10 +462,11 @@ cairn_reason_t cairn_batch_precheck(cairn_batch_t *b, const cairn_change_t *c, c
     int in_roster =
         b->store->has_org && memcmp(c->plan, b->store->roster_plan, CAIRN_PLAN_ID_BYTES) == 0;
     unsigned roles = 0;
+    if (!b->store->has_org) /* no roster: no author is known */
+        return CAIRN_REASON_UNKNOWN_AUTHOR;
     cairn_reason_t why = cairn_schema_check(c, in_roster);
     if (why == CAIRN_REASON_NONE)
-        why = b->store->has_org ? author_roles(b, c, in_roster, &roles, err)
-                                : CAIRN_REASON_UNKNOWN_AUTHOR;
+        why = author_roles(b, c, in_roster, &roles, err);
     if (why == CAIRN_REASON_NONE && *err == CAIRN_OK && !cairn_schema_allows(c, roles))
         why = CAIRN_REASON_NOT_PERMITTED;
     return why;
@@ -466,7 +477,7 @@ static cairn_err_t process_checked(cairn_batch_t *b, const cairn_change_t *c,
                                    cairn_ingest_result_t *res)
 {
     cairn_err_t err = CAIRN_OK;
-    static missing_t m; /* large; ingest is single-threaded per store */
+    missing_t m; /* about 10 KiB; per call, as calls nest (async edits) */
     memcpy(res->id, c->id, CAIRN_CHANGE_ID_BYTES);
     if (has_change(b, c->plan, c->id, &err) || err != CAIRN_OK) {
         res->verdict = CAIRN_DUPLICATE;

@@ -6,6 +6,8 @@
  */
 #include "cairn/buf.h"
 
+#include "wipe.h"
+
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,4 +49,12 @@ void cairn_buf_free(cairn_buf_t *buf)
     buf->data = NULL;
     buf->len = 0;
     buf->cap = 0;
+}
+
+void cairn_wipe_free(void *p, size_t n)
+{
+    if (p == NULL)
+        return;
+    sodium_memzero(p, n);
+    free(p);
 }

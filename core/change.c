@@ -335,6 +335,8 @@ static cairn_err_t check_canonical(const cairn_change_t *c)
         err = CAIRN_ENOMEM;
     else if (sb.size != c->len || memcmp(sb.data, c->bytes, c->len) != 0)
         err = CAIRN_EMALFORMED;
+    if (sb.data != NULL)
+        sodium_memzero(sb.data, sb.size);
     msgpack_sbuffer_destroy(&sb);
     return err;
 }
@@ -406,6 +408,10 @@ void cairn_change_op_id(const cairn_change_t *change, uint16_t index, cairn_op_i
 
 void cairn_change_free(cairn_change_t *change)
 {
+    if (change == NULL)
+        return;
+    /* The bytes hold patient content (values point into them). */
+    sodium_memzero((void *)(uintptr_t)change->bytes, change->len);
     free(change);
 }
 
@@ -506,6 +512,8 @@ cairn_err_t cairn_change_create(const cairn_change_draft_t *d, const uint8_t *sk
                 err = CAIRN_EINVAL; /* e.g. a string that is not UTF-8 */
         }
     }
+    if (sb.data != NULL)
+        sodium_memzero(sb.data, sb.size);
     msgpack_sbuffer_destroy(&sb);
     free(block);
     return err;

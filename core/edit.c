@@ -9,6 +9,7 @@
 #include "batch.h"
 
 #include "schema.h"
+#include "wipe.h"
 
 #include <sodium.h>
 #include <stdlib.h>
@@ -24,6 +25,8 @@ struct cairn_edit {
     cairn_plan_state_t *st;
     cairn_op_t *ops;
     size_t nops, cap;
+    uint64_t seq; /* the signer's next sequence number in the plan */
+    uint8_t prev[CAIRN_CHANGE_ID_BYTES];
 };
 
 void cairn_plan_id_new(uint8_t plan[CAIRN_PLAN_ID_BYTES])
@@ -44,10 +47,14 @@ static cairn_err_t edit_begin_as(cairn_batch_t *b, const uint8_t *plan, const ui
     e->pk = pk;
     memcpy(e->plan, plan, CAIRN_PLAN_ID_BYTES);
     cairn_err_t err = cairn_batch_plan(b, plan, &e->st);
+    uint64_t last = 0;
+    if (err == CAIRN_OK) /* after the plan's pending edit is in: the chain is current */
+        err = cairn_batch_chain_head(b, plan, pk, &last, e->prev);
     if (err != CAIRN_OK) {
         free(e);
         return err;
     }
+    e->seq = last + 1;
     *out = e;
     return CAIRN_OK;
 }
@@ -64,7 +71,7 @@ static void op_release(cairn_op_t *op)
 {
     free((void *)(uintptr_t)op->pred);
     if (op->value.type == CAIRN_VALUE_STR)
-        free((void *)(uintptr_t)op->value.s);
+        cairn_wipe_free((void *)(uintptr_t)op->value.s, op->value.len);
 }
 
 void cairn_edit_abort(cairn_edit_t *e)
@@ -145,7 +152,7 @@ cairn_err_t cairn_edit_set(cairn_edit_t *e, uint16_t etype,
             if (err != CAIRN_OK)
                 return err;
             if (op->value.type == CAIRN_VALUE_STR)
-                free((void *)(uintptr_t)op->value.s);
+                cairn_wipe_free((void *)(uintptr_t)op->value.s, op->value.len);
             op->value = v;
             return CAIRN_OK;
         }
@@ -185,7 +192,11 @@ cairn_err_t cairn_edit_add(cairn_edit_t *e, uint16_t etype, uint8_t eid[CAIRN_EN
 {
     if (e == NULL || eid == NULL)
         return CAIRN_EINVAL;
-    randombytes_buf(eid, CAIRN_ENTITY_ID_BYTES);
+    const cairn_etype_desc_t *et = cairn_schema_etype(etype);
+    if (et != NULL && et->kind == CAIRN_EK_LOG)
+        cairn_log_eid(e->pk, e->plan, e->seq, (uint16_t)e->nops, eid);
+    else
+        randombytes_buf(eid, CAIRN_ENTITY_ID_BYTES);
     return edit_add_id(e, etype, eid);
 }
 
@@ -351,6 +362,9 @@ cairn_err_t cairn_edit_commit(cairn_edit_t *e, uint8_t id[CAIRN_CHANGE_ID_BYTES]
     cairn_change_draft_t d = {0};
     cairn_err_t err = e->nops == 0 ? CAIRN_EINVAL : cairn_batch_chain_head(b, e->plan, e->pk,
                                                                           &seq, prev);
+    /* Another edit of this plan committed since this one began: ids differ. */
+    if (err == CAIRN_OK && seq + 1 != e->seq)
+        err = CAIRN_EINVAL;
     if (err == CAIRN_OK) {
         d.plan = e->plan;
         d.seq = seq + 1;
@@ -482,6 +496,8 @@ static cairn_err_t roster_ops(cairn_edit_t *e, const roster_write_t *w)
         err = set_int(e, eid, "valid_from", (int64_t)w->valid_from);
     if (err == CAIRN_OK)
         err = set_int(e, eid, "valid_until", (int64_t)w->valid_until);
+    if (err == CAIRN_OK && present) /* enrolling again lifts a revocation */
+        err = set_int(e, eid, "revoked_at", 0);
     return err;
 }
 

@@ -140,14 +140,26 @@ void cairn_batch_mark_dirty(cairn_batch_t *b, const uint8_t *plan)
         s->dirty = 1;
 }
 
+static uint64_t load_be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static void store_be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (56 - 8 * i));
+}
+
 static cairn_err_t load_clock(cairn_store_t *store, cairn_txn_t *txn)
 {
     cairn_buf_t buf = CAIRN_BUF_INIT;
     cairn_err_t err = cairn_meta_get(txn, meta_clock, &buf);
     if (err == CAIRN_OK && buf.len == 8) {
-        cairn_hlc_t h = 0;
-        for (int i = 0; i < 8; i++)
-            h = h << 8 | buf.data[i];
+        cairn_hlc_t h = load_be64(buf.data);
         if (h > store->clock.last)
             store->clock.last = h;
     } else if (err == CAIRN_OK) {
@@ -216,8 +228,7 @@ static cairn_err_t save_clock(cairn_batch_t *b)
     cairn_hlc_t h = b->store->clock.last;
     if (h == b->clock_at_begin)
         return CAIRN_OK;
-    for (int i = 0; i < 8; i++)
-        v[i] = (uint8_t)(h >> (56 - 8 * i));
+    store_be64(v, h);
     return cairn_meta_put(b->txn, meta_clock, v, sizeof v);
 }
 
@@ -341,6 +352,12 @@ static cairn_err_t find_missing(cairn_batch_t *b, const cairn_change_t *c, missi
 }
 
 /* prev must be the author's change seq - 1 in this plan: held, or missing. */
+/*
+ * prev must be the author's change seq - 1 in this plan (held, or missing),
+ * and c's clock must be past prev's: an author cannot step back in time
+ * along its own chain, so a revoked key cannot date new changes before
+ * the last one it made.
+ */
 static cairn_reason_t check_chain(cairn_batch_t *b, const cairn_change_t *c, missing_t *m,
                                   cairn_err_t *err)
 {
@@ -351,11 +368,20 @@ static cairn_reason_t check_chain(cairn_batch_t *b, const cairn_change_t *c, mis
         return CAIRN_REASON_NONE;
     }
     uint8_t k[CAIRN_PK_LOG_BYTES];
-    int rc = cairn_db_has(b->txn, CAIRN_DB_PLANS, k,
-                          cairn_pk_log(k, c->plan, c->author, c->seq - 1, c->prev));
-    if (rc < 0)
-        *err = (cairn_err_t)rc;
-    return rc == 0 ? CAIRN_REASON_BAD_CHAIN : CAIRN_REASON_NONE;
+    cairn_buf_t buf = CAIRN_BUF_INIT;
+    *err = cairn_db_get(b->txn, CAIRN_DB_PLANS, k,
+                        cairn_pk_log(k, c->plan, c->author, c->seq - 1, c->prev), &buf);
+    cairn_reason_t why = CAIRN_REASON_NONE;
+    if (*err == CAIRN_ENOTFOUND) {
+        *err = CAIRN_OK;
+        why = CAIRN_REASON_BAD_CHAIN;
+    } else if (*err == CAIRN_OK && buf.len != 8) {
+        *err = CAIRN_ECORRUPT;
+    } else if (*err == CAIRN_OK && c->hlc <= load_be64(buf.data)) {
+        why = CAIRN_REASON_BAD_CHAIN;
+    }
+    cairn_buf_free(&buf);
+    return why;
 }
 
 /* ---- park, apply, release ------------------------------------------------------ */
@@ -439,9 +465,11 @@ static cairn_err_t apply(cairn_batch_t *b, const cairn_change_t *c, cairn_ingest
     if (err == CAIRN_OK)
         err = cairn_db_put(b->txn, CAIRN_DB_PLANS, ck, cairn_pk_change(ck, c->plan, c->id),
                            c->bytes, c->len);
-    if (err == CAIRN_OK)
+    uint8_t hlc[8];
+    store_be64(hlc, c->hlc);
+    if (err == CAIRN_OK) /* the log entry keeps the change's clock, for check_chain */
         err = cairn_db_put(b->txn, CAIRN_DB_PLANS, k,
-                           cairn_pk_log(k, c->plan, c->author, c->seq, c->id), "", 0);
+                           cairn_pk_log(k, c->plan, c->author, c->seq, c->id), hlc, sizeof hlc);
     cairn_plan_state_t *st;
     if (err == CAIRN_OK)
         err = cairn_batch_plan(b, c->plan, &st);

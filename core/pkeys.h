@@ -20,7 +20,7 @@ enum {
     CAIRN_PK_HEADER = 0, /* plan, 0 -> change count and heads */
     CAIRN_PK_ENTITY = 1, /* plan, 1, etype (BE), eid -> the entity's slots */
     CAIRN_PK_CHANGE = 2, /* plan, 2, change id -> signed bytes */
-    CAIRN_PK_LOG = 3,    /* plan, 3, author, seq (BE), change id -> empty */
+    CAIRN_PK_LOG = 3,    /* plan, 3, author, seq (BE), change id -> its HLC (BE) */
 };
 
 #define CAIRN_PK_PREFIX (CAIRN_PLAN_ID_BYTES + 1)

@@ -2,6 +2,7 @@
  * plan.c - reading plans: merged state, the log, and a rebuild from it.
  */
 #include "batch.h"
+#include "causal.h"
 #include "pkeys.h"
 
 #include <stdlib.h>
@@ -90,31 +91,6 @@ static cairn_err_t log_ids(cairn_txn_t *txn, const uint8_t *plan, ids_t *ids)
     return err == CAIRN_OK && ids->oom ? CAIRN_ENOMEM : err;
 }
 
-cairn_err_t cairn_plan_changes(cairn_store_t *store, const uint8_t plan[CAIRN_PLAN_ID_BYTES],
-                               cairn_change_fn fn, void *ctx)
-{
-    if (store == NULL || plan == NULL || fn == NULL)
-        return CAIRN_EINVAL;
-    cairn_txn_t *txn;
-    ids_t ids = {0};
-    cairn_buf_t buf = CAIRN_BUF_INIT;
-    cairn_err_t err = cairn_txn_begin(store, 0, &txn);
-    if (err != CAIRN_OK)
-        return err;
-    err = log_ids(txn, plan, &ids);
-    for (size_t i = 0; i < ids.n && err == CAIRN_OK; i++) {
-        err = change_bytes(txn, plan, ids.v[i], &buf);
-        if (err == CAIRN_ENOTFOUND)
-            err = CAIRN_ECORRUPT; /* the log names a change the store lacks */
-        if (err == CAIRN_OK && fn(ctx, ids.v[i], buf.data, buf.len) != 0)
-            break;
-    }
-    cairn_txn_abort(txn);
-    cairn_buf_free(&buf);
-    free(ids.v);
-    return err;
-}
-
 static cairn_err_t load_changes(cairn_txn_t *txn, const uint8_t *plan, const ids_t *ids,
                                 cairn_change_t **cs)
 {
@@ -128,6 +104,49 @@ static cairn_err_t load_changes(cairn_txn_t *txn, const uint8_t *plan, const ids
             err = CAIRN_ECORRUPT;
     }
     cairn_buf_free(&buf);
+    return err;
+}
+
+static void free_changes(cairn_change_t **cs, size_t n)
+{
+    for (size_t i = 0; cs != NULL && i < n; i++)
+        cairn_change_free(cs[i]);
+    free(cs);
+}
+
+/*
+ * In causal order, so that a receiver given them one by one never has to
+ * hold one back: a roster entry comes before the changes it allows.
+ */
+cairn_err_t cairn_plan_changes(cairn_store_t *store, const uint8_t plan[CAIRN_PLAN_ID_BYTES],
+                               cairn_change_fn fn, void *ctx)
+{
+    if (store == NULL || plan == NULL || fn == NULL)
+        return CAIRN_EINVAL;
+    cairn_txn_t *txn;
+    ids_t ids = {0};
+    cairn_change_t **cs = NULL;
+    size_t *order = NULL;
+    cairn_err_t err = cairn_txn_begin(store, 0, &txn);
+    if (err != CAIRN_OK)
+        return err;
+    err = log_ids(txn, plan, &ids);
+    if (err == CAIRN_OK) {
+        cs = calloc(ids.n ? ids.n : 1, sizeof *cs);
+        order = malloc((ids.n ? ids.n : 1) * sizeof *order);
+        err = cs && order ? load_changes(txn, plan, &ids, cs) : CAIRN_ENOMEM;
+    }
+    cairn_txn_abort(txn);
+    if (err == CAIRN_OK)
+        err = cairn_causal_order(cs, ids.n, order);
+    for (size_t i = 0; i < ids.n && err == CAIRN_OK; i++) {
+        const cairn_change_t *c = cs[order[i]];
+        if (fn(ctx, c->id, c->bytes, c->len) != 0)
+            break;
+    }
+    free_changes(cs, ids.n);
+    free(order);
+    free(ids.v);
     return err;
 }
 
@@ -155,9 +174,7 @@ cairn_err_t cairn_plan_rebuild(cairn_store_t *store, const uint8_t plan[CAIRN_PL
     if (err == CAIRN_OK && digest != NULL)
         cairn_plan_state_digest(st, digest);
     err = err == CAIRN_OK ? cairn_txn_commit(txn) : (cairn_txn_abort(txn), err);
-    for (size_t i = 0; cs != NULL && i < ids.n; i++)
-        cairn_change_free(cs[i]);
-    free(cs);
+    free_changes(cs, ids.n);
     free(ids.v);
     cairn_plan_state_free(st);
     return err;

@@ -10,6 +10,7 @@
 #include "pstate.h"
 
 #include "schema.h"
+#include "wipe.h"
 
 #include <msgpack.h>
 #include <sodium.h>
@@ -30,7 +31,7 @@ static void slot_release(cairn_pslot_t *s)
 {
     for (uint32_t i = 0; i < s->n; i++)
         if (s->values[i].type == CAIRN_VALUE_STR)
-            free((void *)(uintptr_t)s->values[i].s);
+            cairn_wipe_free((void *)(uintptr_t)s->values[i].s, s->values[i].len);
     free(s->values);
     free(s->hlcs);
     free(s->authors);
@@ -141,7 +142,7 @@ static cairn_err_t slot_grow(cairn_pslot_t *s)
 static void slot_remove_at(cairn_pslot_t *s, uint32_t i)
 {
     if (s->values[i].type == CAIRN_VALUE_STR)
-        free((void *)(uintptr_t)s->values[i].s);
+        cairn_wipe_free((void *)(uintptr_t)s->values[i].s, s->values[i].len);
     uint32_t tail = s->n - i - 1;
     memmove(&s->values[i], &s->values[i + 1], tail * sizeof s->values[0]);
     memmove(&s->hlcs[i], &s->hlcs[i + 1], tail * sizeof s->hlcs[0]);

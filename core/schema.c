@@ -8,6 +8,7 @@
  */
 #include "schema.h"
 
+#include <sodium.h>
 #include <string.h>
 
 const uint8_t cairn_singleton_eid[CAIRN_ENTITY_ID_BYTES] = {0};
@@ -332,6 +333,32 @@ cairn_err_t cairn_schema_check_value(uint16_t etype, uint16_t field, const cairn
 
 /* ---- change checks ------------------------------------------------------- */
 
+void cairn_log_eid(const uint8_t author[32], const uint8_t plan[CAIRN_PLAN_ID_BYTES], uint64_t seq,
+                   uint16_t index, uint8_t eid[CAIRN_ENTITY_ID_BYTES])
+{
+    static const char domain[] = "cairn log entry v1";
+    uint8_t pos[10];
+    for (int i = 0; i < 8; i++)
+        pos[i] = (uint8_t)(seq >> (56 - 8 * i));
+    pos[8] = (uint8_t)(index >> 8);
+    pos[9] = (uint8_t)index;
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, CAIRN_ENTITY_ID_BYTES);
+    crypto_generichash_update(&st, (const uint8_t *)domain, sizeof domain);
+    crypto_generichash_update(&st, author, 32);
+    crypto_generichash_update(&st, plan, CAIRN_PLAN_ID_BYTES);
+    crypto_generichash_update(&st, pos, sizeof pos);
+    crypto_generichash_final(&st, eid, CAIRN_ENTITY_ID_BYTES);
+}
+
+/* A log entry's id is fixed by its place in its author's chain: never reused. */
+static int log_eid_valid(const cairn_change_t *c, size_t i)
+{
+    uint8_t want[CAIRN_ENTITY_ID_BYTES];
+    cairn_log_eid(c->author, c->plan, c->seq, (uint16_t)i, want);
+    return memcmp(want, c->ops[i].eid, CAIRN_ENTITY_ID_BYTES) == 0;
+}
+
 /* Whether an earlier op of c (before index i) adds entity (etype, eid). */
 static int added_earlier(const cairn_change_t *c, size_t i)
 {
@@ -358,7 +385,7 @@ static int op_valid(const cairn_change_t *c, size_t i, int in_roster)
             op->value.type != CAIRN_VALUE_NIL)
             return 0;
         if (op->kind == CAIRN_OP_ADD)
-            return op->npred == 0;
+            return op->npred == 0 && (et->kind != CAIRN_EK_LOG || log_eid_valid(c, i));
         return et->kind == CAIRN_EK_SET && op->npred > 0;
     }
     const cairn_field_desc_t *fd = cairn_schema_field(op->etype, op->field);

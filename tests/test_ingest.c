@@ -742,6 +742,14 @@ static void test_bad_chain(void)
     CHECK(memcmp(before.digest, after.digest, 32) == 0 && before.changes == after.changes);
     CHECK(!held(s, bad[2]));
 
+    /* An author's clock may not go back along its chain (no backdating). */
+    cairn_change_t *back = sign_title(&m, w.plan, 2, m1, 10, "same time as m1");
+    REJECTS(s, w.plan, back, CAIRN_REASON_BAD_CHAIN);
+    cairn_change_free(back);
+    back = sign_title(&m, w.plan, 2, m1, 5, "before m1");
+    REJECTS(s, w.plan, back, CAIRN_REASON_BAD_CHAIN);
+    cairn_change_free(back);
+
     cairn_change_t *m2 = sign_title(&m, w.plan, 2, m1, 20, "m2");
     APPLIES(s, m2);
     cairn_change_t *done[] = {m1, a1, q1, m2};
@@ -975,7 +983,8 @@ static void test_not_permitted(void)
     member_new(&w, &cm, "care manager", CAIRN_ROLE_CARE_MANAGER, 0, 0);
     cairn_store_t *s = w.n[1].store;
     uint8_t med[16], need[16], ci[16], safety[16], entry[16];
-    new_eid(med), new_eid(need), new_eid(ci), new_eid(safety), new_eid(entry);
+    new_eid(med), new_eid(need), new_eid(safety), new_eid(entry);
+    cairn_log_eid(pat.pk, w.plan, 1, 0, ci); /* the patient's change 1 adds it, as op 0 */
 
     cairn_op_t med_ops[] = {op_add(CAIRN_ET_MEDICATION, med),
                             op_set(CAIRN_ET_MEDICATION, med, "dose", str("50 mg"))};
@@ -1058,7 +1067,8 @@ static void test_invalid_op(void)
     member_new(&w, &z, "all roles", CAIRN_ROLE_ALL, 0, 0);
     cairn_store_t *s = w.n[1].store;
     uint8_t e[16], ci[16];
-    new_eid(e), new_eid(ci);
+    new_eid(e);
+    cairn_log_eid(z.pk, w.plan, 1, 0, ci); /* z1 adds it as op 0 */
 
     /* The first change's ops, all valid: a check-in and a title. */
     cairn_op_t ok_ops[] = {op_add(CAIRN_ET_CHECKIN, ci),
@@ -1124,8 +1134,11 @@ static void test_invalid_op(void)
     add_pred.pred = &title_op;
     add_pred.npred = 1;
     cairn_op_t ci_later = op_set(CAIRN_ET_CHECKIN, ci, "phq9", num(5)); /* the check-in is held */
-    cairn_op_t *named[] = {&rm_plan, &rm_ci, &add_pred, &ci_later};
-    for (int i = 0; i < 4; i++) {
+    /* A check-in added again by a later change, or added under a made-up id. */
+    cairn_op_t ci_again = op_add(CAIRN_ET_CHECKIN, ci);
+    cairn_op_t ci_random = op_add(CAIRN_ET_CHECKIN, e);
+    cairn_op_t *named[] = {&rm_plan, &rm_ci, &add_pred, &ci_later, &ci_again, &ci_random};
+    for (int i = 0; i < 6; i++) {
         cairn_change_t *c = sign_ops(&z, w.plan, 2, z1, 20, named[i], 1);
         REJECTS(s, w.plan, c, CAIRN_REASON_INVALID_OP);
         cairn_change_free(c);

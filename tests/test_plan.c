@@ -246,6 +246,38 @@ static void test_fast_clock(void)
     test_node_destroy(&n[1]);
 }
 
+/* ---- the roster ------------------------------------------------------------------ */
+
+/*
+ * A second administrator enrols a member; a node that receives the roster
+ * change by change gets the administrator's own entry first, whatever the
+ * order of the keys (the log is read out in causal order).
+ */
+static void test_roster_second_admin(void)
+{
+    for (int round = 0; round < 6; round++) {
+        test_node_t n[4];
+        uint8_t org[32], rplan[CAIRN_PLAN_ID_BYTES];
+        for (int i = 0; i < 4; i++)
+            test_node_create(&n[i], "roster");
+        CHECK_OK(cairn_org_create(n[0].store, "root"));
+        CHECK_OK(cairn_org_key(n[0].store, org));
+        cairn_roster_plan_id(org, rplan);
+        CHECK_OK(cairn_roster_put(n[0].store, n[1].pk, "second admin", CAIRN_ROLE_ADMIN, 0, 0));
+        CHECK_OK(cairn_org_join(n[1].store, org));
+        CHECK(test_copy_plan(n[0].store, n[1].store, rplan) == 0);
+        CHECK_OK(cairn_roster_put(n[1].store, n[3].pk, "member", CLINICAL, 0, 0));
+        CHECK_OK(cairn_org_join(n[2].store, org));
+        CHECK(test_copy_plan(n[1].store, n[2].store, rplan) == 0);
+        uint8_t d1[32], d2[32];
+        digest_of(n[1].store, rplan, d1);
+        digest_of(n[2].store, rplan, d2);
+        CHECK(memcmp(d1, d2, 32) == 0);
+        for (int i = 0; i < 4; i++)
+            test_node_destroy(&n[i]);
+    }
+}
+
 /* ---- bundles ------------------------------------------------------------------ */
 
 static int count_plan(void *ctx, const uint8_t *plan, uint64_t nchanges)
@@ -338,6 +370,7 @@ int main(void)
     RUN(test_edit_and_read);
     RUN(test_conflicts_exactly_when_concurrent);
     RUN(test_fast_clock);
+    RUN(test_roster_second_admin);
     RUN(test_bundle);
     return 0;
 }

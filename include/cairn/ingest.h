@@ -110,7 +110,10 @@ cairn_err_t cairn_roster_revoke(cairn_store_t *store, const uint8_t key[32], uin
 
 /* ---- reading the log --------------------------------------------------- */
 
-/* Called for every change of a plan, in (author, seq) order; nonzero stops. */
+/*
+ * Called for every change of a plan, in causal order (each after those it
+ * names; ties by HLC, then id); nonzero stops.
+ */
 typedef int (*cairn_change_fn)(void *ctx, const uint8_t id[CAIRN_CHANGE_ID_BYTES],
                                const uint8_t *bytes, size_t len);
 

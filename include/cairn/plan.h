@@ -70,6 +70,16 @@ int cairn_field_is_int(uint16_t etype, uint16_t field);
 /* Whether entities of etype are added and removed (not singletons). */
 int cairn_etype_is_set(uint16_t etype);
 
+/*
+ * The id of a log entry (a check-in) added by op number index of the change
+ * with this author, plan and seq: BLAKE2b-128 over "cairn log entry v1\0",
+ * author, plan, seq (8 bytes) and index (2 bytes), big-endian. Ingest
+ * refuses any other id, so no later change can add the same entry again
+ * and rewrite it. cairn_edit_add() computes it for log types.
+ */
+void cairn_log_eid(const uint8_t author[32], const uint8_t plan[CAIRN_PLAN_ID_BYTES], uint64_t seq,
+                   uint16_t index, uint8_t eid[CAIRN_ENTITY_ID_BYTES]);
+
 /* ---- merged state ------------------------------------------------------ */
 
 typedef struct cairn_plan_state cairn_plan_state_t;

@@ -1,9 +1,10 @@
 /*
- * main.c - the cairn command line.
+ * main.c - the cairn command line: options, dispatch, and the node commands.
  *
  * Parses arguments, calls libcairn, prints. No storage or merge logic lives
- * here. Each cairn_err_t maps to its own exit status (10 + the negated code)
- * so scripts can tell a wrong passphrase from a locked store; 2 is a usage
+ * here or in the command groups (org.c, plan.c, show.c, bundle.c). Each
+ * cairn_err_t maps to its own exit status (10 + the negated code) so
+ * scripts can tell a wrong passphrase from a locked store; 2 is a usage
  * error. Messages name ids and counts, never secrets or patient content.
  */
 #include <cairn/cairn.h>
@@ -16,32 +17,41 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "unlock.h"
-
-#define EXIT_USAGE 2
-
-static int exit_code(cairn_err_t err)
-{
-    return err == CAIRN_OK ? 0 : 10 - (int)err;
-}
-
-static int fail(const char *what, cairn_err_t err)
-{
-    fprintf(stderr, "cairn: %s: %s (%s)\n", what, cairn_strerror(err), cairn_err_name(err));
-    return exit_code(err);
-}
+#include "cli.h"
 
 static void usage(FILE *f)
 {
     fprintf(f,
             "usage: cairn <command> [options]\n"
             "\n"
-            "commands:\n"
-            "  init DIR          create a node: identity, data key, encrypted store\n"
-            "  status DIR        show node id, format version and counts (--json)\n"
-            "  put DIR KEY       store standard input (or --file F) sealed under KEY\n"
-            "  get DIR KEY       write the value under KEY to standard output\n"
-            "  keygen FILE       write a new random key file (mode 0600)\n"
+            "a node:\n"
+            "  init DIR              create a node: identity, data key, encrypted store\n"
+            "  status DIR            node id, organisation, counts (--json)\n"
+            "  id DIR                print this node's public key (to enrol it)\n"
+            "  keygen FILE           write a new random key file (mode 0600)\n"
+            "  put DIR KEY           store standard input (or --file F) sealed under KEY\n"
+            "  get DIR KEY           write the value under KEY to standard output\n"
+            "\n"
+            "the organisation:\n"
+            "  org create DIR [--name NAME]      new organisation; prints its key\n"
+            "  org join DIR ORGKEY               make this node a node of ORGKEY\n"
+            "  org show DIR [--json]             the organisation key and its roster\n"
+            "  roster add DIR KEY --name NAME --roles R[,R...] [--from MS] [--until MS]\n"
+            "  roster revoke DIR KEY [--at MS]   (default: now)\n"
+            "    roles: care-manager prescriber bh-specialist outreach patient family admin\n"
+            "\n"
+            "care plans:\n"
+            "  plan new DIR [--title T]                     prints the new plan id\n"
+            "  plan list DIR [--json]                       plans and their change counts\n"
+            "  plan add DIR PLAN ENTITY [FIELD=VALUE...]    prints the new entity id\n"
+            "  plan set DIR PLAN ENTITY[:EID] FIELD=VALUE...  (FIELD= clears)\n"
+            "  plan remove DIR PLAN ENTITY:EID\n"
+            "  plan show DIR PLAN [--json]                  the merged plan\n"
+            "  conflicts DIR PLAN [--json]                  fields in conflict, every value\n"
+            "\n"
+            "bundles (changes carried by hand, sealed to one node):\n"
+            "  bundle export DIR --to NODEKEY FILE [PLAN...]   (all plans by default)\n"
+            "  bundle import DIR FILE [--json]\n"
             "\n"
             "secrets (init and every command that opens a store):\n"
             "  --key-file F         unlock with a key file (or CAIRN_KEY_FILE)\n"
@@ -55,7 +65,21 @@ static void usage(FILE *f)
             "exit status: 0 ok, 2 usage, 10+N for error code -N (see docs/cli.md)\n");
 }
 
-enum { OPT_KEY_FILE = 256, OPT_PASS_FILE, OPT_KDF, OPT_MAX_SIZE, OPT_JSON, OPT_FILE };
+enum {
+    OPT_KEY_FILE = 256,
+    OPT_PASS_FILE,
+    OPT_KDF,
+    OPT_MAX_SIZE,
+    OPT_JSON,
+    OPT_FILE,
+    OPT_NAME,
+    OPT_ROLES,
+    OPT_FROM,
+    OPT_UNTIL,
+    OPT_AT,
+    OPT_TITLE,
+    OPT_TO,
+};
 
 static const struct option long_opts[] = {
     {"key-file", required_argument, NULL, OPT_KEY_FILE},
@@ -64,122 +88,123 @@ static const struct option long_opts[] = {
     {"max-size-mib", required_argument, NULL, OPT_MAX_SIZE},
     {"json", no_argument, NULL, OPT_JSON},
     {"file", required_argument, NULL, OPT_FILE},
+    {"name", required_argument, NULL, OPT_NAME},
+    {"roles", required_argument, NULL, OPT_ROLES},
+    {"from", required_argument, NULL, OPT_FROM},
+    {"until", required_argument, NULL, OPT_UNTIL},
+    {"at", required_argument, NULL, OPT_AT},
+    {"title", required_argument, NULL, OPT_TITLE},
+    {"to", required_argument, NULL, OPT_TO},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
 
-typedef struct cli_args {
-    cli_secret_t secret;
-    cairn_init_opts_t init;
-    int json;
-    const char *file;
-    int npos;
-    char *pos[4];
-} cli_args_t;
+static int parse_kdf(const char *s, cli_args_t *a)
+{
+    if (strcmp(s, "interactive") == 0)
+        a->init.kdf_cost = CAIRN_KDF_INTERACTIVE;
+    else if (strcmp(s, "moderate") == 0)
+        a->init.kdf_cost = CAIRN_KDF_MODERATE;
+    else if (strcmp(s, "sensitive") == 0)
+        a->init.kdf_cost = CAIRN_KDF_SENSITIVE;
+    else
+        return cli_usage_error("--kdf takes interactive, moderate or sensitive");
+    return 0;
+}
 
-/* Parse options and up to four positional arguments after the command. */
+static int parse_max_size(const char *s, cli_args_t *a)
+{
+    char *end;
+    errno = 0;
+    unsigned long long mib = strtoull(s, &end, 10);
+    if (errno || *end || mib < 1 || mib > (1ull << 24))
+        return cli_usage_error("--max-size-mib takes a number from 1 to 16777216");
+    a->init.map_size = (size_t)mib << 20;
+    return 0;
+}
+
+static int parse_time(const char *s, const char *opt, uint64_t *out)
+{
+    if (cli_parse_ms(s, out) != 0)
+        return cli_usage_error("%s takes a time in Unix milliseconds", opt);
+    return 0;
+}
+
+/* Options that take an argument; 0, or EXIT_USAGE after a message. */
+static int parse_opt(int c, const char *arg, cli_args_t *a)
+{
+    switch (c) {
+    case OPT_KEY_FILE:
+        a->secret.key_file = arg;
+        return 0;
+    case OPT_PASS_FILE:
+        a->secret.passphrase_file = arg;
+        return 0;
+    case OPT_KDF:
+        return parse_kdf(arg, a);
+    case OPT_MAX_SIZE:
+        return parse_max_size(arg, a);
+    case OPT_FILE:
+        a->file = arg;
+        return 0;
+    case OPT_NAME:
+        a->name = arg;
+        return 0;
+    case OPT_TITLE:
+        a->title = arg;
+        return 0;
+    case OPT_TO:
+        a->to = arg;
+        return 0;
+    case OPT_ROLES:
+        if (cli_parse_roles(arg, &a->roles) != 0)
+            return cli_usage_error("--roles takes a comma-separated list of: care-manager, "
+                                   "prescriber, bh-specialist, outreach, patient, family, admin");
+        return 0;
+    case OPT_FROM:
+        return parse_time(arg, "--from", &a->from);
+    case OPT_UNTIL:
+        return parse_time(arg, "--until", &a->until);
+    case OPT_AT:
+        return parse_time(arg, "--at", &a->at);
+    default:
+        return EXIT_USAGE;
+    }
+}
+
+/* Parse options; what remains, in order, are the positional arguments. */
 static int parse(int argc, char **argv, cli_args_t *a)
 {
     int c;
     while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
-        switch (c) {
-        case OPT_KEY_FILE:
-            a->secret.key_file = optarg;
-            break;
-        case OPT_PASS_FILE:
-            a->secret.passphrase_file = optarg;
-            break;
-        case OPT_KDF:
-            if (strcmp(optarg, "interactive") == 0)
-                a->init.kdf_cost = CAIRN_KDF_INTERACTIVE;
-            else if (strcmp(optarg, "moderate") == 0)
-                a->init.kdf_cost = CAIRN_KDF_MODERATE;
-            else if (strcmp(optarg, "sensitive") == 0)
-                a->init.kdf_cost = CAIRN_KDF_SENSITIVE;
-            else {
-                fprintf(stderr, "cairn: --kdf takes interactive, moderate or sensitive\n");
-                return -1;
-            }
-            break;
-        case OPT_MAX_SIZE: {
-            char *end;
-            errno = 0;
-            unsigned long long mib = strtoull(optarg, &end, 10);
-            if (errno || *end || mib < 1 || mib > (1ull << 24)) {
-                fprintf(stderr, "cairn: --max-size-mib takes a number from 1 to 16777216\n");
-                return -1;
-            }
-            a->init.map_size = (size_t)mib << 20;
-            break;
-        }
-        case OPT_JSON:
-            a->json = 1;
-            break;
-        case OPT_FILE:
-            a->file = optarg;
-            break;
-        case 'h':
+        if (c == 'h') {
             usage(stdout);
             exit(0);
-        default:
-            return -1;
         }
-    }
-    for (; optind < argc; optind++) {
-        if (a->npos == 4) {
-            fprintf(stderr, "cairn: too many arguments\n");
+        if (c == OPT_JSON)
+            a->json = 1;
+        else if (parse_opt(c, optarg, a) != 0)
             return -1;
-        }
-        a->pos[a->npos++] = argv[optind];
     }
+    a->pos = argv + optind;
+    a->npos = argc - optind;
     return 0;
-}
-
-static int need_args(const cli_args_t *a, int n, const char *synopsis)
-{
-    if (a->npos == n)
-        return 0;
-    fprintf(stderr, "usage: cairn %s\n", synopsis);
-    return -1;
-}
-
-static void hex(char *out, const uint8_t *b, size_t n)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[b[i] >> 4];
-        out[2 * i + 1] = digits[b[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
-/* Open the store named by the first positional argument. */
-static int open_store(cli_args_t *a, cairn_store_t **store)
-{
-    const char *dir = a->pos[0];
-    cairn_err_t err = cli_secret_for_open(&a->secret, dir);
-    if (err == CAIRN_OK)
-        err = cairn_store_open(dir, &a->secret.unlock, store);
-    cli_secret_free(&a->secret);
-    if (err == CAIRN_ENOPASS)
-        return exit_code(err); /* already explained */
-    return err == CAIRN_OK ? 0 : fail(dir, err);
 }
 
 static int cmd_init(cli_args_t *a)
 {
-    if (need_args(a, 1, "init DIR [--key-file F | --passphrase-file F] [--kdf COST]"))
+    if (cli_need_args(a, 1, "init DIR [--key-file F | --passphrase-file F] [--kdf COST]"))
         return EXIT_USAGE;
     cairn_err_t err = cli_secret_for_init(&a->secret);
     if (err != CAIRN_OK) {
         cli_secret_free(&a->secret);
-        return exit_code(err);
+        return cli_exit_code(err);
     }
     int key_file = a->secret.unlock.kind == CAIRN_UNLOCK_KEY_FILE;
     err = cairn_store_init(a->pos[0], &a->secret.unlock, &a->init);
     cli_secret_free(&a->secret);
     if (err != CAIRN_OK)
-        return fail(a->pos[0], err);
+        return cli_fail(a->pos[0], err);
 
     printf("initialised node in %s (%s)\n", a->pos[0],
            key_file ? "key file" : "passphrase");
@@ -198,51 +223,93 @@ static void human_size(char *out, size_t n, uint64_t bytes)
     snprintf(out, n, u ? "%.1f %s" : "%.0f %s", v, units[u]);
 }
 
-static int print_status_json(const cairn_store_info_t *info, const char *node, const char *pk)
+/* What status shows beyond cairn_store_info(): the organisation and plans. */
+typedef struct status_extra {
+    int has_org;
+    uint8_t org[32], roster[CAIRN_PLAN_ID_BYTES];
+    uint64_t plans, pending;
+} status_extra_t;
+
+static int count_plan(void *ctx, const uint8_t plan[CAIRN_PLAN_ID_BYTES], uint64_t nchanges)
 {
-    json_t *o = json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:I}", "node_id", node, "public_key",
-                          pk, "format_version", (json_int_t)info->format_version, "unlock",
-                          info->unlock_kind == CAIRN_UNLOCK_KEY_FILE ? "key-file" : "passphrase",
-                          "records", (json_int_t)info->records, "used_bytes",
-                          (json_int_t)info->used_bytes, "map_size", (json_int_t)info->map_size);
-    if (o == NULL)
-        return fail("status", CAIRN_ENOMEM);
-    int rc = json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    json_decref(o);
-    putchar('\n');
-    return rc == 0 ? 0 : fail("status", CAIRN_EIO);
+    (void)nchanges;
+    status_extra_t *x = ctx;
+    if (!x->has_org || memcmp(plan, x->roster, CAIRN_PLAN_ID_BYTES) != 0)
+        x->plans++;
+    return 0;
+}
+
+static cairn_err_t status_extra(cairn_store_t *store, status_extra_t *x)
+{
+    memset(x, 0, sizeof *x);
+    cairn_err_t err = cairn_org_key(store, x->org);
+    x->has_org = err == CAIRN_OK;
+    if (err != CAIRN_OK && err != CAIRN_ENOTFOUND)
+        return err;
+    if (x->has_org)
+        cairn_roster_plan_id(x->org, x->roster);
+    err = cairn_plan_list(store, count_plan, x);
+    return err == CAIRN_OK ? cairn_pending_count(store, &x->pending) : err;
+}
+
+static int print_status_json(const cairn_store_info_t *info, const status_extra_t *x,
+                             const char *node, const char *pk)
+{
+    char org[CLI_HEX(32)];
+    cli_hex(org, x->org, 32);
+    json_t *o = json_pack(
+        "{s:s, s:s, s:o, s:I, s:s, s:I, s:I, s:I, s:I, s:I}", "node_id", node, "public_key", pk,
+        "organisation", x->has_org ? json_string(org) : json_null(), "format_version",
+        (json_int_t)info->format_version, "unlock",
+        info->unlock_kind == CAIRN_UNLOCK_KEY_FILE ? "key-file" : "passphrase", "records",
+        (json_int_t)info->records, "plans", (json_int_t)x->plans, "pending", (json_int_t)x->pending,
+        "used_bytes", (json_int_t)info->used_bytes, "map_size", (json_int_t)info->map_size);
+    return cli_print_json(o, "status");
+}
+
+static void print_status(const cairn_store_info_t *info, const status_extra_t *x, const char *node,
+                         const char *pk)
+{
+    char used[32], max[32], org[CLI_HEX(32)];
+    human_size(used, sizeof used, info->used_bytes);
+    human_size(max, sizeof max, info->map_size);
+    cli_hex(org, x->org, 32);
+    printf("node        %s\n", node);
+    printf("public key  %s\n", pk);
+    printf("org         %s\n", x->has_org ? org : "none");
+    printf("format      %u\n", (unsigned)info->format_version);
+    printf("unlock      %s\n",
+           info->unlock_kind == CAIRN_UNLOCK_KEY_FILE ? "key file" : "passphrase (Argon2id)");
+    printf("records     %llu\n", (unsigned long long)info->records);
+    printf("plans       %llu%s\n", (unsigned long long)x->plans,
+           x->has_org ? " (and the roster)" : "");
+    printf("pending     %llu\n", (unsigned long long)x->pending);
+    printf("size        %s used of %s\n", used, max);
 }
 
 static int cmd_status(cli_args_t *a)
 {
-    if (need_args(a, 1, "status DIR [--json]"))
+    if (cli_need_args(a, 1, "status DIR [--json]"))
         return EXIT_USAGE;
     cairn_store_t *store;
-    int rc = open_store(a, &store);
+    int rc = cli_open_store(a, &store);
     if (rc != 0)
         return rc;
     cairn_store_info_t info;
+    status_extra_t x;
     cairn_err_t err = cairn_store_info(store, &info);
+    if (err == CAIRN_OK)
+        err = status_extra(store, &x);
     cairn_store_close(store);
     if (err != CAIRN_OK)
-        return fail(a->pos[0], err);
+        return cli_fail(a->pos[0], err);
 
-    char node[2 * CAIRN_NODE_ID_BYTES + 1], pk[2 * CAIRN_PUBLIC_KEY_BYTES + 1];
-    hex(node, info.node_id, sizeof info.node_id);
-    hex(pk, info.public_key, sizeof info.public_key);
+    char node[CLI_HEX(CAIRN_NODE_ID_BYTES)], pk[CLI_HEX(CAIRN_PUBLIC_KEY_BYTES)];
+    cli_hex(node, info.node_id, sizeof info.node_id);
+    cli_hex(pk, info.public_key, sizeof info.public_key);
     if (a->json)
-        return print_status_json(&info, node, pk);
-    char used[32], max[32];
-    human_size(used, sizeof used, info.used_bytes);
-    human_size(max, sizeof max, info.map_size);
-    printf("node        %s\n", node);
-    printf("public key  %s\n", pk);
-    printf("format      %u\n", (unsigned)info.format_version);
-    printf("unlock      %s\n", info.unlock_kind == CAIRN_UNLOCK_KEY_FILE
-                                   ? "key file"
-                                   : "passphrase (Argon2id)");
-    printf("records     %llu\n", (unsigned long long)info.records);
-    printf("size        %s used of %s\n", used, max);
+        return print_status_json(&info, &x, node, pk);
+    print_status(&info, &x, node, pk);
     return 0;
 }
 
@@ -265,7 +332,7 @@ static cairn_err_t slurp(FILE *f, cairn_buf_t *buf)
 
 static int cmd_put(cli_args_t *a)
 {
-    if (need_args(a, 2, "put DIR KEY [--file F]"))
+    if (cli_need_args(a, 2, "put DIR KEY [--file F]"))
         return EXIT_USAGE;
     FILE *in = stdin;
     if (a->file != NULL && (in = fopen(a->file, "rb")) == NULL) {
@@ -278,10 +345,10 @@ static int cmd_put(cli_args_t *a)
         fclose(in);
     if (err != CAIRN_OK) {
         cairn_buf_free(&val);
-        return fail("reading the value", err);
+        return cli_fail("reading the value", err);
     }
     cairn_store_t *store;
-    int rc = open_store(a, &store);
+    int rc = cli_open_store(a, &store);
     if (rc != 0) {
         cairn_buf_free(&val);
         return rc;
@@ -298,7 +365,7 @@ static int cmd_put(cli_args_t *a)
     cairn_store_close(store);
     if (err != CAIRN_OK) {
         cairn_buf_free(&val);
-        return fail("put", err);
+        return cli_fail("put", err);
     }
     printf("stored %zu bytes\n", val.len);
     cairn_buf_free(&val);
@@ -307,10 +374,10 @@ static int cmd_put(cli_args_t *a)
 
 static int cmd_get(cli_args_t *a)
 {
-    if (need_args(a, 2, "get DIR KEY"))
+    if (cli_need_args(a, 2, "get DIR KEY"))
         return EXIT_USAGE;
     cairn_store_t *store;
-    int rc = open_store(a, &store);
+    int rc = cli_open_store(a, &store);
     if (rc != 0)
         return rc;
     cairn_buf_t val = CAIRN_BUF_INIT;
@@ -324,29 +391,76 @@ static int cmd_get(cli_args_t *a)
     if (err == CAIRN_OK && fwrite(val.data, 1, val.len, stdout) != val.len)
         err = CAIRN_EIO;
     cairn_buf_free(&val);
-    return err == CAIRN_OK ? 0 : fail("get", err);
+    return err == CAIRN_OK ? 0 : cli_fail("get", err);
 }
 
 static int cmd_keygen(cli_args_t *a)
 {
-    if (need_args(a, 1, "keygen FILE"))
+    if (cli_need_args(a, 1, "keygen FILE"))
         return EXIT_USAGE;
     cairn_err_t err = cairn_key_file_create(a->pos[0]);
     if (err != CAIRN_OK)
-        return fail(a->pos[0], err);
+        return cli_fail(a->pos[0], err);
     printf("wrote a new key file to %s; keep a copy somewhere safe\n", a->pos[0]);
     return 0;
 }
 
+/* Commands: a group ("org") with a subcommand ("create"), or a single word. */
+typedef struct command {
+    const char *group, *sub;
+    int (*run)(cli_args_t *);
+} command_t;
+
+static const command_t commands[] = {
+    {"init", NULL, cmd_init},
+    {"status", NULL, cmd_status},
+    {"id", NULL, cmd_id},
+    {"keygen", NULL, cmd_keygen},
+    {"put", NULL, cmd_put},
+    {"get", NULL, cmd_get},
+    {"org", "create", cmd_org_create},
+    {"org", "join", cmd_org_join},
+    {"org", "show", cmd_org_show},
+    {"roster", "add", cmd_roster_add},
+    {"roster", "revoke", cmd_roster_revoke},
+    {"plan", "new", cmd_plan_new},
+    {"plan", "list", cmd_plan_list},
+    {"plan", "add", cmd_plan_add},
+    {"plan", "set", cmd_plan_set},
+    {"plan", "remove", cmd_plan_remove},
+    {"plan", "show", cmd_plan_show},
+    {"conflicts", NULL, cmd_conflicts},
+    {"bundle", "export", cmd_bundle_export},
+    {"bundle", "import", cmd_bundle_import},
+};
+
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+/* The command argv names, or NULL after explaining why there is none. */
+static const command_t *find_command(int argc, char **argv)
+{
+    int group_known = 0;
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        if (strcmp(argv[1], commands[i].group) != 0)
+            continue;
+        group_known = 1;
+        if (commands[i].sub == NULL || (argc > 2 && strcmp(argv[2], commands[i].sub) == 0))
+            return &commands[i];
+    }
+    if (!group_known) {
+        fprintf(stderr, "cairn: unknown command '%s' (try cairn help)\n", argv[1]);
+        return NULL;
+    }
+    fprintf(stderr, "cairn: %s takes one of:", argv[1]);
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(argv[1], commands[i].group) == 0)
+            fprintf(stderr, " %s", commands[i].sub);
+    fprintf(stderr, " (try cairn help)\n");
+    return NULL;
+}
+
 int main(int argc, char **argv)
 {
-    static const struct {
-        const char *name;
-        int (*run)(cli_args_t *);
-    } commands[] = {
-        {"init", cmd_init}, {"status", cmd_status}, {"put", cmd_put},
-        {"get", cmd_get},   {"keygen", cmd_keygen},
-    };
     if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
         strcmp(argv[1], "-h") == 0) {
         usage(argc < 2 ? stderr : stdout);
@@ -356,18 +470,20 @@ int main(int argc, char **argv)
         printf("cairn %s (store format %u)\n", CAIRN_VERSION_STRING, CAIRN_FORMAT_VERSION);
         return 0;
     }
-    if (sodium_init() < 0) /* for guarded passphrase memory */
-        return fail("starting", CAIRN_ECRYPTO);
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
-        if (strcmp(argv[1], commands[i].name) == 0) {
-            cli_args_t a;
-            memset(&a, 0, sizeof a);
-            a.init.kdf_cost = CAIRN_KDF_MODERATE;
-            if (parse(argc - 1, argv + 1, &a) != 0)
-                return EXIT_USAGE;
-            return commands[i].run(&a);
-        }
+    if (argc > 2 && (strcmp(argv[2], "-h") == 0 || strcmp(argv[2], "--help") == 0)) {
+        usage(stdout); /* "cairn plan --help" */
+        return 0;
     }
-    fprintf(stderr, "cairn: unknown command '%s' (try cairn help)\n", argv[1]);
-    return EXIT_USAGE;
+    const command_t *cmd = find_command(argc, argv);
+    if (cmd == NULL)
+        return EXIT_USAGE;
+    if (sodium_init() < 0) /* for guarded passphrase memory */
+        return cli_fail("starting", CAIRN_ECRYPTO);
+    int skip = cmd->sub != NULL ? 2 : 1; /* getopt skips its argv[0]: the (sub)command */
+    cli_args_t a;
+    memset(&a, 0, sizeof a);
+    a.init.kdf_cost = CAIRN_KDF_MODERATE;
+    if (parse(argc - skip, argv + skip, &a) != 0)
+        return EXIT_USAGE;
+    return cmd->run(&a);
 }

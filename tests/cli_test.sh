@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# cli_test.sh - drives the real cairn binary: set-up, status, records, and
-# every error a user can meet, checking messages and exit statuses.
+# cli_test.sh - drives the real cairn binary: set-up, status, records, the
+# organisation and its roster, care plans, conflicts and bundles, and every
+# error a user can meet, checking messages and exit statuses.
 # Usage: cli_test.sh PATH-TO-cairn
 set -u
 CAIRN=${1:?usage: cli_test.sh PATH-TO-cairn}
@@ -35,6 +36,45 @@ contains() {
         echo "FAIL: $3: '$2' not in output" >&2
         sed 's/^/  | /' "$1" >&2
     fi
+}
+
+# matches FILE REGEX DESCRIPTION (extended regular expression)
+matches() {
+    if grep -qE -- "$2" "$1"; then
+        passes=$((passes + 1))
+    else
+        fails=$((fails + 1))
+        echo "FAIL: $3: /$2/ not in output" >&2
+        sed 's/^/  | /' "$1" >&2
+    fi
+}
+
+# lacks FILE TEXT DESCRIPTION
+lacks() {
+    if grep -qF -- "$2" "$1"; then
+        fails=$((fails + 1))
+        echo "FAIL: $3: '$2' in output" >&2
+        sed 's/^/  | /' "$1" >&2
+    else
+        passes=$((passes + 1))
+    fi
+}
+
+# check DESCRIPTION -- TEST...: a shell test that must hold.
+check() {
+    local what=$1
+    shift 2
+    if "$@"; then
+        passes=$((passes + 1))
+    else
+        fails=$((fails + 1))
+        echo "FAIL: $what" >&2
+    fi
+}
+
+# is_hex N: the whole of $T/out is one line of N lowercase hex digits.
+is_hex() {
+    [ "$(wc -l <"$T/out")" -eq 1 ] && grep -qE "^[0-9a-f]{$1}\$" "$T/out"
 }
 
 N="$T/clinic"
@@ -104,11 +144,260 @@ printf '\x02' | dd of="$T/newer/keyring" bs=1 seek=8 conv=notrunc status=none
 expect 22 "newer format" -- "$CAIRN" status "$T/newer"
 contains "$T/err" "newer than this version" "version message"
 
+# ---- The organisation, the roster, care plans, conflicts, bundles ---------
+# Key-file nodes, so that every command opens its store at once.
+"$CAIRN" keygen "$T/nodes.key" >/dev/null
+export CAIRN_KEY_FILE="$T/nodes.key"
+A="$T/clinic2" B="$T/hospital" P="$T/patient" C="$T/cm2" D="$T/late"
+for n in "$A" "$B" "$P" "$C" "$D"; do "$CAIRN" init "$n" >/dev/null; done
+
+# Identities, and a node before it belongs to an organisation.
+expect 0 "id" -- "$CAIRN" id "$A"
+check "id prints a public key" -- is_hex 64
+kA=$(cat "$T/out") kB=$("$CAIRN" id "$B") kP=$("$CAIRN" id "$P") kC=$("$CAIRN" id "$C") kD=$("$CAIRN" id "$D")
+expect 2 "id without DIR" -- "$CAIRN" id
+expect 0 "status without an organisation" -- "$CAIRN" status "$A"
+contains "$T/out" "org         none" "status: no organisation"
+contains "$T/out" "plans       0" "status: no plans"
+contains "$T/out" "pending     0" "status: nothing pending"
+expect 0 "status --json without an organisation" -- "$CAIRN" status "$A" --json
+contains "$T/out" '"organisation": null' "json: no organisation"
+expect 23 "org show without an organisation" -- "$CAIRN" org show "$A"
+contains "$T/err" "belongs to no organisation" "no organisation message"
+expect 27 "edit without an organisation" -- "$CAIRN" plan new "$A"
+
+# org create and join.
+expect 0 "org create" -- "$CAIRN" org create "$A" --name clinic
+check "org create prints the organisation key" -- is_hex 64
+org=$(cat "$T/out")
+contains "$T/err" "on its roster as admin" "org create message"
+expect 16 "org create twice" -- "$CAIRN" org create "$A"
+contains "$T/err" "already belongs to an organisation" "org create twice message"
+expect 0 "status with an organisation" -- "$CAIRN" status "$A"
+contains "$T/out" "org         $org" "status shows the organisation"
+expect 0 "status --json with an organisation" -- "$CAIRN" status "$A" --json
+contains "$T/out" "\"organisation\": \"$org\"" "json organisation"
+contains "$T/out" '"plans": 0' "json plans"
+contains "$T/out" '"pending": 0' "json pending"
+expect 2 "org join with bad hex" -- "$CAIRN" org join "$B" "xyz$org"
+contains "$T/err" "ORGKEY must be 64 hex digits" "bad hex message"
+for n in "$B" "$P" "$C" "$D"; do expect 0 "org join $n" -- "$CAIRN" org join "$n" "$org"; done
+expect 0 "org join again (same organisation)" -- "$CAIRN" org join "$B" "$org"
+expect 16 "org join another organisation" -- "$CAIRN" org join "$B" "$kA"
+
+# The roster.
+expect 0 "roster add (self)" -- "$CAIRN" roster add "$A" "$kA" --name clinic --roles care-manager,prescriber,admin
+contains "$T/out" "is care-manager,prescriber,admin" "roster add message"
+expect 0 "roster add prescriber" -- "$CAIRN" roster add "$A" "$kB" --name hospital --roles prescriber
+expect 0 "roster add patient" -- "$CAIRN" roster add "$A" "$kP" --name patient --roles patient
+expect 0 "roster add care manager" -- "$CAIRN" roster add "$A" "$kC" --name cm2 --roles care-manager
+expect 0 "roster add late node" -- "$CAIRN" roster add "$A" "$kD" --name late --roles care-manager
+ghost=$(printf 'ab%.0s' $(seq 32))
+expect 0 "roster add with validity" -- "$CAIRN" roster add "$A" "$ghost" --name ghost --roles family --from 1000 --until 2000
+expect 2 "roster add bad key" -- "$CAIRN" roster add "$A" "${kB:0:10}" --name x --roles prescriber
+contains "$T/err" "KEY must be 64 hex digits" "roster bad key message"
+expect 2 "roster add unknown role" -- "$CAIRN" roster add "$A" "$kB" --name x --roles prescriber,wizard
+expect 2 "roster add without --name" -- "$CAIRN" roster add "$A" "$kB" --roles prescriber
+expect 2 "roster add without --roles" -- "$CAIRN" roster add "$A" "$kB" --name x
+expect 2 "roster add --until before --from" -- "$CAIRN" roster add "$A" "$kB" --name x --roles family --from 5 --until 4
+expect 2 "roster add bad --from" -- "$CAIRN" roster add "$A" "$kB" --name x --roles family --from yesterday
+expect 0 "roster revoke --at" -- "$CAIRN" roster revoke "$A" "$ghost" --at 1500
+expect 23 "roster revoke unknown key" -- "$CAIRN" roster revoke "$A" "$(printf 'cd%.0s' $(seq 32))"
+contains "$T/err" "no such roster entry" "revoke unknown message"
+expect 0 "org show" -- "$CAIRN" org show "$A"
+contains "$T/out" "organisation $org" "org show key"
+matches "$T/out" "$kA  clinic +care-manager,prescriber,admin\$" "org show roles by name"
+matches "$T/out" "$kB  hospital +prescriber\$" "org show prescriber"
+matches "$T/out" "  ghost +family  from 1000  until 2000  revoked at 1500\$" "org show validity"
+expect 0 "org show --json" -- "$CAIRN" org show "$A" --json
+contains "$T/out" '"name": "hospital"' "json roster name"
+contains "$T/out" '"revoked_at": 1500' "json revoked_at"
+contains "$T/out" '"care-manager",' "json roles as names"
+
+# A plan: new, list, add, set, clear, remove.
+expect 0 "plan new" -- "$CAIRN" plan new "$A" --title "Recovery plan"
+check "plan new prints a plan id" -- is_hex 32
+plan=$(cat "$T/out")
+check "plan new prints its change id on stderr" -- grep -qE '^change [0-9a-f]{64}$' "$T/err"
+expect 0 "plan list" -- "$CAIRN" plan list "$A"
+contains "$T/out" "$plan       1 change" "plan list counts"
+contains "$T/out" "(the organisation's roster)" "plan list marks the roster"
+expect 0 "plan list --json" -- "$CAIRN" plan list "$A" --json
+contains "$T/out" "\"plan\": \"$plan\"" "json plan list"
+contains "$T/out" '"roster": true' "json roster flag"
+expect 0 "plan set patient" -- "$CAIRN" plan set "$A" "$plan" patient display_name="Ezinne Marchetti-Oyelaran" birth_date=1987-03-14
+check "plan set prints the change" -- grep -qE '^change [0-9a-f]{64}$' "$T/out"
+expect 0 "plan add need" -- "$CAIRN" plan add "$A" "$plan" need domain=housing description="tenancy ends soon" status=open
+check "plan add prints an entity id" -- is_hex 32
+need=$(cat "$T/out")
+expect 0 "plan add medication" -- "$CAIRN" plan add "$A" "$plan" medication drug=sertraline dose="50 mg" status=active
+med=$(cat "$T/out")
+expect 0 "plan add check-in" -- "$CAIRN" plan add "$A" "$plan" checkin kind=phone phq9=17 time=1700000000000
+checkin=$(cat "$T/out")
+expect 0 "plan show" -- "$CAIRN" plan show "$A" "$plan"
+contains "$T/out" "plan $plan: 5 changes, digest " "plan show header"
+contains "$T/out" "  display_name   Ezinne Marchetti-Oyelaran" "plan show patient"
+contains "$T/out" "need $need" "plan show need id"
+contains "$T/out" "  dose           50 mg" "plan show dose"
+contains "$T/out" "  phq9           17" "plan show integer field"
+contains "$T/out" "  status         draft" "plan new sets status draft"
+expect 0 "plan show --json" -- "$CAIRN" plan show "$A" "$plan" --json
+contains "$T/out" '"changes": 5' "json changes"
+contains "$T/out" "\"id\": \"$med\"" "json entity id"
+contains "$T/out" '"phq9": {' "json field"
+expect 0 "plan set clears a field" -- "$CAIRN" plan set "$A" "$plan" "need:$need" description=
+expect 0 "plan show after clearing" -- "$CAIRN" plan show "$A" "$plan"
+lacks "$T/out" "tenancy ends soon" "a cleared field is not shown"
+expect 0 "plan remove" -- "$CAIRN" plan remove "$A" "$plan" "need:$need"
+expect 0 "plan show after remove" -- "$CAIRN" plan show "$A" "$plan"
+lacks "$T/out" "need $need" "a removed entity is not shown"
+expect 23 "plan remove twice" -- "$CAIRN" plan remove "$A" "$plan" "need:$need"
+contains "$T/err" "no such need in this plan" "remove twice message"
+expect 23 "plan set a removed entity" -- "$CAIRN" plan set "$A" "$plan" "need:$need" status=closed
+if grep -rqa "Marchetti" "$A"; then
+    fails=$((fails + 1)); echo "FAIL: patient name found in plaintext under $A" >&2
+else
+    passes=$((passes + 1))
+fi
+
+# Plan errors: names are usage errors (2), values the library refuses are EINVAL (11).
+expect 2 "plan show bad hex" -- "$CAIRN" plan show "$A" "${plan}0"
+contains "$T/err" "PLAN must be 32 hex digits" "plan bad hex message"
+expect 23 "plan show unknown plan" -- "$CAIRN" plan show "$A" 00000000000000000000000000000000
+expect 2 "unknown entity type" -- "$CAIRN" plan add "$A" "$plan" diagnosis code=F32
+contains "$T/err" "unknown entity type 'diagnosis'" "unknown entity message"
+expect 2 "unknown field" -- "$CAIRN" plan add "$A" "$plan" need mood=low
+contains "$T/err" "need has no field 'mood'" "unknown field message"
+expect 2 "FIELD=VALUE without =" -- "$CAIRN" plan add "$A" "$plan" need housing
+expect 11 "invalid enum value" -- "$CAIRN" plan add "$A" "$plan" need status=sometimes
+contains "$T/err" "invalid value for need.status" "invalid value message"
+lacks "$T/err" "sometimes" "the value is not echoed"
+expect 11 "integer out of range" -- "$CAIRN" plan add "$A" "$plan" checkin phq9=28
+expect 11 "integer field given text" -- "$CAIRN" plan add "$A" "$plan" checkin phq9=high
+contains "$T/err" "checkin.phq9 takes an integer" "integer message"
+expect 11 "bad date" -- "$CAIRN" plan set "$A" "$plan" patient birth_date=14/03/1987
+expect 11 "check-ins are append-only" -- "$CAIRN" plan set "$A" "$plan" "checkin:$checkin" note=later
+contains "$T/err" "append-only" "append-only message"
+expect 11 "check-ins are never removed" -- "$CAIRN" plan remove "$A" "$plan" "checkin:$checkin"
+expect 2 "set entity without an id" -- "$CAIRN" plan set "$A" "$plan" medication dose=1
+expect 2 "singleton with an id" -- "$CAIRN" plan set "$A" "$plan" "patient:$med" phone=1
+expect 2 "add a singleton" -- "$CAIRN" plan add "$A" "$plan" patient
+expect 2 "entity id bad hex" -- "$CAIRN" plan set "$A" "$plan" "medication:${med:0:8}" dose=1
+contains "$T/err" "EID must be 32 hex digits" "eid bad hex message"
+expect 23 "unknown entity id" -- "$CAIRN" plan set "$A" "$plan" medication:00000000000000000000000000000001 dose=1
+expect 2 "plan set without a field" -- "$CAIRN" plan set "$A" "$plan" patient
+expect 27 "prescriber may not write the plan entity" -- "$CAIRN" plan new "$B"
+contains "$T/err" "not allowed" "roles message"
+expect 27 "not an administrator: roster add" -- "$CAIRN" roster add "$B" "$kB" --name me --roles admin
+contains "$T/err" "only an administrator" "roster roles message"
+
+# Bundles: export, import, twice, for another node, damaged.
+expect 0 "conflicts: none yet" -- "$CAIRN" conflicts "$A" "$plan"
+contains "$T/out" "no conflicts" "no conflicts message"
+expect 0 "bundle export" -- "$CAIRN" bundle export "$A" --to "$kB" "$T/a-b.bundle"
+contains "$T/out" "sealed for node ${kB:0:16}" "bundle export message"
+n_export=$(sed -n 's/^wrote \([0-9]*\) changes.*/\1/p' "$T/out")
+expect 0 "bundle import" -- "$CAIRN" bundle import "$B" "$T/a-b.bundle"
+contains "$T/out" "applied $n_export, duplicate 0, pending 0, rejected 0" "bundle import counts"
+expect 0 "bundle import twice" -- "$CAIRN" bundle import "$B" "$T/a-b.bundle" --json
+contains "$T/out" "\"duplicate\": $n_export" "second import: all duplicates"
+contains "$T/out" '"applied": 0' "second import applies nothing"
+expect 0 "org show after the roster arrived" -- "$CAIRN" org show "$B"
+matches "$T/out" "$kP  patient +patient\$" "roster travelled"
+expect 17 "bundle for another node" -- "$CAIRN" bundle import "$P" "$T/a-b.bundle"
+contains "$T/err" "sealed for another node" "other node message"
+cp "$T/a-b.bundle" "$T/damaged.bundle"
+printf '\xff' | dd of="$T/damaged.bundle" bs=1 seek=200 conv=notrunc status=none
+expect 17 "damaged bundle" -- "$CAIRN" bundle import "$B" "$T/damaged.bundle"
+head -c 60 "$T/a-b.bundle" >"$T/short.bundle"
+expect 30 "truncated bundle" -- "$CAIRN" bundle import "$B" "$T/short.bundle"
+contains "$T/err" "not a cairn bundle, or damaged" "malformed message"
+head -c 300 /dev/urandom >"$T/noise.bundle"
+expect 30 "not a bundle" -- "$CAIRN" bundle import "$B" "$T/noise.bundle"
+expect 23 "missing bundle" -- "$CAIRN" bundle import "$B" "$T/none.bundle"
+expect 2 "bundle export without --to" -- "$CAIRN" bundle export "$A" "$T/x.bundle"
+expect 2 "bundle export bad --to" -- "$CAIRN" bundle export "$A" --to "${kB}00" "$T/x.bundle"
+expect 11 "bundle export to a key that is no public key" -- "$CAIRN" bundle export "$A" --to "$(printf 'ff%.0s' $(seq 32))" "$T/x.bundle"
+contains "$T/err" "not a node's public key" "bad recipient message"
+expect 2 "bundle export bad plan" -- "$CAIRN" bundle export "$A" --to "$kB" "$T/x.bundle" nothex
+check "no bundle written on usage errors" -- test ! -e "$T/x.bundle"
+expect 0 "bundle export of one plan" -- "$CAIRN" bundle export "$A" --to "$kD" "$T/a-d.bundle" "$plan"
+expect 0 "plan without its roster: rejected" -- "$CAIRN" bundle import "$D" "$T/a-d.bundle"
+contains "$T/out" "applied 0, duplicate 0, pending 0, rejected" "unknown authors rejected"
+
+# A patient may add a check-in but not change a medication.
+"$CAIRN" bundle export "$A" --to "$kP" "$T/a-p.bundle" >/dev/null
+expect 0 "patient imports" -- "$CAIRN" bundle import "$P" "$T/a-p.bundle"
+expect 27 "patient writes a medication dose" -- "$CAIRN" plan set "$P" "$plan" "medication:$med" dose="500 mg"
+contains "$T/err" "CAIRN_EPERM" "patient refused"
+expect 0 "patient adds a check-in" -- "$CAIRN" plan add "$P" "$plan" checkin kind=phone phq9=12
+
+# Concurrent dose edits: a conflict on both nodes, with the same digest.
+expect 0 "hospital changes the dose" -- "$CAIRN" plan set "$B" "$plan" "medication:$med" dose="75 mg"
+expect 0 "clinic changes the dose" -- "$CAIRN" plan set "$A" "$plan" "medication:$med" dose="100 mg"
+"$CAIRN" bundle export "$A" --to "$kB" "$T/a-b.bundle" >/dev/null
+"$CAIRN" bundle export "$B" --to "$kA" "$T/b-a.bundle" >/dev/null
+expect 0 "exchange: hospital imports" -- "$CAIRN" bundle import "$B" "$T/a-b.bundle"
+expect 0 "exchange: clinic imports" -- "$CAIRN" bundle import "$A" "$T/b-a.bundle"
+contains "$T/out" "applied 1," "clinic receives the hospital's dose"
+"$CAIRN" plan show "$A" "$plan" >"$T/showA"
+"$CAIRN" plan show "$B" "$plan" >"$T/showB"
+check "both nodes show the same plan and digest" -- cmp -s "$T/showA" "$T/showB"
+contains "$T/showA" 'dose           CONFLICT: ' "plan show marks the conflict"
+contains "$T/showA" '1 field in conflict' "plan show counts conflicts"
+expect 0 "conflicts" -- "$CAIRN" conflicts "$B" "$plan"
+contains "$T/out" "medication $med dose: 2 values" "conflicts names the field"
+contains "$T/out" "\"75 mg\"" "conflicts: hospital's value"
+contains "$T/out" "\"100 mg\"" "conflicts: clinic's value"
+contains "$T/out" "by ${kA:0:8} (clinic)  at " "conflicts: author and time"
+contains "$T/out" "by ${kB:0:8} (hospital)  at " "conflicts: other author"
+expect 0 "conflicts --json" -- "$CAIRN" conflicts "$A" "$plan" --json
+contains "$T/out" '"field": "dose"' "json conflict field"
+contains "$T/out" '"author_name": "hospital"' "json conflict author"
+contains "$T/out" '"conflicts": 1' "json conflict count"
+
+# The clinic resolves it; after one more exchange the conflict is gone on both.
+expect 0 "resolve the conflict" -- "$CAIRN" plan set "$A" "$plan" "medication:$med" dose="75 mg"
+"$CAIRN" bundle export "$A" --to "$kB" "$T/a-b.bundle" >/dev/null
+expect 0 "hospital imports the resolution" -- "$CAIRN" bundle import "$B" "$T/a-b.bundle"
+expect 0 "conflicts after resolution" -- "$CAIRN" conflicts "$B" "$plan"
+contains "$T/out" "no conflicts" "resolved everywhere"
+"$CAIRN" plan show "$A" "$plan" | head -1 >"$T/dA"
+"$CAIRN" plan show "$B" "$plan" | head -1 >"$T/dB"
+check "same digest after resolution" -- cmp -s "$T/dA" "$T/dB"
+
+# Concurrent last-writer-wins edits: one winner, the same on both, the other counted.
+"$CAIRN" bundle export "$A" --to "$kC" "$T/a-c.bundle" >/dev/null
+expect 0 "second care manager imports" -- "$CAIRN" bundle import "$C" "$T/a-c.bundle"
+expect 0 "clinic retitles" -- "$CAIRN" plan set "$A" "$plan" plan title="Title from the clinic"
+expect 0 "second care manager retitles" -- "$CAIRN" plan set "$C" "$plan" plan title="Title from cm2"
+"$CAIRN" bundle export "$A" --to "$kC" "$T/a-c.bundle" >/dev/null
+"$CAIRN" bundle export "$C" --to "$kA" "$T/c-a.bundle" >/dev/null
+"$CAIRN" bundle import "$C" "$T/a-c.bundle" >/dev/null
+"$CAIRN" bundle import "$A" "$T/c-a.bundle" >/dev/null
+"$CAIRN" plan show "$A" "$plan" >"$T/showA"
+"$CAIRN" plan show "$C" "$plan" >"$T/showC"
+check "last-writer-wins: same plan on both" -- cmp -s "$T/showA" "$T/showC"
+contains "$T/showA" "won over 1 concurrent value by last-writer-wins" "superseded value counted"
+expect 0 "conflicts ignores last-writer-wins fields" -- "$CAIRN" conflicts "$A" "$plan"
+contains "$T/out" "no conflicts" "lww is not a conflict"
+
+expect 0 "status counts plans" -- "$CAIRN" status "$A"
+contains "$T/out" "plans       1 (and the roster)" "status plans"
+expect 0 "plan list on a node" -- "$CAIRN" plan list "$B"
+contains "$T/out" "$plan" "hospital lists the plan"
+unset CAIRN_KEY_FILE
+
 # Usage errors.
 expect 2 "no command" -- "$CAIRN"
 expect 2 "unknown command" -- "$CAIRN" frobnicate
 expect 2 "missing argument" -- "$CAIRN" status
 expect 2 "bad --kdf" -- "$CAIRN" init "$T/x" --kdf fast
+expect 2 "group without a subcommand" -- "$CAIRN" plan
+contains "$T/err" "plan takes one of: new list add set remove show" "group usage message"
+expect 2 "unknown subcommand" -- "$CAIRN" bundle send
+expect 2 "plan set: missing arguments" -- "$CAIRN" plan set x
+expect 0 "help after a group" -- "$CAIRN" org --help
 expect 0 "help" -- "$CAIRN" help
 expect 0 "version" -- "$CAIRN" --version
 

@@ -1,0 +1,125 @@
+/*
+ * cli.h - what the command files of cairn share (private to cli/).
+ *
+ * Each command group lives in its own file (org.c, plan.c, show.c,
+ * bundle.c) and gets a parsed cli_args_t from main.c. The helpers here turn
+ * library errors into messages and exit statuses, parse and print hex,
+ * open a store with its secret, and print JSON, so that every command
+ * reports in the same way. Nothing here merges or stores anything.
+ */
+#ifndef CAIRN_CLI_H
+#define CAIRN_CLI_H
+
+#include <cairn/cairn.h>
+#include <jansson.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "unlock.h"
+
+#define EXIT_USAGE 2
+
+/* Lowercase hex of n bytes: 2n digits and a NUL. */
+#define CLI_HEX(n) (2 * (n) + 1)
+
+typedef struct cli_args {
+    cli_secret_t secret;
+    cairn_init_opts_t init;
+    int json;
+    const char *file;         /* --file */
+    const char *name;         /* --name */
+    const char *title;        /* --title */
+    const char *to;           /* --to: a node's public key, in hex */
+    unsigned roles;           /* --roles, as CAIRN_ROLE_* bits; 0 when not given */
+    uint64_t from, until, at; /* --from, --until, --at, Unix ms; 0 when not given */
+    int npos;
+    char **pos; /* the positional arguments after the command, in order */
+} cli_args_t;
+
+/* The exit status for err: 0 for CAIRN_OK, else 10 + the negated code. */
+int cli_exit_code(cairn_err_t err);
+
+/* Print "cairn: WHAT: MESSAGE (NAME)" to stderr; return the exit status. */
+int cli_fail(const char *what, cairn_err_t err);
+
+/*
+ * Print "cairn: WHAT: MESSAGE (NAME)" with a message that says more than
+ * cairn_strerror() can in this context; return the exit status.
+ */
+int cli_fail_msg(const char *what, const char *msg, cairn_err_t err);
+
+/* Print "cairn: MESSAGE" (printf-style) to stderr; return EXIT_USAGE. */
+int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* 0 if exactly n positional arguments were given, else print the synopsis. */
+int cli_need_args(const cli_args_t *a, int n, const char *synopsis);
+
+/* 0 if at least n positional arguments were given, else print the synopsis. */
+int cli_need_min_args(const cli_args_t *a, int n, const char *synopsis);
+
+/* Write the lowercase hex of b[0..n) and a NUL to out (CLI_HEX(n) bytes). */
+void cli_hex(char *out, const uint8_t *b, size_t n);
+
+/*
+ * Parse exactly 2n hex digits (either case) from s into out. Returns 0, or
+ * prints "cairn: WHAT must be 2n hex digits" and returns -1.
+ */
+int cli_parse_hex(const char *s, uint8_t *out, size_t n, const char *what);
+
+/* Parse a decimal integer in [0, 2^47] (a time in Unix ms); 0 or -1. */
+int cli_parse_ms(const char *s, uint64_t *out);
+
+/* The wall clock in Unix ms. */
+uint64_t cli_now_ms(void);
+
+/*
+ * Open the store in a->pos[0], getting its secret as unlock.h describes.
+ * Returns 0, or prints why and returns the exit status.
+ */
+int cli_open_store(cli_args_t *a, cairn_store_t **store);
+
+/* Parse a role list "care-manager,prescriber" into CAIRN_ROLE_* bits; -1 if bad. */
+int cli_parse_roles(const char *s, unsigned *roles);
+
+/* Write roles as names joined by commas into out. */
+void cli_roles_str(unsigned roles, char *out, size_t n);
+
+/* A JSON array of the names of roles; NULL if out of memory. */
+json_t *cli_roles_json(unsigned roles);
+
+/*
+ * Print s[0..len) to f with control characters escaped (\n, \t, \xNN), so
+ * that stored text cannot drive the terminal.
+ */
+void cli_print_text(FILE *f, const char *s, size_t len);
+
+/* Dump o (steals the reference) indented to stdout; 0 or an exit status. */
+int cli_print_json(json_t *o, const char *what);
+
+/*
+ * Read the roster of the open store's organisation into *roster: NULL when
+ * the store belongs to no organisation. Free with cairn_plan_state_free().
+ */
+cairn_err_t cli_roster_read(cairn_store_t *store, cairn_plan_state_t **roster);
+
+/* The name the roster gives key, or NULL; valid while roster is. */
+const cairn_value_t *cli_roster_name(const cairn_plan_state_t *roster, const uint8_t key[32]);
+
+/* Command groups (org.c, plan.c, show.c, bundle.c). */
+int cmd_id(cli_args_t *a);
+int cmd_org_create(cli_args_t *a);
+int cmd_org_join(cli_args_t *a);
+int cmd_org_show(cli_args_t *a);
+int cmd_roster_add(cli_args_t *a);
+int cmd_roster_revoke(cli_args_t *a);
+int cmd_plan_new(cli_args_t *a);
+int cmd_plan_list(cli_args_t *a);
+int cmd_plan_add(cli_args_t *a);
+int cmd_plan_set(cli_args_t *a);
+int cmd_plan_remove(cli_args_t *a);
+int cmd_plan_show(cli_args_t *a);
+int cmd_conflicts(cli_args_t *a);
+int cmd_bundle_export(cli_args_t *a);
+int cmd_bundle_import(cli_args_t *a);
+
+#endif

@@ -1,0 +1,428 @@
+/*
+ * plan.c - cairn plan new|list|add|set|remove: editing care plans.
+ *
+ * Every editing command is exactly one signed change: a batch, one edit,
+ * its operations, commit. The words of the command line (entity and field
+ * names, FIELD=VALUE) are checked against the schema's public lookups
+ * before the store is opened; values are checked by libcairn, which also
+ * decides whether this node's roles allow the edit. Values are never
+ * echoed in messages: they may be patient content.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ENTITY or ENTITY:EID from the command line. */
+typedef struct target {
+    uint16_t etype;
+    uint8_t eid[CAIRN_ENTITY_ID_BYTES];
+} target_t;
+
+/* One FIELD=VALUE; a string value points into argv. */
+typedef struct assign {
+    uint16_t field;
+    const char *name;
+    cairn_value_t value;
+} assign_t;
+
+typedef enum eid_rule { EID_NONE, EID_IF_SET, EID_REQUIRED } eid_rule_t;
+
+static int parse_etype(const char *s, size_t len, uint16_t *etype)
+{
+    char name[32];
+    if (len >= sizeof name)
+        len = sizeof name - 1;
+    memcpy(name, s, len);
+    name[len] = '\0';
+    int et = cairn_etype_by_name(name);
+    if (et < 0)
+        return cli_usage_error("unknown entity type '%s' (see docs/data-model.md)", name);
+    *etype = (uint16_t)et;
+    return 0;
+}
+
+/*
+ * Parse ENTITY[:EID]. EID_NONE: no id may be given (plan add). EID_IF_SET:
+ * singletons take none, other types need one (plan set). EID_REQUIRED: an
+ * entity of a set (plan remove).
+ */
+static int parse_target(const char *s, eid_rule_t rule, target_t *t)
+{
+    const char *colon = strchr(s, ':');
+    size_t len = colon != NULL ? (size_t)(colon - s) : strlen(s);
+    if (parse_etype(s, len, &t->etype) != 0)
+        return EXIT_USAGE;
+    const char *name = cairn_etype_name(t->etype);
+    int is_set = cairn_etype_is_set(t->etype);
+    memcpy(t->eid, cairn_singleton_eid, CAIRN_ENTITY_ID_BYTES);
+    if (rule == EID_NONE && colon != NULL)
+        return cli_usage_error("plan add makes a new %s: give no id", name);
+    if (rule == EID_NONE && !is_set)
+        return cli_usage_error("every plan has one %s: use plan set %s FIELD=VALUE", name, name);
+    if (rule != EID_NONE && !is_set && colon != NULL)
+        return cli_usage_error("every plan has one %s: write %s, without an id", name, name);
+    if (rule != EID_NONE && is_set && colon == NULL)
+        return cli_usage_error("name the %s: %s:EID (ids are in cairn plan show)", name, name);
+    if (rule == EID_REQUIRED && !is_set)
+        return cli_usage_error("a %s cannot be removed", name);
+    if (colon != NULL && cli_parse_hex(colon + 1, t->eid, CAIRN_ENTITY_ID_BYTES, "EID") != 0)
+        return EXIT_USAGE;
+    return 0;
+}
+
+static int parse_int(const char *s, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/*
+ * Parse FIELD=VALUE for entity type etype. An empty value clears the field.
+ * Returns 0, EXIT_USAGE (unknown field, no '='), or the exit status of
+ * CAIRN_EINVAL (an integer field given something else).
+ */
+static int parse_assign(const char *what, uint16_t etype, char *s, assign_t *as)
+{
+    char *eq = strchr(s, '=');
+    if (eq == NULL) /* not echoed: it may be a value */
+        return cli_usage_error("expected FIELD=VALUE after ENTITY");
+    *eq = '\0';
+    int f = cairn_field_by_name(etype, s);
+    if (f < 0)
+        return cli_usage_error("%s has no field '%s' (see docs/data-model.md)",
+                               cairn_etype_name(etype), s);
+    as->field = (uint16_t)f;
+    as->name = s;
+    const char *v = eq + 1;
+    memset(&as->value, 0, sizeof as->value);
+    if (*v == '\0') {
+        as->value.type = CAIRN_VALUE_NIL;
+    } else if (cairn_field_is_int(etype, as->field)) {
+        as->value.type = CAIRN_VALUE_INT;
+        if (parse_int(v, &as->value.i) != 0) {
+            char msg[96];
+            snprintf(msg, sizeof msg, "%s.%s takes an integer", cairn_etype_name(etype), s);
+            return cli_fail_msg(what, msg, CAIRN_EINVAL);
+        }
+    } else {
+        as->value.type = CAIRN_VALUE_STR;
+        as->value.s = v;
+        as->value.len = strlen(v);
+    }
+    return 0;
+}
+
+/* Parse a->pos[from..] as assignments into as[] (a->npos entries at most). */
+static int parse_assigns(const char *what, cli_args_t *a, int from, uint16_t etype, assign_t *as,
+                         size_t *n)
+{
+    *n = 0;
+    for (int i = from; i < a->npos; i++) {
+        int rc = parse_assign(what, etype, a->pos[i], &as[*n]);
+        if (rc != 0)
+            return rc;
+        (*n)++;
+    }
+    return 0;
+}
+
+/* ---- one edit, one change ------------------------------------------------ */
+
+typedef struct edit_req {
+    uint8_t plan[CAIRN_PLAN_ID_BYTES];
+    target_t t;
+    const assign_t *as;
+    size_t nas;
+    int add, remove;
+    int new_plan; /* plan new: title (if any) and status draft */
+    const char *title;
+    const char *bad; /* the field whose value libcairn refused */
+} edit_req_t;
+
+static cairn_err_t set_one(cairn_edit_t *e, edit_req_t *r, const assign_t *as)
+{
+    cairn_err_t err = cairn_edit_set(e, r->t.etype, r->t.eid, as->field, &as->value);
+    if (err == CAIRN_EINVAL)
+        r->bad = as->name;
+    return err;
+}
+
+static cairn_err_t new_plan_ops(cairn_edit_t *e, edit_req_t *r)
+{
+    assign_t as[2];
+    size_t n = 0;
+    if (r->title != NULL)
+        as[n++] = (assign_t){(uint16_t)cairn_field_by_name(CAIRN_ET_PLAN, "title"),
+                             "title",
+                             {CAIRN_VALUE_STR, 0, r->title, strlen(r->title)}};
+    as[n++] = (assign_t){(uint16_t)cairn_field_by_name(CAIRN_ET_PLAN, "status"),
+                         "status",
+                         {CAIRN_VALUE_STR, 0, "draft", 5}};
+    cairn_err_t err = CAIRN_OK;
+    for (size_t i = 0; i < n && err == CAIRN_OK; i++)
+        err = set_one(e, r, &as[i]);
+    return err;
+}
+
+static cairn_err_t edit_ops(cairn_edit_t *e, edit_req_t *r)
+{
+    if (r->new_plan)
+        return new_plan_ops(e, r);
+    if (r->remove)
+        return cairn_edit_remove(e, r->t.etype, r->t.eid);
+    cairn_err_t err = r->add ? cairn_edit_add(e, r->t.etype, r->t.eid) : CAIRN_OK;
+    for (size_t i = 0; i < r->nas && err == CAIRN_OK; i++)
+        err = set_one(e, r, &r->as[i]);
+    return err;
+}
+
+/* Make r one signed change in its own batch; id receives the change id. */
+static cairn_err_t run_edit(cairn_store_t *store, edit_req_t *r, uint8_t id[CAIRN_CHANGE_ID_BYTES])
+{
+    cairn_batch_t *b;
+    cairn_edit_t *e;
+    cairn_err_t err = cairn_batch_begin(store, &b);
+    if (err != CAIRN_OK)
+        return err;
+    err = cairn_edit_begin(b, r->plan, &e);
+    if (err == CAIRN_OK) {
+        err = edit_ops(e, r);
+        if (err == CAIRN_OK)
+            err = cairn_edit_commit(e, id); /* frees e */
+        else
+            cairn_edit_abort(e);
+    }
+    if (err != CAIRN_OK) {
+        cairn_batch_abort(b);
+        return err;
+    }
+    return cairn_batch_commit(b);
+}
+
+static int edit_fail(const char *dir, const char *what, const edit_req_t *r, cairn_err_t err)
+{
+    char msg[128];
+    const char *et = cairn_etype_name(r->t.etype);
+    switch (err) {
+    case CAIRN_EPERM:
+        return cli_fail_msg(dir,
+                            "not allowed: this node is not on the roster, or its roles "
+                            "do not allow this edit",
+                            err);
+    case CAIRN_ENOTFOUND:
+        snprintf(msg, sizeof msg, "no such %s in this plan (never added here, or removed)", et);
+        return cli_fail_msg(dir, msg, err);
+    case CAIRN_EINVAL:
+        if (r->bad != NULL)
+            snprintf(msg, sizeof msg, "invalid value for %s.%s (see docs/data-model.md)", et,
+                     r->bad);
+        else if (r->t.etype == CAIRN_ET_CHECKIN)
+            snprintf(msg, sizeof msg,
+                     "check-ins are append-only: their fields are given in "
+                     "plan add, and they are never removed");
+        else
+            snprintf(msg, sizeof msg, "the schema's rules refuse this edit of a %s", et);
+        return cli_fail_msg(what, msg, err);
+    default:
+        return cli_fail(what, err);
+    }
+}
+
+/* Whether the set entity r->t is present in the plan (singletons always are). */
+static cairn_err_t check_present(cairn_store_t *store, const edit_req_t *r)
+{
+    if (!cairn_etype_is_set(r->t.etype))
+        return CAIRN_OK;
+    cairn_plan_state_t *st;
+    cairn_err_t err = cairn_plan_read(store, r->plan, &st);
+    if (err != CAIRN_OK)
+        return err;
+    int present = cairn_plan_state_present(st, r->t.etype, r->t.eid);
+    cairn_plan_state_free(st);
+    return present ? CAIRN_OK : CAIRN_ENOTFOUND;
+}
+
+/*
+ * Open the store, (for set) check the entity exists, run the edit, close.
+ * Prints errors; returns 0 or the exit status.
+ */
+static int edit_store(cli_args_t *a, edit_req_t *r, const char *what,
+                      uint8_t id[CAIRN_CHANGE_ID_BYTES])
+{
+    cairn_store_t *store;
+    int rc = cli_open_store(a, &store);
+    if (rc != 0)
+        return rc;
+    cairn_err_t err = CAIRN_OK;
+    if (!r->add && !r->new_plan && !r->remove)
+        err = check_present(store, r);
+    if (err == CAIRN_OK)
+        err = run_edit(store, r, id);
+    cairn_store_close(store);
+    return err == CAIRN_OK ? 0 : edit_fail(a->pos[0], what, r, err);
+}
+
+static void print_change(FILE *f, const uint8_t id[CAIRN_CHANGE_ID_BYTES])
+{
+    char hex[CLI_HEX(CAIRN_CHANGE_ID_BYTES)];
+    cli_hex(hex, id, CAIRN_CHANGE_ID_BYTES);
+    fflush(stdout);
+    fprintf(f, "change %s\n", hex);
+}
+
+/* ---- the commands --------------------------------------------------------- */
+
+int cmd_plan_new(cli_args_t *a)
+{
+    if (cli_need_args(a, 1, "plan new DIR [--title T]"))
+        return EXIT_USAGE;
+    edit_req_t r = {0};
+    cairn_plan_id_new(r.plan);
+    r.t.etype = CAIRN_ET_PLAN;
+    r.new_plan = 1;
+    r.title = a->title;
+    uint8_t id[CAIRN_CHANGE_ID_BYTES];
+    int rc = edit_store(a, &r, "plan new", id);
+    if (rc != 0)
+        return rc;
+    char hex[CLI_HEX(CAIRN_PLAN_ID_BYTES)];
+    cli_hex(hex, r.plan, CAIRN_PLAN_ID_BYTES);
+    printf("%s\n", hex);
+    print_change(stderr, id);
+    return 0;
+}
+
+int cmd_plan_add(cli_args_t *a)
+{
+    if (cli_need_min_args(a, 3, "plan add DIR PLAN ENTITY [FIELD=VALUE ...]"))
+        return EXIT_USAGE;
+    edit_req_t r = {0};
+    r.add = 1;
+    if (cli_parse_hex(a->pos[1], r.plan, CAIRN_PLAN_ID_BYTES, "PLAN") != 0)
+        return EXIT_USAGE;
+    int rc = parse_target(a->pos[2], EID_NONE, &r.t);
+    assign_t *as = calloc((size_t)a->npos, sizeof *as);
+    if (as == NULL)
+        return cli_fail("plan add", CAIRN_ENOMEM);
+    if (rc == 0)
+        rc = parse_assigns("plan add", a, 3, r.t.etype, as, &r.nas);
+    r.as = as;
+    uint8_t id[CAIRN_CHANGE_ID_BYTES];
+    if (rc == 0)
+        rc = edit_store(a, &r, "plan add", id);
+    free(as);
+    if (rc != 0)
+        return rc;
+    char hex[CLI_HEX(CAIRN_ENTITY_ID_BYTES)];
+    cli_hex(hex, r.t.eid, CAIRN_ENTITY_ID_BYTES);
+    printf("%s\n", hex);
+    print_change(stderr, id);
+    return 0;
+}
+
+int cmd_plan_set(cli_args_t *a)
+{
+    if (cli_need_min_args(a, 4, "plan set DIR PLAN ENTITY[:EID] FIELD=VALUE [FIELD=VALUE ...]"))
+        return EXIT_USAGE;
+    edit_req_t r = {0};
+    if (cli_parse_hex(a->pos[1], r.plan, CAIRN_PLAN_ID_BYTES, "PLAN") != 0)
+        return EXIT_USAGE;
+    int rc = parse_target(a->pos[2], EID_IF_SET, &r.t);
+    assign_t *as = calloc((size_t)a->npos, sizeof *as);
+    if (as == NULL)
+        return cli_fail("plan set", CAIRN_ENOMEM);
+    if (rc == 0)
+        rc = parse_assigns("plan set", a, 3, r.t.etype, as, &r.nas);
+    r.as = as;
+    uint8_t id[CAIRN_CHANGE_ID_BYTES];
+    if (rc == 0)
+        rc = edit_store(a, &r, "plan set", id);
+    free(as);
+    if (rc == 0)
+        print_change(stdout, id);
+    return rc;
+}
+
+int cmd_plan_remove(cli_args_t *a)
+{
+    if (cli_need_args(a, 3, "plan remove DIR PLAN ENTITY:EID"))
+        return EXIT_USAGE;
+    edit_req_t r = {0};
+    r.remove = 1;
+    if (cli_parse_hex(a->pos[1], r.plan, CAIRN_PLAN_ID_BYTES, "PLAN") != 0)
+        return EXIT_USAGE;
+    int rc = parse_target(a->pos[2], EID_REQUIRED, &r.t);
+    uint8_t id[CAIRN_CHANGE_ID_BYTES];
+    if (rc == 0)
+        rc = edit_store(a, &r, "plan remove", id);
+    if (rc == 0)
+        print_change(stdout, id);
+    return rc;
+}
+
+/* ---- plan list ------------------------------------------------------------ */
+
+typedef struct list_ctx {
+    uint8_t roster[CAIRN_PLAN_ID_BYTES];
+    int has_org;
+    json_t *arr; /* --json */
+    size_t n;
+    int oom;
+} list_ctx_t;
+
+static int list_one(void *ctx, const uint8_t plan[CAIRN_PLAN_ID_BYTES], uint64_t nchanges)
+{
+    list_ctx_t *l = ctx;
+    char hex[CLI_HEX(CAIRN_PLAN_ID_BYTES)];
+    cli_hex(hex, plan, CAIRN_PLAN_ID_BYTES);
+    int roster = l->has_org && memcmp(plan, l->roster, CAIRN_PLAN_ID_BYTES) == 0;
+    l->n++;
+    if (l->arr != NULL) {
+        l->oom = json_array_append_new(l->arr, json_pack("{s:s, s:I, s:b}", "plan", hex, "changes",
+                                                         (json_int_t)nchanges, "roster", roster));
+        return l->oom;
+    }
+    printf("%s  %6llu change%s%s\n", hex, (unsigned long long)nchanges, nchanges == 1 ? " " : "s",
+           roster ? "  (the organisation's roster)" : "");
+    return 0;
+}
+
+int cmd_plan_list(cli_args_t *a)
+{
+    if (cli_need_args(a, 1, "plan list DIR [--json]"))
+        return EXIT_USAGE;
+    cairn_store_t *store;
+    int rc = cli_open_store(a, &store);
+    if (rc != 0)
+        return rc;
+    list_ctx_t l = {0};
+    uint8_t org[32];
+    cairn_err_t err = cairn_org_key(store, org);
+    l.has_org = err == CAIRN_OK;
+    if (l.has_org)
+        cairn_roster_plan_id(org, l.roster);
+    err = err == CAIRN_ENOTFOUND ? CAIRN_OK : err;
+    if (err == CAIRN_OK && a->json && (l.arr = json_array()) == NULL)
+        err = CAIRN_ENOMEM;
+    if (err == CAIRN_OK)
+        err = cairn_plan_list(store, list_one, &l);
+    if (err == CAIRN_OK && l.oom)
+        err = CAIRN_ENOMEM;
+    cairn_store_close(store);
+    if (err != CAIRN_OK) {
+        json_decref(l.arr);
+        return cli_fail("plan list", err);
+    }
+    if (a->json)
+        return cli_print_json(l.arr, "plan list");
+    if (l.n == 0)
+        printf("no plans\n");
+    return 0;
+}

@@ -1,0 +1,348 @@
+/*
+ * show.c - cairn plan show and cairn conflicts: printing a merged plan.
+ *
+ * libcairn hands out the merged state as (entity type, entity id, field)
+ * slots, each with its live values: values[0] is the last-writer-wins
+ * winner, and a multi-value field with more than one live value is in
+ * conflict. This file only walks those slots and prints them; the merge
+ * happened in libcairn. Patient content is printed here by design, on the
+ * terminal of the user who asked for it, with control characters escaped.
+ */
+#include "cli.h"
+
+#include <string.h>
+
+#define SHORT_KEY 8 /* hex digits of an author key in listings */
+
+/* What the walk needs to know beyond the current slot. */
+typedef struct walk {
+    const cairn_plan_state_t *st, *roster;
+    int json;
+    json_t *entities, *fields; /* --json: the array, the current entity's fields */
+    uint16_t etype;
+    const uint8_t *eid; /* the current entity; NULL before the first */
+    int present;
+    size_t shown; /* conflicts listed */
+} walk_t;
+
+/* Whether v starts another entity than the walk's current one. */
+static int new_entity(const walk_t *w, const cairn_field_view_t *v)
+{
+    return w->eid == NULL || v->etype != w->etype ||
+           memcmp(v->eid, w->eid, CAIRN_ENTITY_ID_BYTES) != 0;
+}
+
+/* A field cleared to nil by its only live write is shown as absent. */
+static int cleared(const cairn_field_view_t *v)
+{
+    return v->nvalues == 1 && v->values[0].type == CAIRN_VALUE_NIL;
+}
+
+static void print_value(const cairn_value_t *v, int quote)
+{
+    if (v->type == CAIRN_VALUE_INT) {
+        printf("%lld", (long long)v->i);
+    } else if (v->type == CAIRN_VALUE_STR) {
+        if (quote)
+            putchar('"');
+        cli_print_text(stdout, v->s, v->len);
+        if (quote)
+            putchar('"');
+    } else {
+        printf("(cleared)");
+    }
+}
+
+static json_t *value_json(const cairn_value_t *v)
+{
+    if (v->type == CAIRN_VALUE_INT)
+        return json_integer(v->i);
+    if (v->type == CAIRN_VALUE_STR)
+        return json_stringn(v->s, v->len);
+    return json_null();
+}
+
+static void print_entity(const cairn_field_view_t *v)
+{
+    printf("%s", cairn_etype_name(v->etype));
+    if (cairn_etype_is_set(v->etype)) {
+        char hex[CLI_HEX(CAIRN_ENTITY_ID_BYTES)];
+        cli_hex(hex, v->eid, CAIRN_ENTITY_ID_BYTES);
+        printf(" %s", hex);
+    }
+}
+
+/* "1746268272345" or "1746268272345+2": the HLC's ms and, if any, its counter. */
+static void print_hlc(cairn_hlc_t h)
+{
+    printf("%llu", (unsigned long long)CAIRN_HLC_MS(h));
+    if (CAIRN_HLC_COUNTER(h) != 0)
+        printf("+%u", (unsigned)CAIRN_HLC_COUNTER(h));
+}
+
+/* Columns a value takes when printed (quoted strings; escapes not counted). */
+static size_t value_width(const cairn_value_t *v)
+{
+    char num[24];
+    if (v->type == CAIRN_VALUE_STR)
+        return v->len + 2;
+    if (v->type == CAIRN_VALUE_INT)
+        return (size_t)snprintf(num, sizeof num, "%lld", (long long)v->i);
+    return sizeof "(cleared)" - 1;
+}
+
+/*
+ * One live value of a field, padded to width, with its author (short key
+ * and roster name) and time.
+ */
+static void print_live(const walk_t *w, const cairn_field_view_t *v, size_t k, size_t width)
+{
+    char key[CLI_HEX(32)];
+    cli_hex(key, v->authors[k], 32);
+    printf("    ");
+    print_value(&v->values[k], 1);
+    size_t vw = value_width(&v->values[k]);
+    printf("%*s  by %.*s", (int)(vw < width ? width - vw : 0), "", SHORT_KEY, key);
+    const cairn_value_t *name = cli_roster_name(w->roster, v->authors[k]);
+    if (name != NULL && name->type == CAIRN_VALUE_STR) {
+        printf(" (");
+        cli_print_text(stdout, name->s, name->len);
+        printf(")");
+    }
+    printf("  at ");
+    print_hlc(v->hlcs[k]);
+    printf("\n");
+}
+
+static json_t *live_json(const walk_t *w, const cairn_field_view_t *v, size_t k)
+{
+    char key[CLI_HEX(32)];
+    cli_hex(key, v->authors[k], 32);
+    const cairn_value_t *name = cli_roster_name(w->roster, v->authors[k]);
+    return json_pack("{s:o, s:s, s:o, s:I, s:I}", "value", value_json(&v->values[k]), "author", key,
+                     "author_name",
+                     name != NULL && name->type == CAIRN_VALUE_STR
+                         ? json_stringn(name->s, name->len)
+                         : json_null(),
+                     "hlc_ms", (json_int_t)CAIRN_HLC_MS(v->hlcs[k]), "hlc_counter",
+                     (json_int_t)CAIRN_HLC_COUNTER(v->hlcs[k]));
+}
+
+static json_t *lives_json(const walk_t *w, const cairn_field_view_t *v)
+{
+    json_t *arr = json_array();
+    for (size_t k = 0; arr != NULL && k < v->nvalues; k++)
+        json_array_append_new(arr, live_json(w, v, k));
+    return arr;
+}
+
+/* ---- plan show ------------------------------------------------------------ */
+
+static void show_field(const cairn_field_view_t *v)
+{
+    printf("  %-14s ", cairn_field_name(v->etype, v->field));
+    if (v->conflict) {
+        printf("CONFLICT:");
+        for (size_t k = 0; k < v->nvalues; k++) {
+            printf(k ? " | " : " ");
+            print_value(&v->values[k], 1);
+        }
+    } else {
+        print_value(&v->values[0], 0);
+        if (v->nvalues > 1)
+            printf("   (won over %zu concurrent value%s by last-writer-wins; kept in history)",
+                   v->nvalues - 1, v->nvalues == 2 ? "" : "s");
+    }
+    printf("\n");
+}
+
+static json_t *field_json(const walk_t *w, const cairn_field_view_t *v)
+{
+    json_t *o = json_pack("{s:o}", "value", value_json(&v->values[0]));
+    if (o == NULL || v->nvalues == 1)
+        return o;
+    json_object_set_new(o, "conflict", json_boolean(v->conflict));
+    if (!v->conflict)
+        json_object_set_new(o, "superseded_concurrent", json_integer((json_int_t)v->nvalues - 1));
+    json_object_set_new(o, "values", lives_json(w, v));
+    return o;
+}
+
+static void entity_json(walk_t *w, const cairn_field_view_t *v)
+{
+    json_t *e = json_pack("{s:s}", "type", cairn_etype_name(v->etype));
+    json_t *fields = json_object();
+    w->fields = NULL;
+    if (e == NULL || fields == NULL) {
+        json_decref(e);
+        json_decref(fields);
+        return;
+    }
+    if (cairn_etype_is_set(v->etype)) {
+        char hex[CLI_HEX(CAIRN_ENTITY_ID_BYTES)];
+        cli_hex(hex, v->eid, CAIRN_ENTITY_ID_BYTES);
+        json_object_set_new(e, "id", json_string(hex));
+    }
+    if (json_object_set_new(e, "fields", fields) != 0) {
+        json_decref(e);
+        return;
+    }
+    if (json_array_append_new(w->entities, e) == 0)
+        w->fields = fields; /* borrowed: e owns it, the array owns e */
+}
+
+/* Visit slot v of the plan walk: entity headers, then its fields. */
+static void show_slot(walk_t *w, const cairn_field_view_t *v)
+{
+    if (new_entity(w, v)) {
+        w->etype = v->etype;
+        w->eid = v->eid;
+        w->present = cairn_plan_state_present(w->st, v->etype, v->eid);
+        if (w->present && w->json)
+            entity_json(w, v);
+        else if (w->present) {
+            print_entity(v);
+            printf("\n");
+        }
+    }
+    if (!w->present || v->field == 0 || cleared(v))
+        return;
+    if (!w->json)
+        show_field(v);
+    else if (w->fields != NULL)
+        json_object_set_new(w->fields, cairn_field_name(v->etype, v->field), field_json(w, v));
+}
+
+static void walk_plan(walk_t *w, void (*visit)(walk_t *, const cairn_field_view_t *))
+{
+    cairn_field_view_t v;
+    for (size_t i = 0; cairn_plan_state_at(w->st, i, &v) == 0; i++)
+        visit(w, &v);
+}
+
+/* Read plan's state and the roster; ENOTFOUND if the store holds no change of plan. */
+static int read_plan(cli_args_t *a, const char *what, uint8_t *plan, cairn_plan_state_t **st,
+                     cairn_plan_state_t **roster)
+{
+    if (cli_parse_hex(a->pos[1], plan, CAIRN_PLAN_ID_BYTES, "PLAN") != 0)
+        return EXIT_USAGE;
+    cairn_store_t *store;
+    int rc = cli_open_store(a, &store);
+    if (rc != 0)
+        return rc;
+    *st = NULL;
+    cairn_err_t err = cairn_plan_read(store, plan, st);
+    if (err == CAIRN_OK)
+        err = cli_roster_read(store, roster);
+    cairn_store_close(store);
+    if (err == CAIRN_OK && cairn_plan_state_changes(*st) == 0)
+        err = CAIRN_ENOTFOUND;
+    if (err == CAIRN_OK)
+        return 0;
+    cairn_plan_state_free(*st);
+    cairn_plan_state_free(*roster);
+    if (err == CAIRN_ENOTFOUND)
+        return cli_fail_msg(a->pos[0], "no such plan here", err);
+    return cli_fail(what, err);
+}
+
+/* The plan's id, change count, digest and conflict count, as text or JSON. */
+static json_t *summary(const cairn_plan_state_t *st, const uint8_t *plan, int json, int hint)
+{
+    char id[CLI_HEX(CAIRN_PLAN_ID_BYTES)], dg[CLI_HEX(32)];
+    uint8_t digest[32];
+    cli_hex(id, plan, CAIRN_PLAN_ID_BYTES);
+    cairn_plan_state_digest(st, digest);
+    cli_hex(dg, digest, 32);
+    uint64_t n = cairn_plan_state_changes(st);
+    size_t c = cairn_plan_state_conflicts(st);
+    if (json)
+        return json_pack("{s:s, s:I, s:s, s:I}", "plan", id, "changes", (json_int_t)n, "digest", dg,
+                         "conflicts", (json_int_t)c);
+    printf("plan %s: %llu change%s, digest %s\n", id, (unsigned long long)n, n == 1 ? "" : "s", dg);
+    if (c > 0 && hint)
+        printf("%zu field%s in conflict: cairn conflicts lists every value\n", c,
+               c == 1 ? "" : "s");
+    return NULL;
+}
+
+int cmd_plan_show(cli_args_t *a)
+{
+    if (cli_need_args(a, 2, "plan show DIR PLAN [--json]"))
+        return EXIT_USAGE;
+    uint8_t plan[CAIRN_PLAN_ID_BYTES];
+    cairn_plan_state_t *st, *roster = NULL;
+    int rc = read_plan(a, "plan show", plan, &st, &roster);
+    if (rc != 0)
+        return rc;
+    walk_t w = {st, roster, a->json, NULL, NULL, 0, NULL, 0, 0};
+    json_t *o = summary(st, plan, a->json, 1);
+    if (a->json && o != NULL && (w.entities = json_array()) != NULL)
+        json_object_set_new(o, "entities", w.entities);
+    if (!a->json)
+        printf("\n");
+    walk_plan(&w, show_slot);
+    rc = a->json ? cli_print_json(o, "plan show") : 0;
+    cairn_plan_state_free(st);
+    cairn_plan_state_free(roster);
+    return rc;
+}
+
+/* ---- conflicts ------------------------------------------------------------ */
+
+static void conflict_slot(walk_t *w, const cairn_field_view_t *v)
+{
+    if (new_entity(w, v)) {
+        w->etype = v->etype;
+        w->eid = v->eid;
+        w->present = cairn_plan_state_present(w->st, v->etype, v->eid);
+    }
+    if (!w->present || !v->conflict)
+        return;
+    w->shown++;
+    if (w->json) {
+        json_t *o = json_pack("{s:s}", "type", cairn_etype_name(v->etype));
+        if (o != NULL && cairn_etype_is_set(v->etype)) {
+            char hex[CLI_HEX(CAIRN_ENTITY_ID_BYTES)];
+            cli_hex(hex, v->eid, CAIRN_ENTITY_ID_BYTES);
+            json_object_set_new(o, "id", json_string(hex));
+        }
+        if (o != NULL) {
+            json_object_set_new(o, "field", json_string(cairn_field_name(v->etype, v->field)));
+            json_object_set_new(o, "values", lives_json(w, v));
+        }
+        json_array_append_new(w->entities, o);
+        return;
+    }
+    print_entity(v);
+    printf(" %s: %zu values\n", cairn_field_name(v->etype, v->field), v->nvalues);
+    size_t width = 0;
+    for (size_t k = 0; k < v->nvalues; k++)
+        if (value_width(&v->values[k]) > width && value_width(&v->values[k]) <= 40)
+            width = value_width(&v->values[k]);
+    for (size_t k = 0; k < v->nvalues; k++)
+        print_live(w, v, k, width);
+}
+
+int cmd_conflicts(cli_args_t *a)
+{
+    if (cli_need_args(a, 2, "conflicts DIR PLAN [--json]"))
+        return EXIT_USAGE;
+    uint8_t plan[CAIRN_PLAN_ID_BYTES];
+    cairn_plan_state_t *st, *roster = NULL;
+    int rc = read_plan(a, "conflicts", plan, &st, &roster);
+    if (rc != 0)
+        return rc;
+    walk_t w = {st, roster, a->json, NULL, NULL, 0, NULL, 0, 0};
+    json_t *o = summary(st, plan, a->json, 0);
+    if (a->json && o != NULL && (w.entities = json_array()) != NULL)
+        json_object_set_new(o, "fields", w.entities);
+    walk_plan(&w, conflict_slot);
+    if (a->json)
+        rc = cli_print_json(o, "conflicts");
+    else if (w.shown == 0)
+        printf("no conflicts\n");
+    cairn_plan_state_free(st);
+    cairn_plan_state_free(roster);
+    return rc;
+}

@@ -287,7 +287,7 @@ static int roster_fail(const char *dir, cairn_err_t err)
 {
     if (err == CAIRN_ENOTFOUND)
         return cli_fail_msg(dir, "no such roster entry, or no organisation here", err);
-    if (err == CAIRN_EPERM)
+    if (err == CAIRN_EDENIED)
         return cli_fail_msg(dir, "only an administrator may change the roster", err);
     return cli_fail("roster", err);
 }

@@ -144,6 +144,7 @@ typedef struct edit_req {
     int new_plan; /* plan new: title (if any) and status draft */
     const char *title;
     const char *bad; /* the field whose value libcairn refused */
+    cairn_reason_t why; /* set when the roster refused the edit */
 } edit_req_t;
 
 static cairn_err_t set_one(cairn_edit_t *e, edit_req_t *r, const assign_t *as)
@@ -200,6 +201,7 @@ static cairn_err_t run_edit(cairn_store_t *store, edit_req_t *r, uint8_t id[CAIR
             cairn_edit_abort(e);
     }
     if (err != CAIRN_OK) {
+        r->why = cairn_batch_last_reason(b);
         cairn_batch_abort(b);
         return err;
     }
@@ -211,11 +213,16 @@ static int edit_fail(const char *dir, const char *what, const edit_req_t *r, cai
     char msg[128];
     const char *et = cairn_etype_name(r->t.etype);
     switch (err) {
-    case CAIRN_EPERM:
-        return cli_fail_msg(dir,
-                            "not allowed: this node is not on the roster, or its roles "
-                            "do not allow this edit",
-                            err);
+    case CAIRN_EDENIED:
+        if (r->why == CAIRN_REASON_NOT_PERMITTED)
+            snprintf(msg, sizeof msg, "not allowed: this node's roles do not allow editing %s",
+                     et);
+        else if (r->why == CAIRN_REASON_NOT_VALID)
+            snprintf(msg, sizeof msg, "not allowed: this node's roster entry is not valid now "
+                                      "(revoked or expired)");
+        else
+            snprintf(msg, sizeof msg, "not allowed: this node is not on the organisation's roster");
+        return cli_fail_msg(dir, msg, err);
     case CAIRN_ENOTFOUND:
         snprintf(msg, sizeof msg, "no such %s in this plan (never added here, or removed)", et);
         return cli_fail_msg(dir, msg, err);

@@ -44,6 +44,7 @@ struct cairn_batch {
     cairn_async_edit_t **asyncs; /* every async edit of the batch, in order */
     size_t nasync, cap_async;
     cairn_err_t failed; /* a store error: only abort remains */
+    cairn_reason_t last_reason; /* why the last refused edit was refused */
 };
 
 /* The state of plan within the batch (loaded or created on first use). */

@@ -231,7 +231,7 @@ static cairn_err_t verdict_error(const cairn_ingest_result_t *res)
     case CAIRN_REASON_UNKNOWN_AUTHOR:
     case CAIRN_REASON_NOT_VALID:
     case CAIRN_REASON_NOT_PERMITTED:
-        return CAIRN_EPERM;
+        return CAIRN_EDENIED;
     case CAIRN_REASON_TOO_BIG:
         return CAIRN_ETOOBIG;
     default:
@@ -266,6 +266,8 @@ static cairn_err_t ingest_local(cairn_batch_t *b, const cairn_change_t *c)
 {
     cairn_ingest_result_t res = {0};
     cairn_err_t err = cairn_batch_process(b, c, &res);
+    if (err == CAIRN_OK && res.verdict == CAIRN_REJECTED)
+        b->last_reason = res.reason;
     return err == CAIRN_OK ? verdict_error(&res) : err;
 }
 
@@ -281,6 +283,11 @@ cairn_err_t cairn_async_finish(cairn_batch_t *b, cairn_async_edit_t *a)
     if (err != CAIRN_OK && b->failed == CAIRN_OK)
         b->failed = err; /* the caller already moved on: fail the batch */
     return err;
+}
+
+cairn_reason_t cairn_batch_last_reason(const cairn_batch_t *b)
+{
+    return b != NULL ? b->last_reason : CAIRN_REASON_NONE;
 }
 
 int cairn_async_finished(const cairn_async_edit_t *a)
@@ -379,8 +386,10 @@ cairn_err_t cairn_edit_commit(cairn_edit_t *e, uint8_t id[CAIRN_CHANGE_ID_BYTES]
         draft_view(e, &d, &view);
         cairn_ingest_result_t res = {CAIRN_REJECTED, CAIRN_REASON_NONE, {0}, 0};
         res.reason = cairn_batch_precheck(b, &view, &err);
-        if (err == CAIRN_OK && res.reason != CAIRN_REASON_NONE)
+        if (err == CAIRN_OK && res.reason != CAIRN_REASON_NONE) {
+            b->last_reason = res.reason;
             err = verdict_error(&res);
+        }
     }
     if (err == CAIRN_OK && id == NULL && e->sk == b->store->identity_sk) {
         /* Nobody waits for the id: sign in the background. */

@@ -33,6 +33,7 @@ static const struct {
     {"CAIRN_EKEYKIND", "store is protected by the other kind of secret"},
     {"CAIRN_EREADONLY", "write in a read-only transaction"},
     {"CAIRN_EMALFORMED", "malformed or non-canonical encoding"},
+    {"CAIRN_EDENIED", "not allowed by the organisation's roster"},
 };
 
 static int err_index(cairn_err_t err)

@@ -164,7 +164,7 @@ expect 0 "status --json without an organisation" -- "$CAIRN" status "$A" --json
 contains "$T/out" '"organisation": null' "json: no organisation"
 expect 23 "org show without an organisation" -- "$CAIRN" org show "$A"
 contains "$T/err" "belongs to no organisation" "no organisation message"
-expect 27 "edit without an organisation" -- "$CAIRN" plan new "$A"
+expect 31 "edit without an organisation" -- "$CAIRN" plan new "$A"
 
 # org create and join.
 expect 0 "org create" -- "$CAIRN" org create "$A" --name clinic
@@ -286,9 +286,9 @@ expect 2 "entity id bad hex" -- "$CAIRN" plan set "$A" "$plan" "medication:${med
 contains "$T/err" "EID must be 32 hex digits" "eid bad hex message"
 expect 23 "unknown entity id" -- "$CAIRN" plan set "$A" "$plan" medication:00000000000000000000000000000001 dose=1
 expect 2 "plan set without a field" -- "$CAIRN" plan set "$A" "$plan" patient
-expect 27 "prescriber may not write the plan entity" -- "$CAIRN" plan new "$B"
+expect 31 "prescriber may not write the plan entity" -- "$CAIRN" plan new "$B"
 contains "$T/err" "not allowed" "roles message"
-expect 27 "not an administrator: roster add" -- "$CAIRN" roster add "$B" "$kB" --name me --roles admin
+expect 31 "not an administrator: roster add" -- "$CAIRN" roster add "$B" "$kB" --name me --roles admin
 contains "$T/err" "only an administrator" "roster roles message"
 
 # Bundles: export, import, twice, for another node, damaged.
@@ -328,8 +328,8 @@ contains "$T/out" "applied 0, duplicate 0, pending 0, rejected" "unknown authors
 # A patient may add a check-in but not change a medication.
 "$CAIRN" bundle export "$A" --to "$kP" "$T/a-p.bundle" >/dev/null
 expect 0 "patient imports" -- "$CAIRN" bundle import "$P" "$T/a-p.bundle"
-expect 27 "patient writes a medication dose" -- "$CAIRN" plan set "$P" "$plan" "medication:$med" dose="500 mg"
-contains "$T/err" "CAIRN_EPERM" "patient refused"
+expect 31 "patient writes a medication dose" -- "$CAIRN" plan set "$P" "$plan" "medication:$med" dose="500 mg"
+contains "$T/err" "CAIRN_EDENIED" "patient refused"
 expect 0 "patient adds a check-in" -- "$CAIRN" plan add "$P" "$plan" checkin kind=phone phq9=12
 
 # Concurrent dose edits: a conflict on both nodes, with the same digest.

@@ -763,7 +763,7 @@ static void test_bad_chain(void)
 /*
  * An author not on the roster is UNKNOWN_AUTHOR, even when it tries to put
  * itself on it; a store that belongs to no organisation has no roster and
- * rejects every change so, and refuses its own edits with CAIRN_EPERM.
+ * rejects every change so, and refuses its own edits with CAIRN_EDENIED.
  */
 static void test_unknown_author(void)
 {
@@ -817,7 +817,7 @@ static void test_unknown_author(void)
     CHECK_OK(cairn_edit_begin(b, other, &e));
     CHECK_OK(
         cairn_edit_set(e, CAIRN_ET_PLAN, cairn_singleton_eid, field(CAIRN_ET_PLAN, "title"), &v));
-    CHECK_ERR(cairn_edit_commit(e, NULL), CAIRN_EPERM);
+    CHECK_ERR(cairn_edit_commit(e, NULL), CAIRN_EDENIED);
     CHECK_OK(cairn_batch_commit(b));
     snapshot_t after = snap(x.store, other);
     CHECK(memcmp(before.digest, after.digest, 32) == 0 && after.changes == 0 && after.pending == 0);
@@ -860,7 +860,7 @@ static int find_entry_add(void *ctx, const uint8_t *id, const uint8_t *bytes, si
  * The roster is a plan edited through ingest like any other: a member
  * with the administrator role (not the root) may remove an entry, and the
  * removed member's later changes are UNKNOWN_AUTHOR. A node that is not
- * an administrator cannot edit the roster (CAIRN_EPERM).
+ * an administrator cannot edit the roster (CAIRN_EDENIED).
  */
 static void test_roster_edits(void)
 {
@@ -891,8 +891,8 @@ static void test_roster_edits(void)
     REJECTS(w.n[0].store, w.plan, m1, CAIRN_REASON_UNKNOWN_AUTHOR); /* the roster as it stands */
 
     snapshot_t before = snap(s, w.rplan);
-    CHECK_ERR(cairn_roster_put(s, stranger.pk, "self-made", CAIRN_ROLE_ALL, 0, 0), CAIRN_EPERM);
-    CHECK_ERR(cairn_roster_revoke(s, adm.pk, T0), CAIRN_EPERM);
+    CHECK_ERR(cairn_roster_put(s, stranger.pk, "self-made", CAIRN_ROLE_ALL, 0, 0), CAIRN_EDENIED);
+    CHECK_ERR(cairn_roster_revoke(s, adm.pk, T0), CAIRN_EDENIED);
     snapshot_t after = snap(s, w.rplan);
     CHECK(memcmp(before.digest, after.digest, 32) == 0 && before.changes == after.changes);
     cairn_change_t *all[] = {m1, a1, m2};
@@ -941,7 +941,7 @@ static void test_not_valid(void)
     CHECK_OK(cairn_edit_begin(b, w.plan, &e));
     CHECK_OK(
         cairn_edit_set(e, CAIRN_ET_PLAN, cairn_singleton_eid, field(CAIRN_ET_PLAN, "title"), &t));
-    CHECK_ERR(cairn_edit_commit(e, NULL), CAIRN_EPERM);
+    CHECK_ERR(cairn_edit_commit(e, NULL), CAIRN_EDENIED);
     CHECK_OK(cairn_batch_commit(b));
     snapshot_t after = snap(s, w.plan);
     CHECK(memcmp(before.digest, after.digest, 32) == 0 && before.changes == after.changes);
@@ -970,7 +970,7 @@ static cairn_err_t local_add(cairn_store_t *s, const uint8_t *plan, uint16_t ety
  * a patient may not touch medications, needs or the roster, an
  * administrator writes no clinical content, a care manager may set a
  * medication's dates but not its dose. Allowed writes are applied. The
- * local API refuses the same with CAIRN_EPERM.
+ * local API refuses the same with CAIRN_EDENIED.
  */
 static void test_not_permitted(void)
 {
@@ -1038,9 +1038,9 @@ static void test_not_permitted(void)
     sync_roster(&w);
     snapshot_t before = snap(s, w.plan);
     uint8_t eid[16];
-    CHECK_ERR(local_add(s, w.plan, CAIRN_ET_MEDICATION, "dose", str("5 mg"), eid), CAIRN_EPERM);
+    CHECK_ERR(local_add(s, w.plan, CAIRN_ET_MEDICATION, "dose", str("5 mg"), eid), CAIRN_EDENIED);
     CHECK(!present(s, w.plan, CAIRN_ET_MEDICATION, eid));
-    CHECK_ERR(local_add(s, w.plan, CAIRN_ET_NEED, "domain", str("housing"), eid), CAIRN_EPERM);
+    CHECK_ERR(local_add(s, w.plan, CAIRN_ET_NEED, "domain", str("housing"), eid), CAIRN_EDENIED);
     snapshot_t after = snap(s, w.plan);
     CHECK(memcmp(before.digest, after.digest, 32) == 0 && after.pending == 0);
     CHECK_OK(local_add(s, w.plan, CAIRN_ET_CHECKIN, "kind", str("visit"), eid));

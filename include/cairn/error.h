@@ -35,10 +35,11 @@ typedef enum cairn_err {
     CAIRN_EKEYKIND = -18,  /* the store is protected by the other kind of secret */
     CAIRN_EREADONLY = -19, /* a write was attempted in a read-only transaction */
     CAIRN_EMALFORMED = -20, /* bytes that are not a valid (canonical) encoding */
+    CAIRN_EDENIED = -21,    /* the organisation's roster does not allow this author or edit */
 } cairn_err_t;
 
 /* Number of distinct error codes, CAIRN_OK included. */
-#define CAIRN_ERR_COUNT 21
+#define CAIRN_ERR_COUNT 22
 
 /*
  * A short human-readable sentence for err ("wrong passphrase or key file").

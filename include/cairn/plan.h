@@ -22,6 +22,7 @@
 
 #include "cairn/change.h"
 #include "cairn/error.h"
+#include "cairn/ingest.h"
 #include "cairn/store.h"
 
 #ifdef __cplusplus
@@ -158,12 +159,19 @@ cairn_err_t cairn_edit_remove(cairn_edit_t *edit, uint16_t etype,
                               const uint8_t eid[CAIRN_ENTITY_ID_BYTES]);
 /*
  * Sign the edit as one change and ingest it into the batch. Frees edit.
- * id (may be NULL) receives the change id. Errors: CAIRN_EINVAL (an invalid
- * value or empty edit), CAIRN_EPERM (this node's roles do not allow it), and
- * the store's errors.
+ * id (may be NULL) receives the change id; without it the change may be
+ * signed in the background and ingested when its plan is next used or the
+ * batch commits (a failure then fails the batch). Checks that need no
+ * signature run first, so a refusal is reported here either way. Errors:
+ * CAIRN_EINVAL (an invalid value, an empty edit, or another edit of the
+ * plan committed since this one began), CAIRN_EDENIED (the roster does not
+ * allow it: cairn_batch_last_reason() says why), and the store's errors.
  */
 cairn_err_t cairn_edit_commit(cairn_edit_t *edit, uint8_t id[CAIRN_CHANGE_ID_BYTES]);
 void cairn_edit_abort(cairn_edit_t *edit);
+
+/* Why the batch's last refused edit was refused (a CAIRN_REASON_* of ingest.h). */
+cairn_reason_t cairn_batch_last_reason(const cairn_batch_t *batch);
 
 /* A fresh random plan id. */
 void cairn_plan_id_new(uint8_t plan[CAIRN_PLAN_ID_BYTES]);

@@ -65,6 +65,9 @@ cairn_err_t cairn_batch_process(cairn_batch_t *b, const cairn_change_t *c,
  */
 cairn_reason_t cairn_batch_precheck(cairn_batch_t *b, const cairn_change_t *c, cairn_err_t *err);
 
+/* Whether plan has a local edit being signed. */
+int cairn_batch_plan_busy(cairn_batch_t *b, const uint8_t *plan);
+
 /* Record a as plan's edit in flight (the plan's state is loaded). */
 void cairn_batch_plan_slot_inflight(cairn_batch_t *b, const uint8_t *plan, cairn_async_edit_t *a);
 

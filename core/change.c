@@ -86,21 +86,31 @@ static void pack_value(msgpack_packer *pk, const cairn_value_t *v)
     }
 }
 
-static void pack_op(msgpack_packer *pk, const cairn_op_t *op)
+/*
+ * str_at (may be NULL; only with an sbuffer packer) receives where the
+ * op's string value starts in the encoding.
+ */
+static void pack_op(msgpack_packer *pk, const cairn_op_t *op, size_t *str_at)
 {
     msgpack_pack_array(pk, 6);
     msgpack_pack_uint8(pk, (uint8_t)op->kind);
     msgpack_pack_uint16(pk, op->etype);
     pack_bin(pk, op->eid, CAIRN_ENTITY_ID_BYTES);
     msgpack_pack_uint16(pk, op->field);
-    pack_value(pk, &op->value);
+    if (str_at != NULL && op->value.type == CAIRN_VALUE_STR) {
+        msgpack_pack_str(pk, op->value.len);
+        *str_at = ((const msgpack_sbuffer *)pk->data)->size;
+        msgpack_pack_str_body(pk, op->value.s, op->value.len);
+    } else {
+        pack_value(pk, &op->value);
+    }
     msgpack_pack_array(pk, op->npred);
     for (size_t i = 0; i < op->npred; i++)
         pack_bin(pk, op->pred[i].bytes, CAIRN_OP_ID_BYTES);
 }
 
-/* Encode c's fields; with_sig adds the ninth, the signature. */
-static void pack_change(msgpack_packer *pk, const cairn_change_t *c, int with_sig)
+/* Encode c's fields; with_sig adds the ninth, the signature. str_at: see pack_op. */
+static void pack_change(msgpack_packer *pk, const cairn_change_t *c, int with_sig, size_t *str_at)
 {
     msgpack_pack_array(pk, with_sig ? FIELDS_ALL : FIELDS_SIGNED);
     msgpack_pack_uint8(pk, CAIRN_CHANGE_FORMAT);
@@ -117,7 +127,7 @@ static void pack_change(msgpack_packer *pk, const cairn_change_t *c, int with_si
     msgpack_pack_uint64(pk, c->hlc);
     msgpack_pack_array(pk, c->nops);
     for (size_t i = 0; i < c->nops; i++)
-        pack_op(pk, &c->ops[i]);
+        pack_op(pk, &c->ops[i], str_at ? &str_at[i] : NULL);
     if (with_sig)
         pack_bin(pk, c->sig, CAIRN_SIGNATURE_BYTES);
 }
@@ -329,7 +339,7 @@ static cairn_err_t check_canonical(const cairn_change_t *c)
     msgpack_packer pk;
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    pack_change(&pk, c, 1);
+    pack_change(&pk, c, 1, NULL);
     cairn_err_t err = CAIRN_OK;
     if (sb.data == NULL)
         err = CAIRN_ENOMEM;
@@ -341,12 +351,7 @@ static cairn_err_t check_canonical(const cairn_change_t *c)
     return err;
 }
 
-/*
- * Decode; own_encoding skips the canonical re-encoding check and the
- * prescan, for bytes cairn_change_create has just produced canonically.
- */
-static cairn_err_t decode(const uint8_t *bytes, size_t len, cairn_change_t **out,
-                          int own_encoding)
+cairn_err_t cairn_change_decode(const uint8_t *bytes, size_t len, cairn_change_t **out)
 {
     if (bytes == NULL || out == NULL)
         return CAIRN_EINVAL;
@@ -357,7 +362,7 @@ static cairn_err_t decode(const uint8_t *bytes, size_t len, cairn_change_t **out
         return CAIRN_EMALFORMED;
 
     /* Change, op, pred: three levels of nesting at most. */
-    cairn_err_t err = own_encoding ? CAIRN_OK : cairn_mp_prescan(bytes, len, 4);
+    cairn_err_t err = cairn_mp_prescan(bytes, len, 4);
     if (err != CAIRN_OK)
         return err;
     msgpack_unpacked up;
@@ -377,7 +382,7 @@ static cairn_err_t decode(const uint8_t *bytes, size_t len, cairn_change_t **out
     if (err == CAIRN_OK && (c = build(&up.data, &sz, bytes, len)) == NULL)
         err = CAIRN_ENOMEM;
     msgpack_unpacked_destroy(&up);
-    if (err == CAIRN_OK && !own_encoding)
+    if (err == CAIRN_OK)
         err = check_canonical(c);
     if (err != CAIRN_OK) {
         free(c);
@@ -387,9 +392,69 @@ static cairn_err_t decode(const uint8_t *bytes, size_t len, cairn_change_t **out
     return CAIRN_OK;
 }
 
-cairn_err_t cairn_change_decode(const uint8_t *bytes, size_t len, cairn_change_t **out)
+/*
+ * The decoded form of a change create() has just encoded, built from the
+ * draft rather than by decoding: tmp holds its sorted fields, str_at where
+ * each op's string lies in bytes.
+ */
+static cairn_change_t *build_own(const cairn_change_t *tmp, const uint8_t *bytes, size_t len,
+                                 const size_t *str_at)
 {
-    return decode(bytes, len, out, 0);
+    size_t npred = 0;
+    for (size_t i = 0; i < tmp->nops; i++)
+        npred += tmp->ops[i].npred;
+    size_t ops_off = sizeof(change_block_t);
+    size_t deps_off = ops_off + tmp->nops * sizeof(cairn_op_t);
+    size_t pred_off = deps_off + tmp->ndeps * CAIRN_CHANGE_ID_BYTES;
+    size_t bytes_off = pred_off + npred * sizeof(cairn_op_id_t);
+    uint8_t *block = malloc(bytes_off + len);
+    if (block == NULL)
+        return NULL;
+    cairn_change_t *c = (cairn_change_t *)(void *)block;
+    cairn_op_t *ops = (cairn_op_t *)(void *)(block + ops_off);
+    uint8_t(*deps)[CAIRN_CHANGE_ID_BYTES] = (uint8_t(*)[CAIRN_CHANGE_ID_BYTES])(block + deps_off);
+    cairn_op_id_t *pred = (cairn_op_id_t *)(void *)(block + pred_off);
+    uint8_t *copy = block + bytes_off;
+    memcpy(copy, bytes, len);
+    *c = *tmp;
+    if (tmp->ndeps)
+        memcpy(deps, tmp->deps, tmp->ndeps * CAIRN_CHANGE_ID_BYTES);
+    c->deps = (const uint8_t(*)[CAIRN_CHANGE_ID_BYTES])deps;
+    for (size_t i = 0; i < tmp->nops; i++) {
+        ops[i] = tmp->ops[i];
+        if (ops[i].npred)
+            memcpy(pred, tmp->ops[i].pred, ops[i].npred * sizeof *pred);
+        ops[i].pred = pred;
+        pred += ops[i].npred;
+        if (ops[i].value.type == CAIRN_VALUE_STR)
+            ops[i].value.s = (const char *)copy + str_at[i];
+    }
+    c->ops = ops;
+    memcpy(c->sig, copy + len - CAIRN_SIGNATURE_BYTES, CAIRN_SIGNATURE_BYTES);
+    c->bytes = copy;
+    c->len = len;
+    crypto_generichash(c->id, CAIRN_CHANGE_ID_BYTES, copy, len, NULL, 0);
+    return c;
+}
+
+/* What the decoder would refuse in an op, checked on the draft. */
+static cairn_err_t draft_op_valid(const cairn_op_t *op)
+{
+    if (op->kind < CAIRN_OP_SET || op->kind > CAIRN_OP_REMOVE)
+        return CAIRN_EINVAL;
+    switch (op->value.type) {
+    case CAIRN_VALUE_NIL:
+    case CAIRN_VALUE_INT:
+        return CAIRN_OK;
+    case CAIRN_VALUE_STR:
+        if (op->value.len > CAIRN_VALUE_STR_MAX)
+            return CAIRN_ETOOBIG;
+        return op->value.s != NULL && utf8_valid((const uint8_t *)op->value.s, op->value.len)
+                   ? CAIRN_OK
+                   : CAIRN_EINVAL;
+    default:
+        return CAIRN_EINVAL;
+    }
 }
 
 int cairn_change_verify(const cairn_change_t *change)
@@ -468,6 +533,9 @@ cairn_err_t cairn_change_create(const cairn_change_draft_t *d, const uint8_t *sk
     if (has_adjacent_dup(deps, d->ndeps, CAIRN_CHANGE_ID_BYTES))
         err = CAIRN_EINVAL;
     for (size_t i = 0; i < d->nops && err == CAIRN_OK; i++) {
+        err = draft_op_valid(&d->ops[i]);
+        if (err != CAIRN_OK)
+            break;
         ops[i] = d->ops[i];
         if (ops[i].npred)
             memcpy(pred, d->ops[i].pred, ops[i].npred * sizeof *pred);
@@ -496,8 +564,11 @@ cairn_err_t cairn_change_create(const cairn_change_draft_t *d, const uint8_t *sk
     msgpack_packer pk;
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    size_t *str_at = malloc(d->nops * sizeof *str_at);
+    if (err == CAIRN_OK && str_at == NULL)
+        err = CAIRN_ENOMEM;
     if (err == CAIRN_OK) {
-        pack_change(&pk, &tmp, 1); /* signature zero for now */
+        pack_change(&pk, &tmp, 1, str_at); /* signature zero for now */
         if (sb.data == NULL) {
             err = CAIRN_ENOMEM;
         } else if (sb.size > CAIRN_CHANGE_MAX_BYTES) {
@@ -507,14 +578,17 @@ cairn_err_t cairn_change_create(const cairn_change_draft_t *d, const uint8_t *sk
             signing_digest((const uint8_t *)sb.data, sb.size, digest);
             crypto_sign_detached((uint8_t *)sb.data + sb.size - CAIRN_SIGNATURE_BYTES, NULL,
                                  digest, sizeof digest, sk);
-            err = decode((const uint8_t *)sb.data, sb.size, out, 1);
-            if (err == CAIRN_EMALFORMED)
-                err = CAIRN_EINVAL; /* e.g. a string that is not UTF-8 */
+            memcpy(tmp.sig, (uint8_t *)sb.data + sb.size - CAIRN_SIGNATURE_BYTES,
+                   CAIRN_SIGNATURE_BYTES);
+            *out = build_own(&tmp, (const uint8_t *)sb.data, sb.size, str_at);
+            if (*out == NULL)
+                err = CAIRN_ENOMEM;
         }
     }
     if (sb.data != NULL)
         sodium_memzero(sb.data, sb.size);
     msgpack_sbuffer_destroy(&sb);
+    free(str_at);
     free(block);
     return err;
 }

@@ -27,6 +27,7 @@ struct cairn_edit {
     size_t nops, cap;
     uint64_t seq; /* the signer's next sequence number in the plan */
     uint8_t prev[CAIRN_CHANGE_ID_BYTES];
+    uint64_t applied_at_begin; /* the plan's change count when the edit began */
 };
 
 void cairn_plan_id_new(uint8_t plan[CAIRN_PLAN_ID_BYTES])
@@ -55,6 +56,7 @@ static cairn_err_t edit_begin_as(cairn_batch_t *b, const uint8_t *plan, const ui
         return err;
     }
     e->seq = last + 1;
+    e->applied_at_begin = e->st->nchanges;
     *out = e;
     return CAIRN_OK;
 }
@@ -363,19 +365,20 @@ cairn_err_t cairn_edit_commit(cairn_edit_t *e, uint8_t id[CAIRN_CHANGE_ID_BYTES]
     if (e == NULL)
         return CAIRN_EINVAL;
     cairn_batch_t *b = e->b;
-    uint8_t prev[CAIRN_CHANGE_ID_BYTES];
-    uint64_t seq = 0;
     cairn_change_t *c = NULL;
     cairn_change_draft_t d = {0};
-    cairn_err_t err = e->nops == 0 ? CAIRN_EINVAL : cairn_batch_chain_head(b, e->plan, e->pk,
-                                                                          &seq, prev);
-    /* Another edit of this plan committed since this one began: ids differ. */
-    if (err == CAIRN_OK && seq + 1 != e->seq)
-        err = CAIRN_EINVAL;
+    /*
+     * Another edit of this plan committed since this one began (applied, or
+     * still being signed) would make the chain position taken: refuse.
+     */
+    cairn_err_t err = e->nops == 0 || e->st->nchanges != e->applied_at_begin ||
+                              cairn_batch_plan_busy(b, e->plan)
+                          ? CAIRN_EINVAL
+                          : CAIRN_OK;
     if (err == CAIRN_OK) {
         d.plan = e->plan;
-        d.seq = seq + 1;
-        d.prev = seq ? prev : NULL;
+        d.seq = e->seq;
+        d.prev = e->seq > 1 ? e->prev : NULL;
         d.deps = (const uint8_t(*)[CAIRN_CHANGE_ID_BYTES])e->st->heads;
         d.ndeps = e->st->nheads < CAIRN_CHANGE_MAX_DEPS ? e->st->nheads : CAIRN_CHANGE_MAX_DEPS;
         d.hlc = cairn_hlc_tick(&b->store->clock, cairn_store_now(b->store));

@@ -128,6 +128,11 @@ cairn_err_t cairn_async_settle(cairn_batch_t *b, cairn_async_edit_t *a)
     return cairn_async_finish(b, a);
 }
 
+int cairn_batch_plan_busy(cairn_batch_t *b, const uint8_t *plan)
+{
+    return b->plans_cap > 0 && plan_find(b, plan)->inflight != NULL;
+}
+
 void cairn_batch_plan_slot_inflight(cairn_batch_t *b, const uint8_t *plan, cairn_async_edit_t *a)
 {
     plan_find(b, plan)->inflight = a;

@@ -187,6 +187,28 @@ int cairn_db_has(cairn_txn_t *txn, cairn_db_t db, const void *key, size_t key_le
     return rc == MDB_SUCCESS ? 1 : cairn_err_from_mdb(rc);
 }
 
+/* The transaction's cursor on db, opened once and reused by every scan. */
+static int txn_cursor(cairn_txn_t *txn, cairn_db_t db, MDB_cursor **out)
+{
+    if (txn->cursors[db] == NULL) {
+        int rc = mdb_cursor_open(txn->txn, txn->store->dbi[db], &txn->cursors[db]);
+        if (rc != MDB_SUCCESS)
+            return rc;
+    }
+    *out = txn->cursors[db];
+    return MDB_SUCCESS;
+}
+
+/* Close the cached cursors (before the transaction ends: read-only ones must be). */
+static void txn_close_cursors(cairn_txn_t *txn)
+{
+    for (int i = 0; i < CAIRN_DB__COUNT; i++)
+        if (txn->cursors[i] != NULL) {
+            mdb_cursor_close(txn->cursors[i]);
+            txn->cursors[i] = NULL;
+        }
+}
+
 static int has_prefix(const MDB_val *k, const void *prefix, size_t prefix_len)
 {
     return k->mv_size >= prefix_len && memcmp(k->mv_data, prefix, prefix_len) == 0;
@@ -198,7 +220,7 @@ cairn_err_t cairn_db_scan(cairn_txn_t *txn, cairn_db_t db, const void *prefix, s
     MDB_cursor *cur;
     if (txn == NULL || fn == NULL || db >= CAIRN_DB__COUNT || (prefix == NULL && prefix_len))
         return CAIRN_EINVAL;
-    int rc = mdb_cursor_open(txn->txn, txn->store->dbi[db], &cur);
+    int rc = txn_cursor(txn, db, &cur);
     if (rc != MDB_SUCCESS)
         return cairn_err_from_mdb(rc);
     MDB_val k = mdb_key(prefix, prefix_len), v;
@@ -209,7 +231,6 @@ cairn_err_t cairn_db_scan(cairn_txn_t *txn, cairn_db_t db, const void *prefix, s
             break;
         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
-    mdb_cursor_close(cur);
     return rc == MDB_SUCCESS || rc == MDB_NOTFOUND ? CAIRN_OK : cairn_err_from_mdb(rc);
 }
 
@@ -221,7 +242,7 @@ cairn_err_t cairn_db_last(cairn_txn_t *txn, cairn_db_t db, const void *prefix, s
     if (txn == NULL || db >= CAIRN_DB__COUNT || prefix_len == 0 ||
         prefix_len > CAIRN_RECORD_KEY_MAX)
         return CAIRN_EINVAL;
-    int rc = mdb_cursor_open(txn->txn, txn->store->dbi[db], &cur);
+    int rc = txn_cursor(txn, db, &cur);
     if (rc != MDB_SUCCESS)
         return cairn_err_from_mdb(rc);
     /* Seek just past every key with the prefix (prefix, then 0xff...), step back. */
@@ -243,7 +264,6 @@ cairn_err_t cairn_db_last(cairn_txn_t *txn, cairn_db_t db, const void *prefix, s
     } else if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) {
         err = cairn_err_from_mdb(rc);
     }
-    mdb_cursor_close(cur);
     return err;
 }
 
@@ -253,7 +273,7 @@ cairn_err_t cairn_db_seek(cairn_txn_t *txn, cairn_db_t db, const void *key, size
     MDB_cursor *cur;
     if (txn == NULL || db >= CAIRN_DB__COUNT || key == NULL || key_len == 0 || out == NULL)
         return CAIRN_EINVAL;
-    int rc = mdb_cursor_open(txn->txn, txn->store->dbi[db], &cur);
+    int rc = txn_cursor(txn, db, &cur);
     if (rc != MDB_SUCCESS)
         return cairn_err_from_mdb(rc);
     MDB_val k = mdb_key(key, key_len), v;
@@ -265,7 +285,6 @@ cairn_err_t cairn_db_seek(cairn_txn_t *txn, cairn_db_t db, const void *key, size
         memcpy(out, k.mv_data, k.mv_size);
         *out_len = k.mv_size;
     }
-    mdb_cursor_close(cur);
     return err;
 }
 
@@ -377,6 +396,7 @@ cairn_err_t cairn_txn_commit(cairn_txn_t *txn)
     if (txn == NULL)
         return CAIRN_EINVAL;
     cairn_err_t err;
+    txn_close_cursors(txn);
     if (txn->failed) {
         mdb_txn_abort(txn->txn);
         err = CAIRN_EINVAL;
@@ -392,6 +412,7 @@ void cairn_txn_abort(cairn_txn_t *txn)
 {
     if (txn == NULL)
         return;
+    txn_close_cursors(txn);
     mdb_txn_abort(txn->txn);
     txn_release(txn);
 }

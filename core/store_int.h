@@ -50,6 +50,7 @@ struct cairn_txn {
     MDB_txn *txn;
     int write;
     int failed; /* a write failed mid-way: only abort is allowed */
+    MDB_cursor *cursors[CAIRN_DB__COUNT]; /* opened on first use, closed at the end */
 };
 
 /* Map an LMDB return code to a cairn error. */

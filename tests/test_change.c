@@ -51,6 +51,33 @@ static cairn_change_t *sample(uint64_t seq, const uint8_t *prev)
     return c;
 }
 
+/* Whether two decoded changes agree field by field (values by content). */
+static int same_change(const cairn_change_t *a, const cairn_change_t *b)
+{
+    if (memcmp(a->id, b->id, 32) || memcmp(a->plan, b->plan, 16) || memcmp(a->author, b->author, 32) ||
+        a->seq != b->seq || a->has_prev != b->has_prev || a->ndeps != b->ndeps || a->hlc != b->hlc ||
+        a->nops != b->nops || memcmp(a->sig, b->sig, 64) || a->len != b->len ||
+        memcmp(a->bytes, b->bytes, a->len))
+        return 0;
+    if (a->has_prev && memcmp(a->prev, b->prev, 32))
+        return 0;
+    if (a->ndeps && memcmp(a->deps, b->deps, a->ndeps * 32))
+        return 0;
+    for (size_t i = 0; i < a->nops; i++) {
+        const cairn_op_t *x = &a->ops[i], *y = &b->ops[i];
+        if (x->kind != y->kind || x->etype != y->etype || memcmp(x->eid, y->eid, 16) ||
+            x->field != y->field || x->value.type != y->value.type || x->npred != y->npred ||
+            (x->npred && memcmp(x->pred, y->pred, x->npred * sizeof *x->pred)))
+            return 0;
+        if (x->value.type == CAIRN_VALUE_INT && x->value.i != y->value.i)
+            return 0;
+        if (x->value.type == CAIRN_VALUE_STR &&
+            (x->value.len != y->value.len || memcmp(x->value.s, y->value.s, x->value.len)))
+            return 0;
+    }
+    return 1;
+}
+
 static void round_trip(void)
 {
     cairn_change_t *c = sample(1, NULL);
@@ -58,6 +85,7 @@ static void round_trip(void)
     cairn_change_t *d;
     CHECK_OK(cairn_change_decode(c->bytes, c->len, &d));
     CHECK(memcmp(c->id, d->id, 32) == 0);
+    CHECK(same_change(c, d)); /* create's own view equals the decoder's */
     uint8_t id[32];
     crypto_generichash(id, 32, c->bytes, c->len, NULL, 0);
     CHECK(memcmp(id, d->id, 32) == 0);
@@ -95,6 +123,10 @@ static void values_of_every_type(void)
         cairn_change_t *c;
         CHECK_OK(cairn_change_create(&d, sk, &c));
         CHECK(c->ops[0].value.type == CAIRN_VALUE_INT && c->ops[0].value.i == ints[i]);
+        cairn_change_t *dec;
+        CHECK_OK(cairn_change_decode(c->bytes, c->len, &dec));
+        CHECK(same_change(c, dec));
+        cairn_change_free(dec);
         cairn_change_free(c);
     }
     const char *strs[] = {"", "caf\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80"};
@@ -106,6 +138,10 @@ static void values_of_every_type(void)
         cairn_change_draft_t d = {plan, 1, NULL, NULL, 0, 1, &op, 1};
         cairn_change_t *c;
         CHECK_OK(cairn_change_create(&d, sk, &c));
+        cairn_change_t *dec;
+        CHECK_OK(cairn_change_decode(c->bytes, c->len, &dec));
+        CHECK(same_change(c, dec));
+        cairn_change_free(dec);
         cairn_change_free(c);
     }
 }

@@ -113,6 +113,20 @@ static void test_edit_and_read(void)
     CHECK_ERR(cairn_edit_commit(e, NULL), CAIRN_EINVAL); /* empty */
     cairn_batch_abort(b);
 
+    /* Two open edits of one plan: the second to commit would reuse the chain position. */
+    cairn_edit_t *e2;
+    cairn_value_t t1 = str("One"), t2 = str("Two");
+    CHECK_OK(cairn_batch_begin(n.store, &b));
+    CHECK_OK(cairn_edit_begin(b, plan, &e));
+    CHECK_OK(cairn_edit_begin(b, plan, &e2));
+    CHECK_OK(cairn_edit_set(e, CAIRN_ET_PLAN, cairn_singleton_eid, field(CAIRN_ET_PLAN, "title"),
+                            &t1));
+    CHECK_OK(cairn_edit_set(e2, CAIRN_ET_PLAN, cairn_singleton_eid, field(CAIRN_ET_PLAN, "title"),
+                            &t2));
+    CHECK_OK(cairn_edit_commit(e, NULL));
+    CHECK_ERR(cairn_edit_commit(e2, NULL), CAIRN_EINVAL);
+    CHECK_OK(cairn_batch_commit(b));
+
     /* Removing the need hides it; the rebuild agrees with the incremental state. */
     CHECK_OK(cairn_batch_begin(n.store, &b));
     CHECK_OK(cairn_edit_begin(b, plan, &e));

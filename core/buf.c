@@ -9,6 +9,7 @@
 #include "wipe.h"
 
 #include <sodium.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,4 +58,25 @@ void cairn_wipe_free(void *p, size_t n)
         return;
     sodium_memzero(p, n);
     free(p);
+}
+
+cairn_err_t cairn_value_dup(cairn_value_t *dst, const cairn_value_t *src)
+{
+    *dst = *src;
+    if (src->type != CAIRN_VALUE_STR)
+        return CAIRN_OK;
+    char *s = malloc(src->len ? src->len : 1);
+    if (s == NULL)
+        return CAIRN_ENOMEM;
+    memcpy(s, src->s, src->len);
+    dst->s = s;
+    return CAIRN_OK;
+}
+
+void cairn_value_wipe(cairn_value_t *v)
+{
+    if (v->type == CAIRN_VALUE_STR)
+        cairn_wipe_free((void *)(uintptr_t)v->s, v->len);
+    v->type = CAIRN_VALUE_NIL;
+    v->s = NULL;
 }

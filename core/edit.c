@@ -72,8 +72,7 @@ cairn_err_t cairn_edit_begin(cairn_batch_t *b, const uint8_t plan[CAIRN_PLAN_ID_
 static void op_release(cairn_op_t *op)
 {
     free((void *)(uintptr_t)op->pred);
-    if (op->value.type == CAIRN_VALUE_STR)
-        cairn_wipe_free((void *)(uintptr_t)op->value.s, op->value.len);
+    cairn_value_wipe(&op->value);
 }
 
 void cairn_edit_abort(cairn_edit_t *e)
@@ -123,19 +122,6 @@ static cairn_err_t take_pred(cairn_edit_t *e, cairn_op_t *op)
     return CAIRN_OK;
 }
 
-static cairn_err_t value_copy(cairn_value_t *dst, const cairn_value_t *src)
-{
-    *dst = *src;
-    if (src->type != CAIRN_VALUE_STR)
-        return CAIRN_OK;
-    char *s = malloc(src->len ? src->len : 1);
-    if (s == NULL)
-        return CAIRN_ENOMEM;
-    memcpy(s, src->s, src->len);
-    dst->s = s;
-    return CAIRN_OK;
-}
-
 cairn_err_t cairn_edit_set(cairn_edit_t *e, uint16_t etype,
                            const uint8_t eid[CAIRN_ENTITY_ID_BYTES], uint16_t field,
                            const cairn_value_t *value)
@@ -150,11 +136,10 @@ cairn_err_t cairn_edit_set(cairn_edit_t *e, uint16_t etype,
             memcmp(op->eid, eid, CAIRN_ENTITY_ID_BYTES) == 0) {
             /* Written twice in one edit: the second value replaces the first. */
             cairn_value_t v;
-            cairn_err_t err = value_copy(&v, value);
+            cairn_err_t err = cairn_value_dup(&v, value);
             if (err != CAIRN_OK)
                 return err;
-            if (op->value.type == CAIRN_VALUE_STR)
-                cairn_wipe_free((void *)(uintptr_t)op->value.s, op->value.len);
+            cairn_value_wipe(&op->value);
             op->value = v;
             return CAIRN_OK;
         }
@@ -166,7 +151,7 @@ cairn_err_t cairn_edit_set(cairn_edit_t *e, uint16_t etype,
     op->etype = etype;
     op->field = field;
     memcpy(op->eid, eid, CAIRN_ENTITY_ID_BYTES);
-    cairn_err_t err = value_copy(&op->value, value);
+    cairn_err_t err = cairn_value_dup(&op->value, value);
     if (err == CAIRN_OK)
         err = take_pred(e, op);
     if (err != CAIRN_OK) {

@@ -30,8 +30,7 @@ cairn_plan_state_t *cairn_pstate_new(const uint8_t plan[CAIRN_PLAN_ID_BYTES])
 static void slot_release(cairn_pslot_t *s)
 {
     for (uint32_t i = 0; i < s->n; i++)
-        if (s->values[i].type == CAIRN_VALUE_STR)
-            cairn_wipe_free((void *)(uintptr_t)s->values[i].s, s->values[i].len);
+        cairn_value_wipe(&s->values[i]);
     free(s->values);
     free(s->hlcs);
     free(s->authors);
@@ -50,6 +49,37 @@ void cairn_plan_state_free(cairn_plan_state_t *st)
     free(st);
 }
 
+/* ---- sorted arrays ---------------------------------------------------------- */
+
+/* A key to find in a sorted array: how one element compares with it. */
+typedef struct key {
+    uint16_t etype, field;
+    const uint8_t *id; /* entity id, or change id for heads */
+} search_key_t;
+
+typedef int (*elem_cmp_fn)(const void *elem, const search_key_t *key);
+
+/* Index of the element equal to key, or where it would go (with *found = 0). */
+static size_t search(const void *base, size_t n, size_t size, elem_cmp_fn cmp, const search_key_t *key,
+                     int *found)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = cmp((const uint8_t *)base + mid * size, key);
+        if (c == 0) {
+            *found = 1;
+            return mid;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *found = 0;
+    return lo;
+}
+
 /* ---- slots --------------------------------------------------------------- */
 
 static int slot_cmp(const cairn_pslot_t *s, uint16_t etype, const uint8_t *eid, uint16_t field)
@@ -62,25 +92,17 @@ static int slot_cmp(const cairn_pslot_t *s, uint16_t etype, const uint8_t *eid, 
     return s->field == field ? 0 : (s->field < field ? -1 : 1);
 }
 
+static int slot_elem_cmp(const void *elem, const search_key_t *k)
+{
+    return slot_cmp(elem, k->etype, k->id, k->field);
+}
+
 /* Index of the slot, or of where it would go (with *found = 0). */
 static size_t slot_search(const cairn_plan_state_t *st, uint16_t etype, const uint8_t *eid,
                           uint16_t field, int *found)
 {
-    size_t lo = 0, hi = st->nslots;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = slot_cmp(&st->slots[mid], etype, eid, field);
-        if (c == 0) {
-            *found = 1;
-            return mid;
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    *found = 0;
-    return lo;
+    search_key_t k = {etype, field, eid};
+    return search(st->slots, st->nslots, sizeof st->slots[0], slot_elem_cmp, &k, found);
 }
 
 const cairn_pslot_t *cairn_pstate_find(const cairn_plan_state_t *st, uint16_t etype,
@@ -141,8 +163,7 @@ static cairn_err_t slot_grow(cairn_pslot_t *s)
 
 static void slot_remove_at(cairn_pslot_t *s, uint32_t i)
 {
-    if (s->values[i].type == CAIRN_VALUE_STR)
-        cairn_wipe_free((void *)(uintptr_t)s->values[i].s, s->values[i].len);
+    cairn_value_wipe(&s->values[i]);
     uint32_t tail = s->n - i - 1;
     memmove(&s->values[i], &s->values[i + 1], tail * sizeof s->values[0]);
     memmove(&s->hlcs[i], &s->hlcs[i + 1], tail * sizeof s->hlcs[0]);
@@ -174,19 +195,6 @@ static int beats(const cairn_pslot_t *s, uint32_t i, cairn_hlc_t hlc, const uint
     return memcmp(op->bytes, s->ops[i].bytes, CAIRN_OP_ID_BYTES) > 0;
 }
 
-static cairn_err_t copy_value(cairn_value_t *dst, const cairn_value_t *src)
-{
-    *dst = *src;
-    if (src->type != CAIRN_VALUE_STR)
-        return CAIRN_OK;
-    char *s = malloc(src->len ? src->len : 1);
-    if (s == NULL)
-        return CAIRN_ENOMEM;
-    memcpy(s, src->s, src->len);
-    dst->s = s;
-    return CAIRN_OK;
-}
-
 static cairn_err_t slot_insert(cairn_pslot_t *s, const cairn_value_t *v, cairn_hlc_t hlc,
                                const uint8_t *author, const cairn_op_id_t *op)
 {
@@ -200,7 +208,7 @@ static cairn_err_t slot_insert(cairn_pslot_t *s, const cairn_value_t *v, cairn_h
     while (at < s->n && !beats(s, at, hlc, author, op))
         at++;
     cairn_value_t copy;
-    err = copy_value(&copy, v);
+    err = cairn_value_dup(&copy, v);
     if (err != CAIRN_OK)
         return err;
     uint32_t tail = s->n - at;
@@ -225,24 +233,16 @@ static int ent_cmp(const cairn_pent_t *e, uint16_t etype, const uint8_t *eid)
     return memcmp(e->eid, eid, CAIRN_ENTITY_ID_BYTES);
 }
 
+static int ent_elem_cmp(const void *elem, const search_key_t *k)
+{
+    return ent_cmp(elem, k->etype, k->id);
+}
+
 static size_t ent_search(const cairn_plan_state_t *st, uint16_t etype, const uint8_t *eid,
                          int *found)
 {
-    size_t lo = 0, hi = st->nents;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = ent_cmp(&st->ents[mid], etype, eid);
-        if (c == 0) {
-            *found = 1;
-            return mid;
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    *found = 0;
-    return lo;
+    search_key_t k = {etype, 0, eid};
+    return search(st->ents, st->nents, sizeof st->ents[0], ent_elem_cmp, &k, found);
 }
 
 cairn_err_t cairn_pstate_touch(cairn_plan_state_t *st, uint16_t etype, const uint8_t *eid,
@@ -280,23 +280,15 @@ cairn_err_t cairn_pstate_touch(cairn_plan_state_t *st, uint16_t etype, const uin
 
 /* ---- heads --------------------------------------------------------------- */
 
+static int head_elem_cmp(const void *elem, const search_key_t *k)
+{
+    return memcmp(elem, k->id, CAIRN_CHANGE_ID_BYTES);
+}
+
 static size_t head_search(const cairn_plan_state_t *st, const uint8_t *id, int *found)
 {
-    size_t lo = 0, hi = st->nheads;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = memcmp(st->heads[mid], id, CAIRN_CHANGE_ID_BYTES);
-        if (c == 0) {
-            *found = 1;
-            return mid;
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    *found = 0;
-    return lo;
+    search_key_t k = {0, 0, id};
+    return search(st->heads, st->nheads, sizeof st->heads[0], head_elem_cmp, &k, found);
 }
 
 static void head_remove(cairn_plan_state_t *st, const uint8_t *id)
@@ -490,7 +482,7 @@ static cairn_err_t decode_entry(cairn_pslot_t *s, const msgpack_object *o)
     }
     cairn_err_t err = slot_grow(s);
     if (err == CAIRN_OK)
-        err = copy_value(&s->values[s->n], &v);
+        err = cairn_value_dup(&s->values[s->n], &v);
     if (err != CAIRN_OK)
         return err;
     memcpy(s->ops[s->n].bytes, f[0].via.bin.ptr, CAIRN_OP_ID_BYTES);

@@ -1,12 +1,20 @@
 /*
- * wipe.h - releasing memory that may have held patient content (private).
+ * wipe.h - memory that may hold patient content: copies and wiping (private).
  */
 #ifndef CAIRN_CORE_WIPE_H
 #define CAIRN_CORE_WIPE_H
 
 #include <stddef.h>
 
+#include "cairn/change.h"
+
 /* Zero n bytes at p (not optimised away), then free p. NULL is ignored. */
 void cairn_wipe_free(void *p, size_t n);
+
+/* dst := src, with a string copied to memory dst owns. CAIRN_ENOMEM. */
+cairn_err_t cairn_value_dup(cairn_value_t *dst, const cairn_value_t *src);
+
+/* Release what cairn_value_dup allocated, wiping it. */
+void cairn_value_wipe(cairn_value_t *v);
 
 #endif

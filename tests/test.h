@@ -53,6 +53,11 @@ unsigned long long test_seed(void);
 /* A key file in dir named "key"; writes its path to out. */
 void test_key_file(char *out, size_t n, const char *dir);
 
+/* Values and field numbers, for edits and hand-made changes. */
+cairn_value_t str(const char *s);
+cairn_value_t num(int64_t i);
+uint16_t field(uint16_t etype, const char *name); /* fails the test if unknown */
+
 /* A node in a fresh temporary directory, unlocked by a key file there. */
 typedef struct test_node {
     char root[512], dir[600], key[600];

@@ -118,17 +118,6 @@ static const char *const plan_status[] = {"draft", "active", "on-hold", "complet
 static const char *const need_status[] = {"open", "addressed", "closed"};
 static const char *const doses[] = {"25 mg", "50 mg", "100 mg"};
 
-static cairn_value_t str(const char *s)
-{
-    cairn_value_t v = {CAIRN_VALUE_STR, 0, s, strlen(s)};
-    return v;
-}
-
-static uint16_t field(uint16_t etype, const char *name)
-{
-    return (uint16_t)cairn_field_by_name(etype, name);
-}
-
 /* A random present entity of etype in st, or 0 if none. */
 static int pick_present(const cairn_plan_state_t *st, uint16_t etype, uint8_t *eid)
 {

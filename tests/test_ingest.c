@@ -31,25 +31,6 @@
 
 /* ---- values, ops and signed drafts ---------------------------------------------- */
 
-static cairn_value_t str(const char *s)
-{
-    cairn_value_t v = {CAIRN_VALUE_STR, 0, s, strlen(s)};
-    return v;
-}
-
-static cairn_value_t num(int64_t i)
-{
-    cairn_value_t v = {CAIRN_VALUE_INT, i, NULL, 0};
-    return v;
-}
-
-static uint16_t field(uint16_t etype, const char *name)
-{
-    int f = cairn_field_by_name(etype, name);
-    CHECK(f > 0);
-    return (uint16_t)f;
-}
-
 static void new_eid(uint8_t eid[CAIRN_ENTITY_ID_BYTES])
 {
     randombytes_buf(eid, CAIRN_ENTITY_ID_BYTES);

@@ -12,25 +12,6 @@
 
 #define CLINICAL (CAIRN_ROLE_CARE_MANAGER | CAIRN_ROLE_PRESCRIBER | CAIRN_ROLE_BH_SPECIALIST)
 
-static cairn_value_t str(const char *s)
-{
-    cairn_value_t v = {CAIRN_VALUE_STR, 0, s, strlen(s)};
-    return v;
-}
-
-static cairn_value_t num(int64_t i)
-{
-    cairn_value_t v = {CAIRN_VALUE_INT, i, NULL, 0};
-    return v;
-}
-
-static uint16_t field(uint16_t etype, const char *name)
-{
-    int f = cairn_field_by_name(etype, name);
-    CHECK(f > 0);
-    return (uint16_t)f;
-}
-
 /* One edit setting one field, in its own batch. */
 static void set1(cairn_store_t *s, const uint8_t *plan, uint16_t etype, const uint8_t *eid,
                  const char *fname, cairn_value_t v)

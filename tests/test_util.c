@@ -128,3 +128,22 @@ void test_org(test_node_t *nodes, size_t n, unsigned roles)
         CHECK(test_copy_plan(nodes[0].store, nodes[i].store, rplan) == 0);
     }
 }
+
+cairn_value_t str(const char *s)
+{
+    cairn_value_t v = {CAIRN_VALUE_STR, 0, s, strlen(s)};
+    return v;
+}
+
+cairn_value_t num(int64_t i)
+{
+    cairn_value_t v = {CAIRN_VALUE_INT, i, NULL, 0};
+    return v;
+}
+
+uint16_t field(uint16_t etype, const char *name)
+{
+    int f = cairn_field_by_name(etype, name);
+    CHECK(f > 0);
+    return (uint16_t)f;
+}

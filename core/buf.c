@@ -80,3 +80,16 @@ void cairn_value_wipe(cairn_value_t *v)
     v->type = CAIRN_VALUE_NIL;
     v->s = NULL;
 }
+
+void cairn_hash_domain(uint8_t *out, size_t out_len, const char *domain, const void *a,
+                       size_t a_len, const void *b, size_t b_len, const void *c, size_t c_len)
+{
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, out_len);
+    crypto_generichash_update(&st, (const uint8_t *)domain, strlen(domain) + 1);
+    const void *parts[3] = {a, b, c};
+    size_t lens[3] = {a_len, b_len, c_len};
+    for (int i = 0; i < 3 && parts[i] != NULL; i++)
+        crypto_generichash_update(&st, parts[i], lens[i]);
+    crypto_generichash_final(&st, out, out_len);
+}

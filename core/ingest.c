@@ -17,6 +17,7 @@
 
 #include "pkeys.h"
 #include "schema.h"
+#include "wipe.h"
 
 #include <sodium.h>
 #include <stdlib.h>
@@ -36,22 +37,13 @@ const char *cairn_reason_name(cairn_reason_t reason)
 
 void cairn_roster_eid(const uint8_t key[32], uint8_t eid[CAIRN_ENTITY_ID_BYTES])
 {
-    static const char domain[] = "cairn roster entry v1";
-    crypto_generichash_state st;
-    crypto_generichash_init(&st, NULL, 0, CAIRN_ENTITY_ID_BYTES);
-    crypto_generichash_update(&st, (const uint8_t *)domain, sizeof domain);
-    crypto_generichash_update(&st, key, 32);
-    crypto_generichash_final(&st, eid, CAIRN_ENTITY_ID_BYTES);
+    cairn_hash_domain(eid, CAIRN_ENTITY_ID_BYTES, "cairn roster entry v1", key, 32, NULL, 0, NULL,
+                      0);
 }
 
 void cairn_roster_plan_id(const uint8_t org[32], uint8_t plan[CAIRN_PLAN_ID_BYTES])
 {
-    static const char domain[] = "cairn roster v1";
-    crypto_generichash_state st;
-    crypto_generichash_init(&st, NULL, 0, CAIRN_PLAN_ID_BYTES);
-    crypto_generichash_update(&st, (const uint8_t *)domain, sizeof domain);
-    crypto_generichash_update(&st, org, 32);
-    crypto_generichash_final(&st, plan, CAIRN_PLAN_ID_BYTES);
+    cairn_hash_domain(plan, CAIRN_PLAN_ID_BYTES, "cairn roster v1", org, 32, NULL, 0, NULL, 0);
 }
 
 /* ---- the batch ------------------------------------------------------------- */

@@ -8,7 +8,8 @@
  */
 #include "schema.h"
 
-#include <sodium.h>
+#include "wipe.h"
+
 #include <string.h>
 
 const uint8_t cairn_singleton_eid[CAIRN_ENTITY_ID_BYTES] = {0};
@@ -336,19 +337,13 @@ cairn_err_t cairn_schema_check_value(uint16_t etype, uint16_t field, const cairn
 void cairn_log_eid(const uint8_t author[32], const uint8_t plan[CAIRN_PLAN_ID_BYTES], uint64_t seq,
                    uint16_t index, uint8_t eid[CAIRN_ENTITY_ID_BYTES])
 {
-    static const char domain[] = "cairn log entry v1";
     uint8_t pos[10];
     for (int i = 0; i < 8; i++)
         pos[i] = (uint8_t)(seq >> (56 - 8 * i));
     pos[8] = (uint8_t)(index >> 8);
     pos[9] = (uint8_t)index;
-    crypto_generichash_state st;
-    crypto_generichash_init(&st, NULL, 0, CAIRN_ENTITY_ID_BYTES);
-    crypto_generichash_update(&st, (const uint8_t *)domain, sizeof domain);
-    crypto_generichash_update(&st, author, 32);
-    crypto_generichash_update(&st, plan, CAIRN_PLAN_ID_BYTES);
-    crypto_generichash_update(&st, pos, sizeof pos);
-    crypto_generichash_final(&st, eid, CAIRN_ENTITY_ID_BYTES);
+    cairn_hash_domain(eid, CAIRN_ENTITY_ID_BYTES, "cairn log entry v1", author, 32, plan,
+                      CAIRN_PLAN_ID_BYTES, pos, sizeof pos);
 }
 
 /* A log entry's id is fixed by its place in its author's chain: never reused. */

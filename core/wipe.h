@@ -17,4 +17,11 @@ cairn_err_t cairn_value_dup(cairn_value_t *dst, const cairn_value_t *src);
 /* Release what cairn_value_dup allocated, wiping it. */
 void cairn_value_wipe(cairn_value_t *v);
 
+/*
+ * BLAKE2b of out_len bytes over domain (with its NUL) then each part in
+ * turn (a NULL part ends the list): the derived ids of the roster and log.
+ */
+void cairn_hash_domain(uint8_t *out, size_t out_len, const char *domain, const void *a,
+                       size_t a_len, const void *b, size_t b_len, const void *c, size_t c_len);
+
 #endif

@@ -103,6 +103,13 @@ cairn_err_t cairn_state_replace(cairn_txn_t *txn, cairn_plan_state_t *st);
 /* Read the store's organisation from meta at open. */
 cairn_err_t cairn_org_load(cairn_store_t *store, cairn_txn_t *txn);
 
+/*
+ * Judge member key against roster (a state of the roster plan) at time
+ * at_ms: its roles, or why not (unknown-author, not-valid).
+ */
+cairn_reason_t cairn_roster_judge(cairn_plan_state_t *roster, const uint8_t key[32],
+                                  uint64_t at_ms, unsigned *roles, cairn_err_t *err);
+
 /* The roster entry id of member key. */
 void cairn_roster_eid(const uint8_t key[32], uint8_t eid[CAIRN_ENTITY_ID_BYTES]);
 

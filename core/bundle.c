@@ -24,51 +24,6 @@ static const char magic[8] = {'C', 'A', 'I', 'R', 'N', 'B', 'D', 'L'};
 #define HEADER_BYTES (sizeof magic + 1 + 32)
 #define IMPORT_BATCH 1000
 
-/* ---- listing plans ------------------------------------------------------- */
-
-/* The next plan id after p (big-endian increment); 0 when p was the last. */
-static int plan_next(uint8_t *p)
-{
-    for (int i = CAIRN_PLAN_ID_BYTES - 1; i >= 0; i--)
-        if (++p[i] != 0)
-            return 1;
-    return 0;
-}
-
-cairn_err_t cairn_plan_list(cairn_store_t *store, cairn_plan_fn fn, void *ctx)
-{
-    if (store == NULL || fn == NULL)
-        return CAIRN_EINVAL;
-    cairn_txn_t *txn;
-    cairn_err_t err = cairn_txn_begin(store, 0, &txn);
-    if (err != CAIRN_OK)
-        return err;
-    uint8_t at[CAIRN_PK_PREFIX] = {0}, key[CAIRN_RECORD_KEY_MAX];
-    cairn_buf_t buf = CAIRN_BUF_INIT;
-    size_t len;
-    /* Each plan's keys start with its header: seek to it, then past the plan. */
-    while ((err = cairn_db_seek(txn, CAIRN_DB_PLANS, at, sizeof at, key, sizeof key, &len)) ==
-           CAIRN_OK) {
-        if (len < CAIRN_PK_PREFIX || key[CAIRN_PLAN_ID_BYTES] != CAIRN_PK_HEADER) {
-            err = CAIRN_ECORRUPT;
-            break;
-        }
-        cairn_plan_state_t *st = cairn_pstate_new(key);
-        err = st ? cairn_db_get(txn, CAIRN_DB_PLANS, key, CAIRN_PK_PREFIX, &buf) : CAIRN_ENOMEM;
-        if (err == CAIRN_OK)
-            err = cairn_pstate_decode_header(st, buf.data, buf.len);
-        int stop = err == CAIRN_OK && fn(ctx, key, st->nchanges) != 0;
-        cairn_plan_state_free(st);
-        memcpy(at, key, CAIRN_PLAN_ID_BYTES);
-        at[CAIRN_PLAN_ID_BYTES] = 0;
-        if (err != CAIRN_OK || stop || !plan_next(at))
-            break;
-    }
-    cairn_buf_free(&buf);
-    cairn_txn_abort(txn);
-    return err == CAIRN_ENOTFOUND ? CAIRN_OK : err;
-}
-
 /* ---- export ------------------------------------------------------------------ */
 
 typedef struct frames {

@@ -297,19 +297,25 @@ static cairn_reason_t author_roles(cairn_batch_t *b, const cairn_change_t *c, in
         *roles = CAIRN_ROLE_ADMIN;
         return CAIRN_REASON_NONE;
     }
-    uint8_t eid[CAIRN_ENTITY_ID_BYTES];
     cairn_plan_state_t *roster;
     *err = cairn_batch_plan(b, store->roster_plan, &roster);
     if (*err != CAIRN_OK)
         return CAIRN_REASON_NONE;
-    cairn_roster_eid(c->author, eid);
+    return cairn_roster_judge(roster, c->author, CAIRN_HLC_MS(c->hlc), roles, err);
+}
+
+cairn_reason_t cairn_roster_judge(cairn_plan_state_t *roster, const uint8_t key[32],
+                                  uint64_t at_ms, unsigned *roles, cairn_err_t *err)
+{
+    uint8_t eid[CAIRN_ENTITY_ID_BYTES];
+    cairn_roster_eid(key, eid);
     *err = cairn_pstate_touch(roster, CAIRN_ET_ROSTER_ENTRY, eid, 0);
     if (*err != CAIRN_OK)
         return CAIRN_REASON_NONE;
     if (!cairn_plan_state_present(roster, CAIRN_ET_ROSTER_ENTRY, eid) ||
-        !roster_key_matches(roster, eid, c->author))
+        !roster_key_matches(roster, eid, key))
         return CAIRN_REASON_UNKNOWN_AUTHOR;
-    int64_t at = (int64_t)CAIRN_HLC_MS(c->hlc);
+    int64_t at = (int64_t)at_ms;
     int64_t from = roster_int(roster, eid, 4, 0);
     int64_t until = roster_int(roster, eid, 5, 0);
     int64_t revoked = roster_int(roster, eid, 6, 0);

@@ -20,6 +20,7 @@
 
 #include "cairn/change.h"
 #include "cairn/ingest.h"
+#include "cairn/replica.h"
 #include "cairn/store.h"
 
 #ifdef __cplusplus
@@ -47,10 +48,6 @@ cairn_err_t cairn_bundle_export(cairn_store_t *store, const uint8_t (*plans)[CAI
 cairn_err_t cairn_bundle_import(cairn_store_t *store, const char *path,
                                 cairn_ingest_stats_t *stats);
 
-/* Called for each plan the store holds; nonzero stops. */
-typedef int (*cairn_plan_fn)(void *ctx, const uint8_t plan[CAIRN_PLAN_ID_BYTES],
-                             uint64_t nchanges);
-cairn_err_t cairn_plan_list(cairn_store_t *store, cairn_plan_fn fn, void *ctx);
 
 #ifdef __cplusplus
 }

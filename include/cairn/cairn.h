@@ -14,6 +14,7 @@
 #include "cairn/hlc.h"
 #include "cairn/ingest.h"
 #include "cairn/plan.h"
+#include "cairn/replica.h"
 #include "cairn/store.h"
 
 #define CAIRN_VERSION_STRING "0.1.0"

@@ -1,0 +1,384 @@
+/*
+ * replica.c - summaries, version vectors and holding rights, for sync.
+ *
+ * All of it is read from what ingest keeps anyway: the plan headers (heads
+ * and change count), the log keys (author, seq per change), the roster and
+ * the plans' care teams. Nothing here writes.
+ */
+#include "cairn/replica.h"
+
+#include "batch.h"
+#include "causal.h"
+#include "pkeys.h"
+#include "wipe.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- plan headers ---------------------------------------------------------- */
+
+typedef int (*header_fn)(void *ctx, const cairn_plan_state_t *header);
+
+/* The next plan id after p (big-endian increment); 0 when p was the last. */
+static int plan_next(uint8_t *p)
+{
+    for (int i = CAIRN_PLAN_ID_BYTES - 1; i >= 0; i--)
+        if (++p[i] != 0)
+            return 1;
+    return 0;
+}
+
+/* Call fn with the header of every plan, in plan id order. */
+static cairn_err_t headers_each(cairn_store_t *store, header_fn fn, void *ctx)
+{
+    cairn_txn_t *txn;
+    cairn_err_t err = cairn_txn_begin(store, 0, &txn);
+    if (err != CAIRN_OK)
+        return err;
+    uint8_t at[CAIRN_PK_PREFIX] = {0}, key[CAIRN_RECORD_KEY_MAX];
+    cairn_buf_t buf = CAIRN_BUF_INIT;
+    size_t len;
+    /* A plan's keys start with its header: seek to it, then past the plan. */
+    while ((err = cairn_db_seek(txn, CAIRN_DB_PLANS, at, sizeof at, key, sizeof key, &len)) ==
+           CAIRN_OK) {
+        if (len < CAIRN_PK_PREFIX || key[CAIRN_PLAN_ID_BYTES] != CAIRN_PK_HEADER) {
+            err = CAIRN_ECORRUPT;
+            break;
+        }
+        cairn_plan_state_t *st = cairn_pstate_new(key);
+        err = st ? cairn_db_get(txn, CAIRN_DB_PLANS, key, CAIRN_PK_PREFIX, &buf) : CAIRN_ENOMEM;
+        if (err == CAIRN_OK)
+            err = cairn_pstate_decode_header(st, buf.data, buf.len);
+        int stop = err == CAIRN_OK && fn(ctx, st) != 0;
+        cairn_plan_state_free(st);
+        memcpy(at, key, CAIRN_PLAN_ID_BYTES);
+        at[CAIRN_PLAN_ID_BYTES] = 0;
+        if (err != CAIRN_OK || stop || !plan_next(at))
+            break;
+    }
+    cairn_buf_free(&buf);
+    cairn_txn_abort(txn);
+    return err == CAIRN_ENOTFOUND ? CAIRN_OK : err;
+}
+
+typedef struct list_ctx {
+    cairn_plan_fn fn;
+    cairn_summary_fn sfn;
+    void *ctx;
+} list_ctx_t;
+
+static int list_one(void *ctx, const cairn_plan_state_t *h)
+{
+    const list_ctx_t *l = ctx;
+    return l->fn(l->ctx, h->plan, h->nchanges);
+}
+
+cairn_err_t cairn_plan_list(cairn_store_t *store, cairn_plan_fn fn, void *ctx)
+{
+    if (store == NULL || fn == NULL)
+        return CAIRN_EINVAL;
+    list_ctx_t l = {fn, NULL, ctx};
+    return headers_each(store, list_one, &l);
+}
+
+static int summary_one(void *ctx, const cairn_plan_state_t *h)
+{
+    const list_ctx_t *l = ctx;
+    uint8_t count[8], digest[CAIRN_SYNC_DIGEST_BYTES];
+    for (int i = 0; i < 8; i++)
+        count[i] = (uint8_t)(h->nchanges >> (56 - 8 * i));
+    cairn_hash_domain(digest, sizeof digest, "cairn sync digest v1", count, sizeof count,
+                      h->nheads ? (const void *)h->heads : (const void *)count,
+                      h->nheads * CAIRN_CHANGE_ID_BYTES, NULL, 0);
+    return l->sfn(l->ctx, h->plan, digest);
+}
+
+cairn_err_t cairn_plan_summaries(cairn_store_t *store, cairn_summary_fn fn, void *ctx)
+{
+    if (store == NULL || fn == NULL)
+        return CAIRN_EINVAL;
+    list_ctx_t l = {NULL, fn, ctx};
+    return headers_each(store, summary_one, &l);
+}
+
+/* ---- version vectors --------------------------------------------------------- */
+
+/* The log keys of a plan: (author, seq, id) per change, in that order. */
+typedef struct log_keys {
+    uint8_t (*k)[CAIRN_PK_LOG_BYTES];
+    size_t n, cap;
+    int oom;
+} log_keys_t;
+
+static int collect_log(void *ctx, const uint8_t *key, size_t len)
+{
+    log_keys_t *lk = ctx;
+    if (len != CAIRN_PK_LOG_BYTES)
+        return 0;
+    if (lk->n == lk->cap) {
+        size_t cap = lk->cap ? 2 * lk->cap : 64;
+        uint8_t(*p)[CAIRN_PK_LOG_BYTES] = realloc(lk->k, cap * sizeof *p);
+        if (p == NULL) {
+            lk->oom = 1;
+            return 1;
+        }
+        lk->k = p;
+        lk->cap = cap;
+    }
+    memcpy(lk->k[lk->n++], key, CAIRN_PK_LOG_BYTES);
+    return 0;
+}
+
+static cairn_err_t read_log(cairn_txn_t *txn, const uint8_t *plan, log_keys_t *lk)
+{
+    uint8_t prefix[CAIRN_PK_PREFIX];
+    cairn_pk_prefix(prefix, plan, CAIRN_PK_LOG);
+    cairn_err_t err = cairn_db_scan(txn, CAIRN_DB_PLANS, prefix, sizeof prefix, collect_log, lk);
+    return err == CAIRN_OK && lk->oom ? CAIRN_ENOMEM : err;
+}
+
+static const uint8_t *log_author(const uint8_t *k)
+{
+    return k + CAIRN_PK_PREFIX;
+}
+
+/* The vector of a log (sorted by author, as the keys are). */
+static cairn_err_t vector_of(const log_keys_t *lk, cairn_vec_entry_t **out, size_t *n)
+{
+    cairn_vec_entry_t *v = malloc((lk->n ? lk->n : 1) * sizeof *v);
+    if (v == NULL)
+        return CAIRN_ENOMEM;
+    size_t m = 0;
+    for (size_t first = 0; first < lk->n;) {
+        cairn_vec_entry_t *e = &v[m++];
+        crypto_generichash_state hs;
+        crypto_generichash_init(&hs, NULL, 0, sizeof e->ids);
+        memcpy(e->author, log_author(lk->k[first]), 32);
+        e->max_seq = e->count = 0;
+        size_t i = first;
+        for (; i < lk->n && memcmp(log_author(lk->k[i]), e->author, 32) == 0; i++) {
+            uint64_t seq = cairn_pk_log_seq(lk->k[i]);
+            e->count++;
+            e->max_seq = seq > e->max_seq ? seq : e->max_seq;
+            crypto_generichash_update(&hs, lk->k[i] + CAIRN_PK_SEQ_BYTES, CAIRN_CHANGE_ID_BYTES);
+        }
+        crypto_generichash_final(&hs, e->ids, sizeof e->ids);
+        first = i;
+    }
+    *out = v;
+    *n = m;
+    return CAIRN_OK;
+}
+
+cairn_err_t cairn_plan_vector(cairn_store_t *store, const uint8_t plan[CAIRN_PLAN_ID_BYTES],
+                              cairn_vec_entry_t **out, size_t *n)
+{
+    if (store == NULL || plan == NULL || out == NULL || n == NULL)
+        return CAIRN_EINVAL;
+    cairn_txn_t *txn;
+    log_keys_t lk = {NULL, 0, 0, 0};
+    cairn_err_t err = cairn_txn_begin(store, 0, &txn);
+    if (err != CAIRN_OK)
+        return err;
+    err = read_log(txn, plan, &lk);
+    cairn_txn_abort(txn);
+    if (err == CAIRN_OK)
+        err = vector_of(&lk, out, n);
+    free(lk.k);
+    return err;
+}
+
+static const cairn_vec_entry_t *vec_find(const cairn_vec_entry_t *v, size_t n, const uint8_t *a)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = memcmp(v[mid].author, a, 32);
+        if (c == 0)
+            return &v[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+int cairn_vector_behind(const cairn_vec_entry_t *mine, size_t nmine, const cairn_vec_entry_t *peer,
+                        size_t npeer)
+{
+    for (size_t i = 0; i < nmine; i++) {
+        const cairn_vec_entry_t *p = vec_find(peer, npeer, mine[i].author);
+        if (p == NULL || p->max_seq < mine[i].max_seq ||
+            (p->max_seq == mine[i].max_seq &&
+             (p->count != mine[i].count || memcmp(p->ids, mine[i].ids, sizeof p->ids) != 0)))
+            return 1;
+    }
+    return 0;
+}
+
+/*
+ * Whether the peer may lack more than the changes above its max_seq: a fork
+ * on either side within the positions both hold, or the same positions
+ * holding other ids. Then all of the author's changes are sent (ingest
+ * drops what the peer has).
+ */
+static int send_all(const log_keys_t *lk, size_t first, size_t end, const cairn_vec_entry_t *mine,
+                    const cairn_vec_entry_t *p)
+{
+    if (p == NULL || p->count != p->max_seq)
+        return 1;
+    uint64_t upto = p->max_seq < mine->max_seq ? p->max_seq : mine->max_seq, held = 0;
+    for (size_t k = first; k < end; k++)
+        held += cairn_pk_log_seq(lk->k[k]) <= upto;
+    if (held != upto)
+        return 1;
+    return mine->max_seq == p->max_seq && memcmp(mine->ids, p->ids, sizeof p->ids) != 0;
+}
+
+static cairn_err_t load_selected(cairn_txn_t *txn, const uint8_t *plan, const log_keys_t *lk,
+                                 const cairn_vec_entry_t *peer, size_t npeer,
+                                 cairn_change_t ***out, size_t *nout)
+{
+    cairn_change_t **cs = calloc(lk->n ? lk->n : 1, sizeof *cs);
+    cairn_vec_entry_t *mine = NULL;
+    size_t nmine = 0, a = 0;
+    cairn_buf_t buf = CAIRN_BUF_INIT;
+    cairn_err_t err = cs ? vector_of(lk, &mine, &nmine) : CAIRN_ENOMEM;
+    size_t n = 0;
+    for (size_t first = 0; first < lk->n && err == CAIRN_OK; a++) {
+        size_t end = first;
+        while (end < lk->n && memcmp(log_author(lk->k[end]), log_author(lk->k[first]), 32) == 0)
+            end++;
+        const cairn_vec_entry_t *p = vec_find(peer, npeer, log_author(lk->k[first]));
+        int all = send_all(lk, first, end, &mine[a], p);
+        for (size_t i = first; i < end && err == CAIRN_OK; i++) {
+            if (!all && cairn_pk_log_seq(lk->k[i]) <= p->max_seq)
+                continue;
+            uint8_t k[CAIRN_PK_CHANGE_BYTES];
+            err = cairn_db_get(txn, CAIRN_DB_PLANS, k,
+                               cairn_pk_change(k, plan, lk->k[i] + CAIRN_PK_SEQ_BYTES), &buf);
+            if (err == CAIRN_ENOTFOUND)
+                err = CAIRN_ECORRUPT;
+            if (err == CAIRN_OK && cairn_change_decode(buf.data, buf.len, &cs[n]) != CAIRN_OK)
+                err = CAIRN_ECORRUPT;
+            n += err == CAIRN_OK;
+        }
+        first = end;
+    }
+    cairn_buf_free(&buf);
+    free(mine);
+    *out = cs;
+    *nout = n;
+    return err;
+}
+
+cairn_err_t cairn_plan_changes_since(cairn_store_t *store, const uint8_t plan[CAIRN_PLAN_ID_BYTES],
+                                     const cairn_vec_entry_t *peer, size_t npeer,
+                                     cairn_change_fn fn, void *ctx)
+{
+    if (store == NULL || plan == NULL || fn == NULL || (npeer > 0 && peer == NULL))
+        return CAIRN_EINVAL;
+    cairn_txn_t *txn;
+    log_keys_t lk = {NULL, 0, 0, 0};
+    cairn_change_t **cs = NULL;
+    size_t n = 0, *order = NULL;
+    cairn_err_t err = cairn_txn_begin(store, 0, &txn);
+    if (err != CAIRN_OK)
+        return err;
+    err = read_log(txn, plan, &lk);
+    if (err == CAIRN_OK)
+        err = load_selected(txn, plan, &lk, peer, npeer, &cs, &n);
+    cairn_txn_abort(txn);
+    if (err == CAIRN_OK)
+        err = (order = malloc((n ? n : 1) * sizeof *order)) ? CAIRN_OK : CAIRN_ENOMEM;
+    if (err == CAIRN_OK)
+        err = cairn_causal_order(cs, n, order);
+    for (size_t i = 0; i < n && err == CAIRN_OK; i++) {
+        const cairn_change_t *c = cs[order[i]];
+        if (fn(ctx, c->id, c->bytes, c->len) != 0)
+            break;
+    }
+    for (size_t i = 0; cs != NULL && i < n; i++)
+        cairn_change_free(cs[i]);
+    free(cs);
+    free(order);
+    free(lk.k);
+    return err;
+}
+
+/* ---- who may hold what ----------------------------------------------------------- */
+
+cairn_err_t cairn_roster_member(cairn_store_t *store, const uint8_t key[32], uint64_t now_ms,
+                                unsigned *roles, cairn_reason_t *why)
+{
+    if (store == NULL || key == NULL || roles == NULL)
+        return CAIRN_EINVAL;
+    cairn_reason_t r = CAIRN_REASON_UNKNOWN_AUTHOR;
+    cairn_err_t err = CAIRN_OK;
+    *roles = 0;
+    if (store->has_org && memcmp(key, store->org, 32) == 0) {
+        r = CAIRN_REASON_NONE;
+    } else if (store->has_org) {
+        cairn_txn_t *txn;
+        cairn_plan_state_t *roster = NULL;
+        err = cairn_txn_begin(store, 0, &txn);
+        if (err != CAIRN_OK)
+            return err;
+        err = cairn_state_load(txn, store->roster_plan, &roster);
+        if (err == CAIRN_OK)
+            r = cairn_roster_judge(roster, key, now_ms, roles, &err);
+        cairn_plan_state_free(roster);
+        cairn_txn_abort(txn);
+    }
+    if (why != NULL)
+        *why = r;
+    if (err != CAIRN_OK)
+        return err;
+    return r == CAIRN_REASON_NONE ? CAIRN_OK : CAIRN_EDENIED;
+}
+
+/* Whether a present member of st has person_key hex. */
+static int on_team(const cairn_plan_state_t *st, const char *hex)
+{
+    uint16_t person = (uint16_t)cairn_field_by_name(CAIRN_ET_MEMBER, "person_key");
+    for (size_t i = 0; i < st->nslots; i++) {
+        const cairn_pslot_t *s = &st->slots[i];
+        if (s->etype != CAIRN_ET_MEMBER || s->field != person || s->n == 0 ||
+            s->values[0].type != CAIRN_VALUE_STR || s->values[0].len != 64 ||
+            memcmp(s->values[0].s, hex, 64) != 0)
+            continue;
+        if (cairn_plan_state_present(st, CAIRN_ET_MEMBER, s->eid))
+            return 1;
+    }
+    return 0;
+}
+
+cairn_err_t cairn_plan_may_hold(cairn_store_t *store, const uint8_t plan[CAIRN_PLAN_ID_BYTES],
+                                const uint8_t key[32], unsigned roles, int *may)
+{
+    if (store == NULL || plan == NULL || key == NULL || may == NULL)
+        return CAIRN_EINVAL;
+    *may = (store->has_org && memcmp(plan, store->roster_plan, CAIRN_PLAN_ID_BYTES) == 0) ||
+           (roles & CAIRN_ROLE_CARE_MANAGER) != 0;
+    if (*may)
+        return CAIRN_OK;
+    char hex[65];
+    sodium_bin2hex(hex, sizeof hex, key, 32);
+    cairn_plan_state_t *st;
+    cairn_err_t err = cairn_plan_read(store, plan, &st);
+    if (err != CAIRN_OK)
+        return err;
+    *may = on_team(st, hex);
+    cairn_plan_state_free(st);
+    return CAIRN_OK;
+}
+
+cairn_err_t cairn_store_identity_secret(cairn_store_t *store, uint8_t sk[64])
+{
+    if (store == NULL || sk == NULL)
+        return CAIRN_EINVAL;
+    memcpy(sk, store->identity_sk, 64);
+    return CAIRN_OK;
+}

@@ -1,0 +1,99 @@
+/*
+ * cairn/replica.h - what the sync protocol asks of a replica.
+ *
+ * A summary per plan (a short digest that is equal on two replicas exactly
+ * when they hold the same changes of the plan), a per-author version
+ * vector inside a plan, the changes a peer lacks given its vector, and who
+ * may hold which plan. The protocol (sync/) is built on these alone.
+ */
+#ifndef CAIRN_REPLICA_H
+#define CAIRN_REPLICA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cairn/change.h"
+#include "cairn/ingest.h"
+#include "cairn/store.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CAIRN_SYNC_DIGEST_BYTES 16
+
+/* Called for each plan the store holds; nonzero stops. */
+typedef int (*cairn_plan_fn)(void *ctx, const uint8_t plan[CAIRN_PLAN_ID_BYTES],
+                             uint64_t nchanges);
+cairn_err_t cairn_plan_list(cairn_store_t *store, cairn_plan_fn fn, void *ctx);
+
+/*
+ * Called for each plan held, in plan id order, with its sync digest:
+ * BLAKE2b-128 over "cairn sync digest v1\0", the change count (8 bytes,
+ * big-endian) and the sorted heads. The heads name every applied change
+ * (each change is a head or reachable from one), so equal digests mean
+ * equal change sets. Nonzero from fn stops.
+ */
+typedef int (*cairn_summary_fn)(void *ctx, const uint8_t plan[CAIRN_PLAN_ID_BYTES],
+                                const uint8_t digest[CAIRN_SYNC_DIGEST_BYTES]);
+cairn_err_t cairn_plan_summaries(cairn_store_t *store, cairn_summary_fn fn, void *ctx);
+
+/* One author's part of a plan's version vector. */
+typedef struct cairn_vec_entry {
+    uint8_t author[32];
+    uint64_t max_seq; /* highest sequence number held */
+    uint64_t count;   /* changes held (more than max_seq after a fork) */
+    uint8_t ids[8];   /* BLAKE2b-64 of their ids in (seq, id) order: tells forks apart */
+} cairn_vec_entry_t;
+
+/*
+ * The plan's version vector, sorted by author, into a malloc'd array (*out,
+ * *n; free() it). An unknown plan gives an empty vector.
+ */
+cairn_err_t cairn_plan_vector(cairn_store_t *store, const uint8_t plan[CAIRN_PLAN_ID_BYTES],
+                              cairn_vec_entry_t **out, size_t *n);
+
+/*
+ * Whether a replica with vector peer (sorted by author) lacks anything this
+ * store holds of the plan: 1 or 0.
+ */
+int cairn_vector_behind(const cairn_vec_entry_t *mine, size_t nmine, const cairn_vec_entry_t *peer,
+                        size_t npeer);
+
+/*
+ * Call fn, in causal order, for every change of plan that a replica with
+ * vector peer lacks: an author's changes above the peer's max_seq; all of
+ * the author's changes when either side holds a fork of that author's
+ * chain (count and max_seq disagree, or equal positions hold other ids).
+ */
+cairn_err_t cairn_plan_changes_since(cairn_store_t *store, const uint8_t plan[CAIRN_PLAN_ID_BYTES],
+                                     const cairn_vec_entry_t *peer, size_t npeer,
+                                     cairn_change_fn fn, void *ctx);
+
+/*
+ * Judge member key against this store's roster at time now_ms: CAIRN_OK
+ * with its roles, or CAIRN_EDENIED with the reason (unknown-author,
+ * not-valid). The organisation's root key is valid with no roles.
+ */
+cairn_err_t cairn_roster_member(cairn_store_t *store, const uint8_t key[32], uint64_t now_ms,
+                                unsigned *roles, cairn_reason_t *why);
+
+/*
+ * Whether member key (with roles) may hold plan: the roster plan, every
+ * plan for a care manager, otherwise a plan whose care team lists key as a
+ * member's person_key. 1 or 0 in *may.
+ */
+cairn_err_t cairn_plan_may_hold(cairn_store_t *store, const uint8_t plan[CAIRN_PLAN_ID_BYTES],
+                                const uint8_t key[32], unsigned roles, int *may);
+
+/*
+ * Copy this node's Ed25519 identity secret key into sk (64 bytes), for the
+ * sync handshake. The caller keeps it in locked memory and wipes it.
+ */
+cairn_err_t cairn_store_identity_secret(cairn_store_t *store, uint8_t sk[64]);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,684 @@
+/*
+ * turn.c - reconciliation turns: what to ask, what to answer, what to send.
+ *
+ * On reading the peer's TURN, for each of its
+ *   ranges (count, fingerprint): equal to ours, nothing; we hold nothing
+ *     there, ask for all of it; it holds nothing, push all of ours; both
+ *     small, send our items; else send the 16 children's fingerprints;
+ *   item lists: compare with ours; for each plan that differs or only it
+ *     holds, send our vector; plans only we hold, push all;
+ *   vectors: push what it lacks; if it holds what we lack, send a want
+ *     with our vector;
+ *   wants: push what it lacks; alls: push every plan of ours in the range.
+ * Pushes go out first, roster first, in CHANGES frames; then our TURN.
+ */
+#include "turn.h"
+
+#include "cairn/ingest.h"
+#include "mpscan.h"
+
+#include <msgpack.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LEAF_ITEMS 8                       /* ranges this small go as item lists */
+#define CHANGES_FRAME_BYTES ((size_t)256 << 10)
+#define CHANGES_FRAME_MAX 2048
+
+/* ---- small growable arrays ----------------------------------------------------- */
+
+static cairn_err_t grow(void **p, size_t *cap, size_t n, size_t size)
+{
+    if (n < *cap)
+        return CAIRN_OK;
+    size_t c = *cap ? 2 * *cap : 16;
+    void *q = realloc(*p, c * size);
+    if (q == NULL)
+        return CAIRN_ENOMEM;
+    *p = q;
+    *cap = c;
+    return CAIRN_OK;
+}
+
+#define PUSH_BACK(arr, n, cap) grow((void **)&(arr), &(cap), (n), sizeof *(arr))
+
+static void reply_free(cairn_reply_t *r)
+{
+    for (size_t i = 0; i < r->nvecs; i++)
+        free(r->vecs[i].vec);
+    for (size_t i = 0; i < r->nwants; i++)
+        free(r->wants[i].vec);
+    free(r->ranges);
+    free(r->item_ranges);
+    free(r->vecs);
+    free(r->wants);
+    free(r->alls);
+    memset(r, 0, sizeof *r);
+}
+
+static int reply_empty(const cairn_reply_t *r)
+{
+    return r->nranges == 0 && r->nitems == 0 && r->nvecs == 0 && r->nwants == 0 && r->nalls == 0;
+}
+
+static void chg_clear(cairn_sync_t *s)
+{
+    for (size_t i = 0; i < s->nchg; i++)
+        free(s->chg[i]);
+    s->nchg = s->chg_bytes = 0;
+}
+
+void cairn_turn_reset(cairn_sync_t *s)
+{
+    for (size_t i = 0; i < s->npush; i++)
+        free(s->pushes[i].vec);
+    free(s->pushes);
+    s->pushes = NULL;
+    s->npush = s->push_at = s->cap_push = 0;
+    reply_free(&s->reply);
+    chg_clear(s);
+    free(s->chg);
+    free(s->chg_len);
+    s->chg = NULL;
+    s->chg_len = NULL;
+    s->cap_chg = 0;
+    s->turn_due = 0;
+}
+
+/* ---- packing -------------------------------------------------------------------- */
+
+typedef struct sink {
+    cairn_buf_t *buf;
+    int oom;
+} sink_t;
+
+static int sink_write(void *data, const char *p, size_t n)
+{
+    sink_t *sk = data;
+    if (sk->oom || cairn_buf_reserve(sk->buf, sk->buf->len + n) != CAIRN_OK) {
+        sk->oom = 1;
+        return -1;
+    }
+    memcpy(sk->buf->data + sk->buf->len, p, n);
+    sk->buf->len += n;
+    return 0;
+}
+
+static void pack_bin(msgpack_packer *pk, const void *p, size_t n)
+{
+    msgpack_pack_bin(pk, n);
+    msgpack_pack_bin_body(pk, p, n);
+}
+
+static void pack_vec(msgpack_packer *pk, const cairn_plan_vec_t *v)
+{
+    msgpack_pack_array(pk, 2);
+    pack_bin(pk, v->plan, CAIRN_PLAN_ID_BYTES);
+    msgpack_pack_array(pk, v->nvec);
+    for (size_t i = 0; i < v->nvec; i++) {
+        msgpack_pack_array(pk, 4);
+        pack_bin(pk, v->vec[i].author, 32);
+        msgpack_pack_uint64(pk, v->vec[i].max_seq);
+        msgpack_pack_uint64(pk, v->vec[i].count);
+        pack_bin(pk, v->vec[i].ids, sizeof v->vec[i].ids);
+    }
+}
+
+static void pack_range(msgpack_packer *pk, cairn_recon_range_t r, size_t extra)
+{
+    msgpack_pack_array(pk, 2 + extra);
+    msgpack_pack_uint8(pk, r.depth);
+    msgpack_pack_uint64(pk, r.prefix);
+}
+
+static void pack_items(msgpack_packer *pk, const cairn_recon_set_t *set, cairn_recon_range_t r)
+{
+    size_t lo, hi;
+    cairn_recon_span(set, r, &lo, &hi);
+    pack_range(pk, r, 1);
+    msgpack_pack_array(pk, hi - lo);
+    for (size_t i = lo; i < hi; i++) {
+        msgpack_pack_array(pk, 2);
+        pack_bin(pk, set->items[i].plan, CAIRN_PLAN_ID_BYTES);
+        pack_bin(pk, set->items[i].digest, CAIRN_SYNC_DIGEST_BYTES);
+    }
+}
+
+/* Our TURN: [2, ranges, items, vecs, wants, alls]. */
+static cairn_err_t send_turn(cairn_sync_t *s)
+{
+    cairn_reply_t *r = &s->reply;
+    cairn_buf_t buf = CAIRN_BUF_INIT;
+    sink_t sink = {&buf, 0};
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sink, sink_write);
+    msgpack_pack_array(&pk, 6);
+    msgpack_pack_uint8(&pk, CAIRN_FRAME_TURN);
+    msgpack_pack_array(&pk, r->nranges);
+    for (size_t i = 0; i < r->nranges; i++) {
+        pack_range(&pk, r->ranges[i].r, 2);
+        msgpack_pack_uint64(&pk, r->ranges[i].count);
+        pack_bin(&pk, r->ranges[i].fp, CAIRN_RECON_FP_BYTES);
+    }
+    msgpack_pack_array(&pk, r->nitems);
+    for (size_t i = 0; i < r->nitems; i++)
+        pack_items(&pk, &s->mine, r->item_ranges[i]);
+    msgpack_pack_array(&pk, r->nvecs);
+    for (size_t i = 0; i < r->nvecs; i++)
+        pack_vec(&pk, &r->vecs[i]);
+    msgpack_pack_array(&pk, r->nwants);
+    for (size_t i = 0; i < r->nwants; i++)
+        pack_vec(&pk, &r->wants[i]);
+    msgpack_pack_array(&pk, r->nalls);
+    for (size_t i = 0; i < r->nalls; i++)
+        pack_range(&pk, r->alls[i], 0);
+    cairn_err_t err = sink.oom ? CAIRN_ENOMEM : CAIRN_OK;
+    if (err == CAIRN_OK && buf.len > CAIRN_SYNC_MAX_FRAME)
+        err = CAIRN_ETOOBIG; /* cannot happen with LEAF_ITEMS and 16 children */
+    if (err == CAIRN_OK)
+        err = cairn_sync_send(s, buf.data, buf.len);
+    s->stats.turns++;
+    cairn_buf_free(&buf);
+    reply_free(r);
+    return err;
+}
+
+/* ---- pushing changes ------------------------------------------------------------ */
+
+static cairn_err_t flush_changes(cairn_sync_t *s)
+{
+    if (s->nchg == 0)
+        return CAIRN_OK;
+    cairn_buf_t buf = CAIRN_BUF_INIT;
+    sink_t sink = {&buf, 0};
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sink, sink_write);
+    msgpack_pack_array(&pk, 2);
+    msgpack_pack_uint8(&pk, CAIRN_FRAME_CHANGES);
+    msgpack_pack_array(&pk, s->nchg);
+    for (size_t i = 0; i < s->nchg; i++)
+        pack_bin(&pk, s->chg[i], s->chg_len[i]);
+    cairn_err_t err = sink.oom ? CAIRN_ENOMEM : cairn_sync_send(s, buf.data, buf.len);
+    cairn_buf_free(&buf);
+    chg_clear(s);
+    return err;
+}
+
+typedef struct push_ctx {
+    cairn_sync_t *s;
+    cairn_err_t err;
+} push_ctx_t;
+
+static int add_change(void *ctx, const uint8_t *id, const uint8_t *bytes, size_t len)
+{
+    (void)id;
+    push_ctx_t *pc = ctx;
+    cairn_sync_t *s = pc->s;
+    if (s->chg_bytes + len + 16 > CHANGES_FRAME_BYTES || s->nchg == CHANGES_FRAME_MAX)
+        pc->err = flush_changes(s);
+    if (pc->err == CAIRN_OK)
+        pc->err = grow((void **)&s->chg, &s->cap_chg, s->nchg, sizeof *s->chg);
+    if (pc->err == CAIRN_OK && s->cap_chg > 0) {
+        size_t *l = realloc(s->chg_len, s->cap_chg * sizeof *l);
+        pc->err = l ? CAIRN_OK : CAIRN_ENOMEM;
+        if (l != NULL)
+            s->chg_len = l;
+    }
+    uint8_t *copy = pc->err == CAIRN_OK ? malloc(len) : NULL;
+    if (pc->err == CAIRN_OK && copy == NULL)
+        pc->err = CAIRN_ENOMEM;
+    if (pc->err != CAIRN_OK)
+        return 1;
+    memcpy(copy, bytes, len);
+    s->chg[s->nchg] = copy;
+    s->chg_len[s->nchg++] = len;
+    s->chg_bytes += len + 16;
+    s->stats.changes_out++;
+    s->stats.change_bytes_out += len;
+    return 0;
+}
+
+static cairn_err_t run_push(cairn_sync_t *s, const cairn_push_t *p)
+{
+    push_ctx_t pc = {s, CAIRN_OK};
+    cairn_err_t err = cairn_plan_changes_since(s->store, p->plan, p->vec, p->nvec, add_change, &pc);
+    return err == CAIRN_OK ? pc.err : err;
+}
+
+static size_t unsent(const cairn_sync_t *s)
+{
+    return s->out.len - s->out_head;
+}
+
+cairn_err_t cairn_turn_pump(cairn_sync_t *s)
+{
+    cairn_err_t err = CAIRN_OK;
+    while (err == CAIRN_OK && s->turn_due && s->push_at < s->npush &&
+           unsent(s) < s->opts.output_limit)
+        err = run_push(s, &s->pushes[s->push_at++]);
+    if (err != CAIRN_OK || !s->turn_due || s->push_at < s->npush)
+        return err;
+    err = flush_changes(s);
+    for (size_t i = 0; i < s->npush; i++)
+        free(s->pushes[i].vec);
+    s->npush = s->push_at = 0;
+    s->turn_due = 0;
+    if (err != CAIRN_OK)
+        return err;
+    if (!s->peer_asked && reply_empty(&s->reply)) {
+        cairn_sync_close(s, CAIRN_CLOSE_DONE); /* neither side has anything left */
+        return CAIRN_OK;
+    }
+    return send_turn(s);
+}
+
+/* Queue a push of plan (ours, so the peer may hold it), roster first. */
+static cairn_err_t queue_push(cairn_sync_t *s, const uint8_t *plan, const cairn_vec_entry_t *vec,
+                              size_t nvec)
+{
+    if (cairn_recon_find(&s->mine, plan) == NULL)
+        return CAIRN_OK; /* not ours to give this peer */
+    for (size_t i = 0; i < s->npush; i++)
+        if (memcmp(s->pushes[i].plan, plan, CAIRN_PLAN_ID_BYTES) == 0)
+            return CAIRN_OK;
+    cairn_err_t err = PUSH_BACK(s->pushes, s->npush, s->cap_push);
+    if (err != CAIRN_OK)
+        return err;
+    cairn_push_t p = {{0}, NULL, nvec};
+    memcpy(p.plan, plan, CAIRN_PLAN_ID_BYTES);
+    if (nvec > 0) {
+        p.vec = malloc(nvec * sizeof *vec);
+        if (p.vec == NULL)
+            return CAIRN_ENOMEM;
+        memcpy(p.vec, vec, nvec * sizeof *vec);
+    }
+    uint8_t org[32], rplan[CAIRN_PLAN_ID_BYTES];
+    int roster = cairn_org_key(s->store, org) == CAIRN_OK &&
+                 (cairn_roster_plan_id(org, rplan), memcmp(rplan, plan, sizeof rplan) == 0);
+    if (roster) { /* the roster goes first: it admits the authors of the rest */
+        memmove(&s->pushes[1], &s->pushes[0], s->npush * sizeof s->pushes[0]);
+        s->pushes[0] = p;
+    } else {
+        s->pushes[s->npush] = p;
+    }
+    s->npush++;
+    return CAIRN_OK;
+}
+
+/* ---- building our reply ------------------------------------------------------------ */
+
+static cairn_err_t add_vec(cairn_plan_vec_t **arr, size_t *n, size_t *cap, cairn_sync_t *s,
+                           const uint8_t *plan, int mine_known)
+{
+    cairn_err_t err = grow((void **)arr, cap, *n, sizeof **arr);
+    if (err != CAIRN_OK)
+        return err;
+    cairn_plan_vec_t *v = &(*arr)[*n];
+    memcpy(v->plan, plan, CAIRN_PLAN_ID_BYTES);
+    v->vec = NULL;
+    v->nvec = 0;
+    if (mine_known)
+        err = cairn_plan_vector(s->store, plan, &v->vec, &v->nvec);
+    if (err == CAIRN_OK)
+        (*n)++;
+    return err;
+}
+
+static cairn_err_t add_fp(cairn_sync_t *s, cairn_recon_range_t r)
+{
+    cairn_reply_t *rp = &s->reply;
+    cairn_err_t err = PUSH_BACK(rp->ranges, rp->nranges, rp->cap_ranges);
+    if (err != CAIRN_OK)
+        return err;
+    cairn_range_fp_t *f = &rp->ranges[rp->nranges++];
+    f->r = r;
+    cairn_recon_fp(&s->mine, r, &f->count, f->fp);
+    return CAIRN_OK;
+}
+
+/* Push every plan of ours in range r. */
+static cairn_err_t push_range(cairn_sync_t *s, cairn_recon_range_t r)
+{
+    size_t lo, hi;
+    cairn_recon_span(&s->mine, r, &lo, &hi);
+    cairn_err_t err = CAIRN_OK;
+    for (size_t i = lo; i < hi && err == CAIRN_OK; i++)
+        err = queue_push(s, s->mine.items[i].plan, NULL, 0);
+    return err;
+}
+
+static cairn_err_t on_range(cairn_sync_t *s, cairn_recon_range_t r, uint64_t count,
+                            const uint8_t *fp)
+{
+    uint64_t mc;
+    uint8_t mfp[CAIRN_RECON_FP_BYTES];
+    cairn_recon_fp(&s->mine, r, &mc, mfp);
+    cairn_reply_t *rp = &s->reply;
+    if (mc == count && memcmp(mfp, fp, sizeof mfp) == 0)
+        return CAIRN_OK;
+    if (mc == 0) {
+        cairn_err_t err = PUSH_BACK(rp->alls, rp->nalls, rp->cap_alls);
+        if (err == CAIRN_OK)
+            rp->alls[rp->nalls++] = r;
+        return err;
+    }
+    if (count == 0)
+        return push_range(s, r);
+    if (mc + count <= LEAF_ITEMS || r.depth == CAIRN_RECON_MAX_DEPTH) {
+        cairn_err_t err = PUSH_BACK(rp->item_ranges, rp->nitems, rp->cap_items);
+        if (err == CAIRN_OK)
+            rp->item_ranges[rp->nitems++] = r;
+        return err;
+    }
+    cairn_err_t err = CAIRN_OK;
+    for (uint64_t c = 0; c < 16 && err == CAIRN_OK; c++) {
+        cairn_recon_range_t child = {(uint8_t)(r.depth + 1), r.prefix << 4 | c};
+        err = add_fp(s, child);
+    }
+    return err;
+}
+
+/* ---- reading a frame ------------------------------------------------------------------ */
+
+static int is_bin(const msgpack_object *o, size_t n)
+{
+    return o->type == MSGPACK_OBJECT_BIN && o->via.bin.size == n;
+}
+
+static int is_uint(const msgpack_object *o)
+{
+    return o->type == MSGPACK_OBJECT_POSITIVE_INTEGER;
+}
+
+static int is_array(const msgpack_object *o, size_t n)
+{
+    return o->type == MSGPACK_OBJECT_ARRAY && (n == SIZE_MAX || o->via.array.size == n);
+}
+
+/* [depth, prefix, ...]: a valid range, or 0. */
+static int read_range(const msgpack_object *o, size_t len, cairn_recon_range_t *r)
+{
+    if (!is_array(o, len) || !is_uint(&o->via.array.ptr[0]) || !is_uint(&o->via.array.ptr[1]))
+        return 0;
+    uint64_t d = o->via.array.ptr[0].via.u64, p = o->via.array.ptr[1].via.u64;
+    if (d > CAIRN_RECON_MAX_DEPTH || (d < 16 && p >> (4 * d) != 0))
+        return 0;
+    r->depth = (uint8_t)d;
+    r->prefix = p;
+    return 1;
+}
+
+/* [plan, [[author, max, count, ids]...]] into a vector (malloc'd). */
+static int read_vec(const msgpack_object *o, uint8_t *plan, cairn_vec_entry_t **vec, size_t *n)
+{
+    if (!is_array(o, 2) || !is_bin(&o->via.array.ptr[0], CAIRN_PLAN_ID_BYTES) ||
+        !is_array(&o->via.array.ptr[1], SIZE_MAX))
+        return 0;
+    memcpy(plan, o->via.array.ptr[0].via.bin.ptr, CAIRN_PLAN_ID_BYTES);
+    const msgpack_object *a = &o->via.array.ptr[1];
+    *n = a->via.array.size;
+    *vec = malloc((*n ? *n : 1) * sizeof **vec);
+    if (*vec == NULL)
+        return 0;
+    for (size_t i = 0; i < *n; i++) {
+        const msgpack_object *e = &a->via.array.ptr[i];
+        if (!is_array(e, 4) || !is_bin(&e->via.array.ptr[0], 32) || !is_uint(&e->via.array.ptr[1]) ||
+            !is_uint(&e->via.array.ptr[2]) || !is_bin(&e->via.array.ptr[3], 8) ||
+            (i > 0 && memcmp(a->via.array.ptr[i - 1].via.array.ptr[0].via.bin.ptr,
+                             e->via.array.ptr[0].via.bin.ptr, 32) >= 0)) {
+            free(*vec);
+            return 0; /* sorted by author, each once: vec_find relies on it */
+        }
+        memcpy((*vec)[i].author, e->via.array.ptr[0].via.bin.ptr, 32);
+        (*vec)[i].max_seq = e->via.array.ptr[1].via.u64;
+        (*vec)[i].count = e->via.array.ptr[2].via.u64;
+        memcpy((*vec)[i].ids, e->via.array.ptr[3].via.bin.ptr, 8);
+    }
+    return 1;
+}
+
+static cairn_err_t on_items(cairn_sync_t *s, const msgpack_object *o, int *bad)
+{
+    cairn_recon_range_t r;
+    if (!read_range(o, 3, &r) || !is_array(&o->via.array.ptr[2], SIZE_MAX)) {
+        *bad = 1;
+        return CAIRN_OK;
+    }
+    const msgpack_object *list = &o->via.array.ptr[2];
+    cairn_reply_t *rp = &s->reply;
+    cairn_err_t err = CAIRN_OK;
+    for (uint32_t i = 0; i < list->via.array.size && err == CAIRN_OK; i++) {
+        const msgpack_object *it = &list->via.array.ptr[i];
+        if (!is_array(it, 2) || !is_bin(&it->via.array.ptr[0], CAIRN_PLAN_ID_BYTES) ||
+            !is_bin(&it->via.array.ptr[1], CAIRN_SYNC_DIGEST_BYTES) ||
+            !cairn_recon_contains(r, (const uint8_t *)it->via.array.ptr[0].via.bin.ptr)) {
+            *bad = 1;
+            return CAIRN_OK;
+        }
+        const uint8_t *plan = (const uint8_t *)it->via.array.ptr[0].via.bin.ptr;
+        const cairn_recon_item_t *m = cairn_recon_find(&s->mine, plan);
+        if (m == NULL || memcmp(m->digest, it->via.array.ptr[1].via.bin.ptr,
+                                CAIRN_SYNC_DIGEST_BYTES) != 0)
+            err = add_vec(&rp->vecs, &rp->nvecs, &rp->cap_vecs, s, plan, m != NULL);
+    }
+    /* Plans only we hold in r: the peer has none of their changes. */
+    size_t lo, hi;
+    cairn_recon_span(&s->mine, r, &lo, &hi);
+    for (size_t k = lo; k < hi && err == CAIRN_OK; k++) {
+        int theirs = 0;
+        for (uint32_t i = 0; i < list->via.array.size && !theirs; i++)
+            theirs = memcmp(list->via.array.ptr[i].via.array.ptr[0].via.bin.ptr,
+                            s->mine.items[k].plan, CAIRN_PLAN_ID_BYTES) == 0;
+        if (!theirs)
+            err = queue_push(s, s->mine.items[k].plan, NULL, 0);
+    }
+    return err;
+}
+
+/* A vector from the peer: push what it lacks; want, if it holds what we lack. */
+static cairn_err_t on_vec(cairn_sync_t *s, const msgpack_object *o, int want_back, int *bad)
+{
+    uint8_t plan[CAIRN_PLAN_ID_BYTES];
+    cairn_vec_entry_t *theirs;
+    size_t n;
+    if (!read_vec(o, plan, &theirs, &n)) {
+        *bad = 1;
+        return CAIRN_OK;
+    }
+    cairn_err_t err = queue_push(s, plan, theirs, n);
+    if (err == CAIRN_OK && want_back) {
+        cairn_vec_entry_t *mine;
+        size_t nm;
+        err = cairn_plan_vector(s->store, plan, &mine, &nm);
+        if (err == CAIRN_OK && cairn_vector_behind(theirs, n, mine, nm)) {
+            cairn_reply_t *rp = &s->reply;
+            err = grow((void **)&rp->wants, &rp->cap_wants, rp->nwants, sizeof *rp->wants);
+            if (err == CAIRN_OK) {
+                cairn_plan_vec_t *w = &rp->wants[rp->nwants++];
+                memcpy(w->plan, plan, CAIRN_PLAN_ID_BYTES);
+                w->vec = mine;
+                w->nvec = nm;
+                mine = NULL;
+            }
+        }
+        free(mine);
+    }
+    free(theirs);
+    return err;
+}
+
+static cairn_err_t on_turn(cairn_sync_t *s, const msgpack_object *f)
+{
+    for (int k = 1; k <= 5; k++)
+        if (!is_array(&f[k], SIZE_MAX)) {
+            cairn_sync_close(s, CAIRN_CLOSE_PROTOCOL);
+            return CAIRN_OK;
+        }
+    s->stats.turns++;
+    s->peer_asked = 0;
+    int bad = 0;
+    cairn_err_t err = CAIRN_OK;
+    for (int k = 1; k <= 5; k++)
+        s->peer_asked |= f[k].via.array.size > 0;
+    for (uint32_t i = 0; i < f[1].via.array.size && err == CAIRN_OK && !bad; i++) {
+        const msgpack_object *o = &f[1].via.array.ptr[i];
+        cairn_recon_range_t r;
+        if (!read_range(o, 4, &r) || !is_uint(&o->via.array.ptr[2]) ||
+            !is_bin(&o->via.array.ptr[3], CAIRN_RECON_FP_BYTES))
+            bad = 1;
+        else
+            err = on_range(s, r, o->via.array.ptr[2].via.u64,
+                           (const uint8_t *)o->via.array.ptr[3].via.bin.ptr);
+    }
+    for (uint32_t i = 0; i < f[2].via.array.size && err == CAIRN_OK && !bad; i++)
+        err = on_items(s, &f[2].via.array.ptr[i], &bad);
+    for (uint32_t i = 0; i < f[3].via.array.size && err == CAIRN_OK && !bad; i++)
+        err = on_vec(s, &f[3].via.array.ptr[i], 1, &bad);
+    for (uint32_t i = 0; i < f[4].via.array.size && err == CAIRN_OK && !bad; i++)
+        err = on_vec(s, &f[4].via.array.ptr[i], 0, &bad);
+    for (uint32_t i = 0; i < f[5].via.array.size && err == CAIRN_OK && !bad; i++) {
+        cairn_recon_range_t r;
+        if (!read_range(&f[5].via.array.ptr[i], 2, &r))
+            bad = 1;
+        else
+            err = push_range(s, r);
+    }
+    if (bad) {
+        cairn_sync_close(s, CAIRN_CLOSE_PROTOCOL);
+        return CAIRN_OK;
+    }
+    s->turn_due = 1;
+    return err;
+}
+
+static cairn_err_t on_changes(cairn_sync_t *s, const msgpack_object *list)
+{
+    size_t n = list->via.array.size;
+    const uint8_t **bytes = malloc((n ? n : 1) * sizeof *bytes);
+    size_t *lens = malloc((n ? n : 1) * sizeof *lens);
+    cairn_err_t err = bytes && lens ? CAIRN_OK : CAIRN_ENOMEM;
+    for (size_t i = 0; i < n && err == CAIRN_OK; i++) {
+        const msgpack_object *o = &list->via.array.ptr[i];
+        if (o->type != MSGPACK_OBJECT_BIN) {
+            cairn_sync_close(s, CAIRN_CLOSE_PROTOCOL);
+            n = 0;
+            break;
+        }
+        bytes[i] = (const uint8_t *)o->via.bin.ptr;
+        lens[i] = o->via.bin.size;
+        s->stats.change_bytes_in += lens[i];
+    }
+    cairn_ingest_stats_t st = {0};
+    if (err == CAIRN_OK && n > 0)
+        err = cairn_ingest(s->store, bytes, lens, n, NULL, &st);
+    if (err == CAIRN_OK && s->provisional &&
+        cairn_roster_member(s->store, s->peer, s->now, &s->peer_roles, NULL) == CAIRN_OK)
+        s->provisional = 0; /* the roster we were sent vouches for the peer */
+    s->stats.changes_in += n;
+    s->stats.applied += st.applied;
+    s->stats.duplicate += st.duplicate;
+    s->stats.pending += st.pending;
+    s->stats.rejected += st.rejected;
+    free(bytes);
+    free(lens);
+    return err;
+}
+
+cairn_err_t cairn_turn_frame(cairn_sync_t *s, const uint8_t *p, size_t n)
+{
+    msgpack_unpacked up;
+    size_t off = 0;
+    /* TURN nests four deep (vectors); CHANGES two. */
+    if (cairn_mp_prescan(p, n, 5) != CAIRN_OK) {
+        cairn_sync_close(s, CAIRN_CLOSE_PROTOCOL);
+        return CAIRN_OK;
+    }
+    msgpack_unpacked_init(&up);
+    cairn_err_t err = CAIRN_OK;
+    if (msgpack_unpack_next(&up, (const char *)p, n, &off) != MSGPACK_UNPACK_SUCCESS ||
+        off != n || !is_array(&up.data, SIZE_MAX) || up.data.via.array.size == 0 ||
+        !is_uint(&up.data.via.array.ptr[0])) {
+        cairn_sync_close(s, CAIRN_CLOSE_PROTOCOL);
+        msgpack_unpacked_destroy(&up);
+        return CAIRN_OK;
+    }
+    const msgpack_object *f = up.data.via.array.ptr;
+    size_t len = up.data.via.array.size;
+    switch (f[0].via.u64) {
+    case CAIRN_FRAME_CHANGES:
+        if (len == 2 && is_array(&f[1], SIZE_MAX))
+            err = on_changes(s, &f[1]);
+        else
+            cairn_sync_close(s, CAIRN_CLOSE_PROTOCOL);
+        break;
+    case CAIRN_FRAME_TURN:
+        if (len == 6 && !s->turn_due)
+            err = on_turn(s, f);
+        else
+            cairn_sync_close(s, CAIRN_CLOSE_PROTOCOL); /* out of turn */
+        break;
+    case CAIRN_FRAME_PING: {
+        uint8_t pong[2] = {0x91, CAIRN_FRAME_PONG};
+        err = cairn_sync_send(s, pong, sizeof pong);
+        break;
+    }
+    case CAIRN_FRAME_PONG:
+        break;
+    case CAIRN_FRAME_CLOSE: {
+        uint64_t why = len == 2 && is_uint(&f[1]) ? f[1].via.u64 : CAIRN_CLOSE_BY_PEER;
+        s->state = why == CAIRN_CLOSE_DONE ? CAIRN_SYNC_DONE : CAIRN_SYNC_CLOSED;
+        s->reason = why < CAIRN_CLOSE_REASON__COUNT ? (cairn_close_reason_t)why
+                                                     : CAIRN_CLOSE_BY_PEER;
+        cairn_turn_reset(s);
+        break;
+    }
+    default:
+        cairn_sync_close(s, CAIRN_CLOSE_PROTOCOL);
+    }
+    msgpack_unpacked_destroy(&up);
+    return err;
+}
+
+/* ---- the first turn --------------------------------------------------------------------- */
+
+typedef struct set_ctx {
+    cairn_sync_t *s;
+    cairn_err_t err;
+} set_ctx_t;
+
+static int add_item(void *ctx, const uint8_t *plan, const uint8_t *digest)
+{
+    set_ctx_t *sc = ctx;
+    int may = 0;
+    if (sc->s->provisional)
+        return 1; /* an unproven peer gets nothing */
+    sc->err = cairn_plan_may_hold(sc->s->store, plan, sc->s->peer, sc->s->peer_roles, &may);
+    if (sc->err == CAIRN_OK && may)
+        sc->err = cairn_recon_add(&sc->s->mine, plan, digest);
+    return sc->err != CAIRN_OK;
+}
+
+cairn_err_t cairn_turn_start(cairn_sync_t *s)
+{
+    set_ctx_t sc = {s, CAIRN_OK};
+    cairn_err_t err = cairn_plan_summaries(s->store, add_item, &sc);
+    if (err == CAIRN_OK)
+        err = sc.err;
+    if (err == CAIRN_OK)
+        err = cairn_recon_seal(&s->mine);
+    if (err != CAIRN_OK || !s->opts.initiator)
+        return err;
+    /* The initiator opens: the whole set's fingerprint, and the roster's vector. */
+    uint8_t org[32], rplan[CAIRN_PLAN_ID_BYTES];
+    cairn_recon_range_t root = {0, 0};
+    err = add_fp(s, root);
+    if (err == CAIRN_OK)
+        err = cairn_org_key(s->store, org);
+    if (err == CAIRN_OK) {
+        cairn_roster_plan_id(org, rplan);
+        err = add_vec(&s->reply.vecs, &s->reply.nvecs, &s->reply.cap_vecs, s, rplan, 1);
+    }
+    s->peer_asked = 1; /* an opening turn always goes out */
+    s->turn_due = 1;
+    return err == CAIRN_OK ? cairn_turn_pump(s) : err;
+}

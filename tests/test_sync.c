@@ -1,0 +1,272 @@
+/*
+ * test_sync.c - sync sessions between real stores over an in-memory pipe.
+ */
+#include "test.h"
+
+#include <cairn/sync.h>
+#include <sodium.h>
+
+#define CLINICAL (CAIRN_ROLE_CARE_MANAGER | CAIRN_ROLE_PRESCRIBER | CAIRN_ROLE_BH_SPECIALIST)
+
+typedef struct pair_result {
+    cairn_sync_state_t state[2];
+    cairn_close_reason_t reason[2];
+    cairn_sync_stats_t stats[2];
+    int flights; /* one-way deliveries that carried bytes */
+} pair_result_t;
+
+/* Move bytes from one session to the other; 1 if any moved. */
+static int move(cairn_sync_t *from, cairn_sync_t *to, uint64_t now, int flip_byte)
+{
+    size_t len;
+    const uint8_t *p = cairn_sync_output(from, &len);
+    if (len == 0)
+        return 0;
+    uint8_t *copy = malloc(len);
+    CHECK(copy != NULL);
+    memcpy(copy, p, len);
+    if (flip_byte >= 0 && (size_t)flip_byte < len)
+        copy[flip_byte] ^= 0x40;
+    CHECK_OK(cairn_sync_consumed(from, len));
+    CHECK_OK(cairn_sync_feed(to, copy, len, now));
+    free(copy);
+    return 1;
+}
+
+static int live(cairn_sync_t *s)
+{
+    cairn_sync_state_t st = cairn_sync_state(s);
+    return st == CAIRN_SYNC_HANDSHAKE || st == CAIRN_SYNC_RUNNING;
+}
+
+/* Run a session between a (initiator) and b until both end; flip: corrupt one byte. */
+static void run_pair(cairn_store_t *a, cairn_store_t *b, pair_result_t *r, int flip_at_flight,
+                     int flip_byte)
+{
+    cairn_sync_t *s[2];
+    cairn_sync_opts_t oa = {1, 1000, 0, 0, 0, NULL}, ob = {0, 1000, 0, 0, 0, NULL};
+    CHECK_OK(cairn_sync_new(a, &oa, &s[0]));
+    CHECK_OK(cairn_sync_new(b, &ob, &s[1]));
+    memset(r, 0, sizeof *r);
+    for (int step = 0; step < 10000 && (live(s[0]) || live(s[1])); step++) {
+        int moved = 0;
+        for (int k = 0; k < 2; k++) {
+            int flip = r->flights == flip_at_flight ? flip_byte : -1;
+            if (move(s[k], s[1 - k], 1000 + (uint64_t)step, flip)) {
+                r->flights++;
+                moved = 1;
+            }
+        }
+        if (!moved)
+            break; /* nothing in flight: both sides wait or are done */
+    }
+    for (int k = 0; k < 2; k++) {
+        r->state[k] = cairn_sync_state(s[k]);
+        r->reason[k] = cairn_sync_close_reason(s[k]);
+        cairn_sync_get_stats(s[k], &r->stats[k]);
+        cairn_sync_free(s[k]);
+    }
+}
+
+static void title(cairn_store_t *s, const uint8_t *plan, const char *t)
+{
+    cairn_batch_t *b;
+    cairn_edit_t *e;
+    cairn_value_t v = str(t);
+    CHECK_OK(cairn_batch_begin(s, &b));
+    CHECK_OK(cairn_edit_begin(b, plan, &e));
+    CHECK_OK(cairn_edit_set(e, CAIRN_ET_PLAN, cairn_singleton_eid, field(CAIRN_ET_PLAN, "title"),
+                            &v));
+    CHECK_OK(cairn_edit_commit(e, NULL));
+    CHECK_OK(cairn_batch_commit(b));
+}
+
+typedef struct sums {
+    uint8_t (*v)[32];
+    size_t n, cap;
+} sums_t;
+
+static int add_sum(void *ctx, const uint8_t *plan, const uint8_t *digest)
+{
+    sums_t *s = ctx;
+    if (s->n == s->cap) {
+        s->cap = s->cap ? 2 * s->cap : 64;
+        s->v = realloc(s->v, s->cap * sizeof *s->v);
+        CHECK(s->v != NULL);
+    }
+    memcpy(s->v[s->n], plan, 16);
+    memcpy(s->v[s->n] + 16, digest, 16);
+    s->n++;
+    return 0;
+}
+
+static int same_replicas(cairn_store_t *a, cairn_store_t *b)
+{
+    sums_t x = {0}, y = {0};
+    CHECK_OK(cairn_plan_summaries(a, add_sum, &x));
+    CHECK_OK(cairn_plan_summaries(b, add_sum, &y));
+    int same = x.n == y.n && (x.n == 0 || memcmp(x.v, y.v, x.n * 32) == 0);
+    free(x.v);
+    free(y.v);
+    return same;
+}
+
+static void world(test_node_t *n, size_t k, unsigned roles)
+{
+    for (size_t i = 0; i < k; i++)
+        test_node_create(&n[i], "sync");
+    test_org(n, k, roles);
+}
+
+/* Two replicas that differ both ways converge in one session, in few flights. */
+static void test_converge_two(void)
+{
+    test_node_t n[2];
+    world(n, 2, CLINICAL);
+    uint8_t plans[40][CAIRN_PLAN_ID_BYTES];
+    for (int i = 0; i < 40; i++) {
+        cairn_plan_id_new(plans[i]);
+        title(n[0].store, plans[i], "shared");
+    }
+    pair_result_t r;
+    run_pair(n[0].store, n[1].store, &r, -1, 0);
+    CHECK(r.state[0] == CAIRN_SYNC_DONE && r.state[1] == CAIRN_SYNC_DONE);
+    CHECK(same_replicas(n[0].store, n[1].store));
+    /* Now each side edits a few plans, some the same ones. */
+    title(n[0].store, plans[3], "a");
+    title(n[1].store, plans[3], "b");
+    title(n[1].store, plans[17], "b");
+    title(n[0].store, plans[30], "a");
+    CHECK(!same_replicas(n[0].store, n[1].store));
+    run_pair(n[1].store, n[0].store, &r, -1, 0);
+    CHECK(r.state[0] == CAIRN_SYNC_DONE && r.state[1] == CAIRN_SYNC_DONE);
+    CHECK(same_replicas(n[0].store, n[1].store));
+    CHECK(r.stats[0].applied == 2 && r.stats[1].applied == 2);
+    /* In sync: one round trip, well under 1 KiB. */
+    run_pair(n[0].store, n[1].store, &r, -1, 0);
+    CHECK(r.state[0] == CAIRN_SYNC_DONE);
+    fprintf(stderr, "in sync: %llu + %llu bytes after the handshake? flights %d\n",
+            (unsigned long long)r.stats[0].bytes_out, (unsigned long long)r.stats[1].bytes_out,
+            r.flights);
+    CHECK(r.stats[0].changes_out == 0 && r.stats[1].changes_out == 0);
+    test_node_destroy(&n[0]);
+    test_node_destroy(&n[1]);
+}
+
+/* A node of another organisation cannot complete the handshake. */
+static void test_other_org(void)
+{
+    test_node_t a[2], b[2];
+    world(a, 2, CLINICAL);
+    world(b, 2, CLINICAL);
+    pair_result_t r;
+    run_pair(a[0].store, b[1].store, &r, -1, 0);
+    CHECK(r.state[0] == CAIRN_SYNC_CLOSED || r.state[1] == CAIRN_SYNC_CLOSED);
+    CHECK(r.reason[0] == CAIRN_CLOSE_AUTH || r.reason[1] == CAIRN_CLOSE_AUTH);
+    CHECK(r.stats[0].changes_out == 0 && r.stats[1].changes_out == 0);
+    for (int i = 0; i < 2; i++) {
+        test_node_destroy(&a[i]);
+        test_node_destroy(&b[i]);
+    }
+}
+
+/* A node of our organisation but not on the roster is turned away before any plan flows. */
+static void test_unknown_peer(void)
+{
+    test_node_t n[3];
+    world(n, 2, CLINICAL);
+    test_node_create(&n[2], "sync-stranger");
+    uint8_t org[32];
+    CHECK_OK(cairn_org_key(n[0].store, org));
+    CHECK_OK(cairn_org_join(n[2].store, org));
+    uint8_t plan[CAIRN_PLAN_ID_BYTES];
+    cairn_plan_id_new(plan);
+    title(n[0].store, plan, "private");
+    pair_result_t r;
+    run_pair(n[2].store, n[0].store, &r, -1, 0);
+    CHECK(r.state[1] == CAIRN_SYNC_CLOSED && r.reason[1] == CAIRN_CLOSE_UNKNOWN_PEER);
+    CHECK(r.stats[1].changes_out == 0);
+    run_pair(n[0].store, n[2].store, &r, -1, 0);
+    CHECK(r.state[0] == CAIRN_SYNC_CLOSED && r.reason[0] == CAIRN_CLOSE_UNKNOWN_PEER);
+    CHECK(r.stats[0].changes_out == 0);
+    for (int i = 0; i < 3; i++)
+        test_node_destroy(&n[i]);
+}
+
+/* Any flipped byte on the wire ends the session; nothing half-applied; a retry heals. */
+static void test_tampering(void)
+{
+    test_node_t n[2];
+    world(n, 2, CLINICAL);
+    uint8_t plan[CAIRN_PLAN_ID_BYTES];
+    cairn_plan_id_new(plan);
+    for (int i = 0; i < 5; i++)
+        title(n[0].store, plan, "x");
+    for (int flight = 0; flight < 6; flight++) {
+        pair_result_t r;
+        run_pair(n[0].store, n[1].store, &r, flight, 9);
+        CHECK(r.state[0] != CAIRN_SYNC_DONE || r.state[1] != CAIRN_SYNC_DONE ||
+              r.flights <= flight);
+    }
+    pair_result_t r;
+    run_pair(n[0].store, n[1].store, &r, -1, 0);
+    CHECK(r.state[0] == CAIRN_SYNC_DONE && same_replicas(n[0].store, n[1].store));
+    test_node_destroy(&n[0]);
+    test_node_destroy(&n[1]);
+}
+
+/* An outreach laptop receives its caseload only. */
+static void test_partial_replica(void)
+{
+    test_node_t n[2];
+    for (int i = 0; i < 2; i++)
+        test_node_create(&n[i], "sync-partial");
+    CHECK_OK(cairn_org_create(n[0].store, "clinic"));
+    CHECK_OK(cairn_roster_put(n[0].store, n[0].pk, "clinic", CAIRN_ROLE_CARE_MANAGER, 0, 0));
+    CHECK_OK(cairn_roster_put(n[0].store, n[1].pk, "laptop", CAIRN_ROLE_OUTREACH, 0, 0));
+    uint8_t org[32];
+    CHECK_OK(cairn_org_key(n[0].store, org));
+    CHECK_OK(cairn_org_join(n[1].store, org));
+    uint8_t mine[CAIRN_PLAN_ID_BYTES], other[CAIRN_PLAN_ID_BYTES], m[16];
+    cairn_plan_id_new(mine);
+    cairn_plan_id_new(other);
+    title(n[0].store, other, "not on the laptop's caseload");
+    char hex[65];
+    sodium_bin2hex(hex, sizeof hex, n[1].pk, 32);
+    cairn_batch_t *b;
+    cairn_edit_t *e;
+    cairn_value_t v = str(hex);
+    CHECK_OK(cairn_batch_begin(n[0].store, &b));
+    CHECK_OK(cairn_edit_begin(b, mine, &e));
+    CHECK_OK(cairn_edit_add(e, CAIRN_ET_MEMBER, m));
+    CHECK_OK(cairn_edit_set(e, CAIRN_ET_MEMBER, m, field(CAIRN_ET_MEMBER, "person_key"), &v));
+    CHECK_OK(cairn_edit_commit(e, NULL));
+    CHECK_OK(cairn_batch_commit(b));
+    pair_result_t r;
+    run_pair(n[1].store, n[0].store, &r, -1, 0);
+    CHECK(r.state[0] == CAIRN_SYNC_DONE && r.state[1] == CAIRN_SYNC_DONE);
+    cairn_plan_state_t *st;
+    CHECK_OK(cairn_plan_read(n[1].store, mine, &st));
+    CHECK(cairn_plan_state_changes(st) == 1);
+    cairn_plan_state_free(st);
+    CHECK_OK(cairn_plan_read(n[1].store, other, &st));
+    CHECK(cairn_plan_state_changes(st) == 0);
+    cairn_plan_state_free(st);
+    /* A second session finds nothing to do: the partial replica is in sync. */
+    run_pair(n[0].store, n[1].store, &r, -1, 0);
+    CHECK(r.state[0] == CAIRN_SYNC_DONE && r.stats[0].changes_out == 0 &&
+          r.stats[1].changes_out == 0);
+    test_node_destroy(&n[0]);
+    test_node_destroy(&n[1]);
+}
+
+int main(void)
+{
+    CHECK(sodium_init() >= 0);
+    RUN(test_converge_two);
+    RUN(test_other_org);
+    RUN(test_unknown_peer);
+    RUN(test_tampering);
+    RUN(test_partial_replica);
+    return 0;
+}

@@ -1,0 +1,360 @@
+/*
+ * bench_sync.c - reconciliation cost: bytes, round trips and time.
+ *
+ * (1) Two replicas of PLANS x PER_PLAN changes (default 100,000 x 10 = 1M)
+ *     that differ by DIFF changes (half new on each side, in random plans):
+ *     bytes each way besides the missing changes themselves, round trips,
+ *     time. (2) The same two replicas once in sync: bytes and round trips.
+ *     (3) An empty replica against SMALL changes (default 100,000 in 1,000
+ *     plans), beside ingesting the same changes straight from memory.
+ * Sessions run in process over an in-memory pipe: a flight is one
+ * direction's bytes; a round trip is two flights. (1) and (2) repeat RUNS
+ * times on the same pair (new differences each time); (3) uses a fresh
+ * empty replica each run. Medians with min-max.
+ *
+ * Environment: CAIRN_BENCH_PLANS, CAIRN_BENCH_PER_PLAN, CAIRN_BENCH_DIFF,
+ * CAIRN_BENCH_SMALL_PLANS, CAIRN_BENCH_RUNS, CAIRN_BENCH_DIR.
+ */
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench_util.h"
+#include "cairn/cairn.h"
+#include "cairn/sync.h"
+
+#define FULL (CAIRN_ROLE_CARE_MANAGER | CAIRN_ROLE_PRESCRIBER | CAIRN_ROLE_BH_SPECIALIST)
+#define BATCH 1000
+
+static void check(cairn_err_t err, const char *what)
+{
+    if (err != CAIRN_OK)
+        bench_die(what, cairn_strerror(err));
+}
+
+typedef struct node {
+    char root[512], dir[600], key[600];
+    cairn_store_t *store;
+    uint8_t pk[32];
+} node_t;
+
+static void node_create(node_t *n, const char *tag)
+{
+    bench_scratch(n->root, sizeof n->root, tag);
+    snprintf(n->key, sizeof n->key, "%s/key", n->root);
+    snprintf(n->dir, sizeof n->dir, "%s/node", n->root);
+    check(cairn_key_file_create(n->key), "key file");
+    cairn_unlock_t u = {CAIRN_UNLOCK_KEY_FILE, NULL, 0, n->key};
+    cairn_init_opts_t opts = {CAIRN_KDF_INTERACTIVE, (size_t)16 << 30};
+    check(cairn_store_init(n->dir, &u, &opts), "store init");
+    check(cairn_store_open(n->dir, &u, &n->store), "store open");
+    cairn_store_info_t info;
+    check(cairn_store_info(n->store, &info), "store info");
+    memcpy(n->pk, info.public_key, 32);
+}
+
+static void node_destroy(node_t *n)
+{
+    cairn_store_close(n->store);
+    bench_rmtree(n->root);
+}
+
+/* ---- sessions over a pipe ---------------------------------------------------------- */
+
+typedef struct result {
+    double seconds;
+    int flights; /* after the handshake */
+    uint64_t bytes[2], change_bytes[2], changes[2];
+    int ok;
+} result_t;
+
+static int live(const cairn_sync_t *s)
+{
+    cairn_sync_state_t st = cairn_sync_state(s);
+    return st == CAIRN_SYNC_HANDSHAKE || st == CAIRN_SYNC_RUNNING;
+}
+
+static void run_session(cairn_store_t *a, cairn_store_t *b, result_t *r)
+{
+    cairn_sync_t *s[2];
+    cairn_sync_opts_t o = {1, 1, 0, 0, 0, NULL};
+    check(cairn_sync_new(a, &o, &s[0]), "sync a");
+    o.initiator = 0;
+    check(cairn_sync_new(b, &o, &s[1]), "sync b");
+    memset(r, 0, sizeof *r);
+    int flights = 0;
+    double t = bench_now();
+    for (uint64_t now = 2; live(s[0]) || live(s[1]); now++) {
+        int moved = 0;
+        for (int k = 0; k < 2; k++) {
+            size_t len;
+            const uint8_t *p = cairn_sync_output(s[k], &len);
+            if (len == 0)
+                continue;
+            uint8_t *copy = malloc(len);
+            if (copy == NULL)
+                bench_die("pipe", "out of memory");
+            memcpy(copy, p, len);
+            check(cairn_sync_consumed(s[k], len), "consumed");
+            check(cairn_sync_feed(s[1 - k], copy, len, now), "feed");
+            free(copy);
+            moved = 1;
+            flights++;
+        }
+        if (!moved)
+            break;
+    }
+    r->seconds = bench_now() - t;
+    r->flights = flights > 3 ? flights - 3 : 0; /* the three handshake messages */
+    r->ok = cairn_sync_state(s[0]) == CAIRN_SYNC_DONE && cairn_sync_state(s[1]) == CAIRN_SYNC_DONE;
+    for (int k = 0; k < 2; k++) {
+        cairn_sync_stats_t st;
+        cairn_sync_get_stats(s[k], &st);
+        r->bytes[k] = st.bytes_out;
+        r->change_bytes[k] = st.change_bytes_out;
+        r->changes[k] = st.changes_out;
+        cairn_sync_free(s[k]);
+    }
+    if (!r->ok)
+        bench_die("session", "did not end cleanly");
+}
+
+/* ---- workloads ------------------------------------------------------------------------- */
+
+static void set_title(cairn_edit_t *e, size_t i)
+{
+    char t[48];
+    snprintf(t, sizeof t, "Care plan rev %zu", i);
+    cairn_value_t v = {CAIRN_VALUE_STR, 0, t, strlen(t)};
+    check(cairn_edit_set(e, CAIRN_ET_PLAN, cairn_singleton_eid,
+                         (uint16_t)cairn_field_by_name(CAIRN_ET_PLAN, "title"), &v),
+          "edit set");
+}
+
+/* per_plan single-op changes to each plan, in groups of plans per batch. */
+static void fill(cairn_store_t *s, uint8_t (*plans)[CAIRN_PLAN_ID_BYTES], size_t nplans,
+                 size_t per_plan)
+{
+    size_t group = BATCH / per_plan ? BATCH / per_plan : 1;
+    for (size_t g = 0; g < nplans; g += group) {
+        size_t end = g + group < nplans ? g + group : nplans;
+        cairn_batch_t *b;
+        check(cairn_batch_begin(s, &b), "batch");
+        for (size_t i = 0; i < per_plan; i++)
+            for (size_t p = g; p < end; p++) {
+                cairn_edit_t *e;
+                check(cairn_edit_begin(b, plans[p], &e), "edit begin");
+                set_title(e, i);
+                check(cairn_edit_commit(e, NULL), "edit commit");
+            }
+        check(cairn_batch_commit(b), "batch commit");
+    }
+}
+
+/* diff changes: half on a, half on b, each in a random plan. */
+static void diverge(cairn_store_t *a, cairn_store_t *b, uint8_t (*plans)[CAIRN_PLAN_ID_BYTES],
+                    size_t nplans, size_t diff)
+{
+    for (int side = 0; side < 2; side++) {
+        cairn_batch_t *bt;
+        check(cairn_batch_begin(side ? b : a, &bt), "batch");
+        for (size_t i = side; i < diff; i += 2) {
+            cairn_edit_t *e;
+            check(cairn_edit_begin(bt, plans[randombytes_uniform((uint32_t)nplans)], &e), "edit");
+            set_title(e, 1000 + i);
+            check(cairn_edit_commit(e, NULL), "edit commit");
+        }
+        check(cairn_batch_commit(bt), "batch commit");
+    }
+}
+
+static void org(node_t *a, node_t *b)
+{
+    check(cairn_org_create(a->store, "bench"), "org");
+    check(cairn_roster_put(a->store, a->pk, "a", FULL | CAIRN_ROLE_ADMIN, 0, 0), "roster a");
+    check(cairn_roster_put(a->store, b->pk, "b", FULL, 0, 0), "roster b");
+    uint8_t key[32];
+    check(cairn_org_key(a->store, key), "org key");
+    check(cairn_org_join(b->store, key), "join");
+}
+
+/* ---- raw ingest baseline ------------------------------------------------------------------ */
+
+typedef struct list {
+    uint8_t **p;
+    size_t *len, n, cap;
+} list_t;
+
+static int collect(void *ctx, const uint8_t *id, const uint8_t *bytes, size_t len)
+{
+    (void)id;
+    list_t *l = ctx;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 1024;
+        l->p = realloc(l->p, l->cap * sizeof *l->p);
+        l->len = realloc(l->len, l->cap * sizeof *l->len);
+        if (l->p == NULL || l->len == NULL)
+            bench_die("collect", "out of memory");
+    }
+    l->p[l->n] = malloc(len);
+    if (l->p[l->n] == NULL)
+        bench_die("collect", "out of memory");
+    memcpy(l->p[l->n], bytes, len);
+    l->len[l->n++] = len;
+    return 0;
+}
+
+static void list_free(list_t *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->p[i]);
+    free(l->p);
+    free(l->len);
+}
+
+/* ---- main ---------------------------------------------------------------------------------- */
+
+typedef struct cfg {
+    size_t plans, per_plan, diff, small_plans, runs;
+} cfg_t;
+
+static void row(const char *name, double *v, size_t n, int integer)
+{
+    bench_stat_t s = bench_stat(v, n);
+    if (integer)
+        printf("| %s | %.0f | %.0f–%.0f |\n", name, s.median, s.min, s.max);
+    else
+        printf("| %s | %.3f | %.3f–%.3f |\n", name, s.median, s.min, s.max);
+}
+
+int main(void)
+{
+    if (sodium_init() < 0)
+        bench_die("libsodium", "cannot initialise");
+    cfg_t c = {bench_env("CAIRN_BENCH_PLANS", 100000), bench_env("CAIRN_BENCH_PER_PLAN", 10),
+               bench_env("CAIRN_BENCH_DIFF", 100), bench_env("CAIRN_BENCH_SMALL_PLANS", 1000),
+               bench_env("CAIRN_BENCH_RUNS", 5)};
+    if (c.runs > 64)
+        bench_die("CAIRN_BENCH_RUNS", "at most 64");
+    node_t a, b;
+    node_create(&a, "sync-a");
+    node_create(&b, "sync-b");
+    org(&a, &b);
+    uint8_t(*plans)[CAIRN_PLAN_ID_BYTES] = malloc(c.plans * CAIRN_PLAN_ID_BYTES);
+    if (plans == NULL)
+        bench_die("plans", "out of memory");
+    for (size_t p = 0; p < c.plans; p++)
+        cairn_plan_id_new(plans[p]);
+    double t = bench_now();
+    fill(a.store, plans, c.plans, c.per_plan);
+    double fill_s = bench_now() - t;
+    result_t first;
+    run_session(a.store, b.store, &first); /* b starts empty: the whole replica moves */
+    fprintf(stderr, "built: %zu changes in %.1f s; initial sync %.1f s\n", c.plans * c.per_plan,
+            fill_s, first.seconds);
+
+    double d_bytes_a[64], d_bytes_b[64], d_rt[64], d_s[64], d_chg[64];
+    double s_bytes[64], s_rt[64], s_s[64];
+    for (size_t r = 0; r < c.runs; r++) {
+        result_t res;
+        diverge(a.store, b.store, plans, c.plans, c.diff);
+        run_session(a.store, b.store, &res);
+        d_bytes_a[r] = (double)(res.bytes[0] - res.change_bytes[0]);
+        d_bytes_b[r] = (double)(res.bytes[1] - res.change_bytes[1]);
+        d_chg[r] = (double)(res.changes[0] + res.changes[1]);
+        d_rt[r] = (res.flights + 1) / 2;
+        d_s[r] = res.seconds;
+        run_session(a.store, b.store, &res); /* now in sync */
+        s_bytes[r] = (double)(res.bytes[0] + res.bytes[1]);
+        s_rt[r] = (res.flights + 1) / 2;
+        s_s[r] = res.seconds;
+        if (res.changes[0] + res.changes[1] != 0)
+            bench_die("in sync", "changes moved between replicas in sync");
+        fprintf(stderr, "run %zu/%zu done\n", r + 1, c.runs);
+    }
+
+    /* (3) an empty replica against small_plans x 100 changes */
+    node_t cs;
+    node_create(&cs, "sync-c");
+    node_t d0;
+    node_create(&d0, "sync-d0");
+    org(&cs, &d0);
+    uint8_t(*small)[CAIRN_PLAN_ID_BYTES] = malloc(c.small_plans * CAIRN_PLAN_ID_BYTES);
+    if (small == NULL)
+        bench_die("plans", "out of memory");
+    for (size_t p = 0; p < c.small_plans; p++)
+        cairn_plan_id_new(small[p]);
+    fill(cs.store, small, c.small_plans, 100);
+    node_destroy(&d0);
+    list_t all = {0};
+    uint8_t okey[32], rplan[CAIRN_PLAN_ID_BYTES];
+    check(cairn_org_key(cs.store, okey), "org key");
+    cairn_roster_plan_id(okey, rplan);
+    check(cairn_plan_changes(cs.store, rplan, collect, &all), "export roster");
+    size_t roster_n = all.n; /* the roster first, so the raw replica knows the authors */
+    for (size_t p = 0; p < c.small_plans; p++)
+        check(cairn_plan_changes(cs.store, small[p], collect, &all), "export");
+    double e_s[64], e_rate[64], e_raw[64], e_bytes[64], e_rt[64];
+    for (size_t r = 0; r < c.runs; r++) {
+        node_t d, raw;
+        node_create(&d, "sync-d");
+        uint8_t key[32];
+        check(cairn_org_key(cs.store, key), "org key");
+        check(cairn_roster_put(cs.store, d.pk, "d", FULL, 0, 0), "roster d");
+        check(cairn_org_join(d.store, key), "join");
+        result_t res;
+        run_session(d.store, cs.store, &res);
+        e_s[r] = res.seconds;
+        e_rate[r] = (double)res.changes[1] / res.seconds;
+        e_bytes[r] = (double)(res.bytes[0] + res.bytes[1] - res.change_bytes[1]);
+        e_rt[r] = (res.flights + 1) / 2;
+        node_destroy(&d);
+        /* the same changes ingested straight from memory, into an org member */
+        node_create(&raw, "sync-raw");
+        check(cairn_org_join(raw.store, key), "join raw");
+        check(cairn_ingest(raw.store, (const uint8_t *const *)all.p, all.len, roster_n, NULL,
+                           NULL),
+              "raw roster");
+        size_t applied = 0;
+        double t0 = bench_now();
+        for (size_t i = roster_n; i < all.n; i += BATCH) {
+            size_t k = all.n - i < BATCH ? all.n - i : BATCH;
+            cairn_ingest_stats_t st;
+            check(cairn_ingest(raw.store, (const uint8_t *const *)all.p + i, all.len + i, k, NULL,
+                               &st),
+                  "raw ingest");
+            applied += st.applied;
+        }
+        e_raw[r] = (double)(all.n - roster_n) / (bench_now() - t0);
+        if (applied != all.n - roster_n)
+            bench_die("raw ingest", "not every change was applied");
+        node_destroy(&raw);
+    }
+
+    printf("| measure | median | min–max |\n|---|---|---|\n");
+    row("(1) differ by DIFF: bytes initiator→responder, besides the changes", d_bytes_a, c.runs, 1);
+    row("(1) differ by DIFF: bytes responder→initiator, besides the changes", d_bytes_b, c.runs, 1);
+    row("(1) differ by DIFF: changes sent", d_chg, c.runs, 1);
+    row("(1) differ by DIFF: round trips after the handshake", d_rt, c.runs, 1);
+    row("(1) differ by DIFF: seconds", d_s, c.runs, 0);
+    row("(2) in sync: bytes both ways, handshake included", s_bytes, c.runs, 1);
+    row("(2) in sync: round trips after the handshake", s_rt, c.runs, 1);
+    row("(2) in sync: seconds", s_s, c.runs, 0);
+    row("(3) empty vs SMALL: seconds", e_s, c.runs, 0);
+    row("(3) empty vs SMALL: changes/s through sync", e_rate, c.runs, 1);
+    row("(3) empty vs SMALL: raw ingest of the same changes, changes/s", e_raw, c.runs, 1);
+    row("(3) empty vs SMALL: bytes besides the changes", e_bytes, c.runs, 1);
+    row("(3) empty vs SMALL: round trips after the handshake", e_rt, c.runs, 1);
+    printf("\nreplicas of %zu changes in %zu plans; DIFF = %zu; SMALL = %zu changes in %zu plans; "
+           "%zu runs; %s; peak RSS %.1f MiB\n",
+           c.plans * c.per_plan, c.plans, c.diff, all.n - roster_n, c.small_plans, c.runs,
+           bench_fs(a.root), bench_peak_rss_mib());
+    list_free(&all);
+    free(plans);
+    free(small);
+    node_destroy(&cs);
+    node_destroy(&a);
+    node_destroy(&b);
+    return 0;
+}

@@ -260,6 +260,70 @@ static void test_partial_replica(void)
     test_node_destroy(&n[1]);
 }
 
+/* Silence brings a ping after the keepalive, and a close after the timeout. */
+static void test_keepalive_timeout(void)
+{
+    test_node_t n[2];
+    world(n, 2, CLINICAL);
+    cairn_sync_t *s[2];
+    cairn_sync_opts_t oa = {1, 1000, 500, 3000, 0, NULL}, ob = {0, 1000, 500, 3000, 0, NULL};
+    CHECK_OK(cairn_sync_new(n[0].store, &oa, &s[0]));
+    CHECK_OK(cairn_sync_new(n[1].store, &ob, &s[1]));
+    /* Handshake only: move the three messages, then hold the first turn back. */
+    for (int i = 0; i < 3; i++) {
+        int k = i % 2;
+        size_t len;
+        const uint8_t *p = cairn_sync_output(s[k], &len);
+        CHECK(len > 0);
+        uint8_t buf[4096];
+        size_t take = len;
+        if (i == 2) /* message 3 and the first turn travel together: keep only message 3 */
+            take = 4 + ((size_t)p[0] << 24 | (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3]);
+        CHECK(take <= sizeof buf);
+        memcpy(buf, p, take);
+        CHECK_OK(cairn_sync_consumed(s[k], len));
+        CHECK_OK(cairn_sync_feed(s[1 - k], buf, take, 1000));
+    }
+    CHECK(cairn_sync_state(s[1]) == CAIRN_SYNC_RUNNING);
+    size_t len;
+    cairn_sync_output(s[1], &len);
+    CHECK(len == 0); /* the responder waits for the turn that never came */
+    CHECK_OK(cairn_sync_tick(s[1], 1600));
+    cairn_sync_output(s[1], &len);
+    CHECK(len > 0); /* a ping */
+    CHECK_OK(cairn_sync_consumed(s[1], len));
+    CHECK_OK(cairn_sync_tick(s[1], 4100));
+    CHECK(cairn_sync_state(s[1]) == CAIRN_SYNC_CLOSED &&
+          cairn_sync_close_reason(s[1]) == CAIRN_CLOSE_TIMEOUT);
+    CHECK(strcmp(cairn_close_reason_name(CAIRN_CLOSE_TIMEOUT), "timeout") == 0);
+    cairn_sync_free(s[0]);
+    cairn_sync_free(s[1]);
+    test_node_destroy(&n[0]);
+    test_node_destroy(&n[1]);
+}
+
+/* Garbage instead of a handshake, and an absurd frame length, end the session. */
+static void test_garbage(void)
+{
+    test_node_t n[2];
+    world(n, 2, CLINICAL);
+    cairn_sync_t *s;
+    cairn_sync_opts_t ob = {0, 1000, 0, 0, 0, NULL};
+    CHECK_OK(cairn_sync_new(n[1].store, &ob, &s));
+    const uint8_t junk[] = {0, 0, 0, 5, 'h', 'e', 'l', 'l', 'o'};
+    CHECK_OK(cairn_sync_feed(s, junk, sizeof junk, 1000));
+    CHECK(cairn_sync_state(s) == CAIRN_SYNC_CLOSED);
+    cairn_sync_free(s);
+    CHECK_OK(cairn_sync_new(n[1].store, &ob, &s));
+    const uint8_t huge[] = {0x7f, 0xff, 0xff, 0xff};
+    CHECK_OK(cairn_sync_feed(s, huge, sizeof huge, 1000));
+    CHECK(cairn_sync_state(s) == CAIRN_SYNC_CLOSED &&
+          cairn_sync_close_reason(s) == CAIRN_CLOSE_TOO_BIG);
+    cairn_sync_free(s);
+    test_node_destroy(&n[0]);
+    test_node_destroy(&n[1]);
+}
+
 int main(void)
 {
     CHECK(sodium_init() >= 0);
@@ -268,5 +332,7 @@ int main(void)
     RUN(test_unknown_peer);
     RUN(test_tampering);
     RUN(test_partial_replica);
+    RUN(test_keepalive_timeout);
+    RUN(test_garbage);
     return 0;
 }

@@ -144,6 +144,60 @@ static void pack_items(msgpack_packer *pk, const cairn_recon_set_t *set, cairn_r
     }
 }
 
+static uint64_t fp_u64(const uint8_t *fp)
+{
+    uint64_t v = 0;
+    for (int i = CAIRN_RECON_FP_BYTES - 1; i >= 0; i--)
+        v = v << 8 | fp[i];
+    return v;
+}
+
+/* Whether ranges[i..i+16) are the 16 children of one range, in order. */
+static int is_split(const cairn_reply_t *r, size_t i)
+{
+    if (i + 16 > r->nranges || r->ranges[i].r.depth == 0)
+        return 0;
+    for (size_t c = 0; c < 16; c++) {
+        const cairn_recon_range_t *x = &r->ranges[i + c].r;
+        if (x->depth != r->ranges[i].r.depth || x->prefix != (r->ranges[i].r.prefix | c) ||
+            (r->ranges[i].r.prefix & 15) != 0)
+            return 0;
+    }
+    return 1;
+}
+
+/*
+ * Ranges: a lone one as [depth, prefix, count, fp]; the 16 children of a
+ * range, which is what descending sends, as [depth, parent prefix,
+ * [count, fp, ...x16]]: a third of the bytes.
+ */
+static void pack_ranges(msgpack_packer *pk, const cairn_reply_t *r)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < r->nranges; i += is_split(r, i) ? 16 : 1)
+        n++;
+    msgpack_pack_array(pk, n);
+    for (size_t i = 0; i < r->nranges;) {
+        const cairn_range_fp_t *f = &r->ranges[i];
+        if (is_split(r, i)) {
+            msgpack_pack_array(pk, 3);
+            msgpack_pack_uint8(pk, f->r.depth);
+            msgpack_pack_uint64(pk, f->r.prefix >> 4);
+            msgpack_pack_array(pk, 32);
+            for (size_t c = 0; c < 16; c++) {
+                msgpack_pack_uint64(pk, r->ranges[i + c].count);
+                msgpack_pack_uint64(pk, fp_u64(r->ranges[i + c].fp));
+            }
+            i += 16;
+        } else {
+            pack_range(pk, f->r, 2);
+            msgpack_pack_uint64(pk, f->count);
+            msgpack_pack_uint64(pk, fp_u64(f->fp));
+            i++;
+        }
+    }
+}
+
 /* Our TURN: [2, ranges, items, vecs, wants, alls]. */
 static cairn_err_t send_turn(cairn_sync_t *s)
 {
@@ -154,12 +208,7 @@ static cairn_err_t send_turn(cairn_sync_t *s)
     msgpack_packer_init(&pk, &sink, sink_write);
     msgpack_pack_array(&pk, 6);
     msgpack_pack_uint8(&pk, CAIRN_FRAME_TURN);
-    msgpack_pack_array(&pk, r->nranges);
-    for (size_t i = 0; i < r->nranges; i++) {
-        pack_range(&pk, r->ranges[i].r, 2);
-        msgpack_pack_uint64(&pk, r->ranges[i].count);
-        pack_bin(&pk, r->ranges[i].fp, CAIRN_RECON_FP_BYTES);
-    }
+    pack_ranges(&pk, r);
     msgpack_pack_array(&pk, r->nitems);
     for (size_t i = 0; i < r->nitems; i++)
         pack_items(&pk, &s->mine, r->item_ranges[i]);
@@ -507,6 +556,50 @@ static cairn_err_t on_vec(cairn_sync_t *s, const msgpack_object *o, int want_bac
     return err;
 }
 
+static void fp_bytes(uint64_t v, uint8_t *fp)
+{
+    for (int i = 0; i < CAIRN_RECON_FP_BYTES; i++)
+        fp[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* One element of a TURN's ranges: a lone range, or a range's 16 children. */
+static cairn_err_t on_ranges(cairn_sync_t *s, const msgpack_object *o, int *bad)
+{
+    uint8_t fp[CAIRN_RECON_FP_BYTES];
+    cairn_recon_range_t r;
+    if (is_array(o, 4)) {
+        if (!read_range(o, 4, &r) || !is_uint(&o->via.array.ptr[2]) ||
+            !is_uint(&o->via.array.ptr[3])) {
+            *bad = 1;
+            return CAIRN_OK;
+        }
+        fp_bytes(o->via.array.ptr[3].via.u64, fp);
+        return on_range(s, r, o->via.array.ptr[2].via.u64, fp);
+    }
+    const msgpack_object *kids = is_array(o, 3) ? &o->via.array.ptr[2] : NULL;
+    if (kids == NULL || !read_range(o, 3, &r) || r.depth == 0 || !is_array(kids, 32)) {
+        *bad = 1;
+        return CAIRN_OK;
+    }
+    /* read_range checked the prefix against depth; the parent is one nibble shorter. */
+    if (r.prefix >> (4 * (r.depth - 1)) != 0) {
+        *bad = 1;
+        return CAIRN_OK;
+    }
+    cairn_err_t err = CAIRN_OK;
+    for (uint64_t c = 0; c < 16 && err == CAIRN_OK; c++) {
+        const msgpack_object *cnt = &kids->via.array.ptr[2 * c], *f = &kids->via.array.ptr[2 * c + 1];
+        if (!is_uint(cnt) || !is_uint(f)) {
+            *bad = 1;
+            return CAIRN_OK;
+        }
+        cairn_recon_range_t child = {r.depth, r.prefix << 4 | c};
+        fp_bytes(f->via.u64, fp);
+        err = on_range(s, child, cnt->via.u64, fp);
+    }
+    return err;
+}
+
 static cairn_err_t on_turn(cairn_sync_t *s, const msgpack_object *f)
 {
     for (int k = 1; k <= 5; k++)
@@ -520,16 +613,8 @@ static cairn_err_t on_turn(cairn_sync_t *s, const msgpack_object *f)
     cairn_err_t err = CAIRN_OK;
     for (int k = 1; k <= 5; k++)
         s->peer_asked |= f[k].via.array.size > 0;
-    for (uint32_t i = 0; i < f[1].via.array.size && err == CAIRN_OK && !bad; i++) {
-        const msgpack_object *o = &f[1].via.array.ptr[i];
-        cairn_recon_range_t r;
-        if (!read_range(o, 4, &r) || !is_uint(&o->via.array.ptr[2]) ||
-            !is_bin(&o->via.array.ptr[3], CAIRN_RECON_FP_BYTES))
-            bad = 1;
-        else
-            err = on_range(s, r, o->via.array.ptr[2].via.u64,
-                           (const uint8_t *)o->via.array.ptr[3].via.bin.ptr);
-    }
+    for (uint32_t i = 0; i < f[1].via.array.size && err == CAIRN_OK && !bad; i++)
+        err = on_ranges(s, &f[1].via.array.ptr[i], &bad);
     for (uint32_t i = 0; i < f[2].via.array.size && err == CAIRN_OK && !bad; i++)
         err = on_items(s, &f[2].via.array.ptr[i], &bad);
     for (uint32_t i = 0; i < f[3].via.array.size && err == CAIRN_OK && !bad; i++)

@@ -152,18 +152,17 @@ static cairn_err_t vector_of(const log_keys_t *lk, cairn_vec_entry_t **out, size
     size_t m = 0;
     for (size_t first = 0; first < lk->n;) {
         cairn_vec_entry_t *e = &v[m++];
-        crypto_generichash_state hs;
-        crypto_generichash_init(&hs, NULL, 0, sizeof e->ids);
         memcpy(e->author, log_author(lk->k[first]), 32);
         e->max_seq = e->count = 0;
         size_t i = first;
         for (; i < lk->n && memcmp(log_author(lk->k[i]), e->author, 32) == 0; i++) {
             uint64_t seq = cairn_pk_log_seq(lk->k[i]);
             e->count++;
-            e->max_seq = seq > e->max_seq ? seq : e->max_seq;
-            crypto_generichash_update(&hs, lk->k[i] + CAIRN_PK_SEQ_BYTES, CAIRN_CHANGE_ID_BYTES);
+            if (seq > e->max_seq) { /* keys run by (seq, id): the first at a seq is the lowest id */
+                e->max_seq = seq;
+                memcpy(e->head, lk->k[i] + CAIRN_PK_SEQ_BYTES, CAIRN_CHANGE_ID_BYTES);
+            }
         }
-        crypto_generichash_final(&hs, e->ids, sizeof e->ids);
         first = i;
     }
     *out = v;
@@ -210,22 +209,22 @@ int cairn_vector_behind(const cairn_vec_entry_t *mine, size_t nmine, const cairn
 {
     for (size_t i = 0; i < nmine; i++) {
         const cairn_vec_entry_t *p = vec_find(peer, npeer, mine[i].author);
-        if (p == NULL || p->max_seq < mine[i].max_seq ||
-            (p->max_seq == mine[i].max_seq &&
-             (p->count != mine[i].count || memcmp(p->ids, mine[i].ids, sizeof p->ids) != 0)))
+        if (p == NULL || p->max_seq < mine[i].max_seq || p->count != mine[i].count ||
+            memcmp(p->head, mine[i].head, CAIRN_CHANGE_ID_BYTES) != 0)
             return 1;
     }
     return 0;
 }
 
 /*
- * Whether the peer may lack more than the changes above its max_seq: a fork
- * on either side within the positions both hold, or the same positions
- * holding other ids. Then all of the author's changes are sent (ingest
- * drops what the peer has).
+ * Whether the peer may lack more than the author's changes above its
+ * max_seq: it holds a fork, we hold one below its max_seq, or we do not hold
+ * its head (its chain went another way). Then all of the author's changes
+ * are sent; ingest drops what the peer has.
  */
-static int send_all(const log_keys_t *lk, size_t first, size_t end, const cairn_vec_entry_t *mine,
-                    const cairn_vec_entry_t *p)
+static int send_all(cairn_txn_t *txn, const uint8_t *plan, const log_keys_t *lk, size_t first,
+                    size_t end, const cairn_vec_entry_t *mine, const cairn_vec_entry_t *p,
+                    cairn_err_t *err)
 {
     if (p == NULL || p->count != p->max_seq)
         return 1;
@@ -234,7 +233,13 @@ static int send_all(const log_keys_t *lk, size_t first, size_t end, const cairn_
         held += cairn_pk_log_seq(lk->k[k]) <= upto;
     if (held != upto)
         return 1;
-    return mine->max_seq == p->max_seq && memcmp(mine->ids, p->ids, sizeof p->ids) != 0;
+    if (p->max_seq > mine->max_seq)
+        return 0; /* it is ahead: it will find out from our vector if we went astray */
+    uint8_t k[CAIRN_PK_CHANGE_BYTES];
+    int rc = cairn_db_has(txn, CAIRN_DB_PLANS, k, cairn_pk_change(k, plan, p->head));
+    if (rc < 0)
+        *err = (cairn_err_t)rc;
+    return rc == 0;
 }
 
 static cairn_err_t load_selected(cairn_txn_t *txn, const uint8_t *plan, const log_keys_t *lk,
@@ -252,7 +257,7 @@ static cairn_err_t load_selected(cairn_txn_t *txn, const uint8_t *plan, const lo
         while (end < lk->n && memcmp(log_author(lk->k[end]), log_author(lk->k[first]), 32) == 0)
             end++;
         const cairn_vec_entry_t *p = vec_find(peer, npeer, log_author(lk->k[first]));
-        int all = send_all(lk, first, end, &mine[a], p);
+        int all = send_all(txn, plan, lk, first, end, &mine[a], p, &err);
         for (size_t i = first; i < end && err == CAIRN_OK; i++) {
             if (!all && cairn_pk_log_seq(lk->k[i]) <= p->max_seq)
                 continue;
@@ -306,6 +311,22 @@ cairn_err_t cairn_plan_changes_since(cairn_store_t *store, const uint8_t plan[CA
     free(order);
     free(lk.k);
     return err;
+}
+
+cairn_err_t cairn_plan_has_change(cairn_store_t *store, const uint8_t plan[CAIRN_PLAN_ID_BYTES],
+                                  const uint8_t id[CAIRN_CHANGE_ID_BYTES], int *held)
+{
+    if (store == NULL || plan == NULL || id == NULL || held == NULL)
+        return CAIRN_EINVAL;
+    cairn_txn_t *txn;
+    uint8_t k[CAIRN_PK_CHANGE_BYTES];
+    cairn_err_t err = cairn_txn_begin(store, 0, &txn);
+    if (err != CAIRN_OK)
+        return err;
+    int rc = cairn_db_has(txn, CAIRN_DB_PLANS, k, cairn_pk_change(k, plan, id));
+    cairn_txn_abort(txn);
+    *held = rc == 1;
+    return rc < 0 ? (cairn_err_t)rc : CAIRN_OK;
 }
 
 /* ---- who may hold what ----------------------------------------------------------- */

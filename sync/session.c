@@ -142,13 +142,12 @@ static void admit_peer(cairn_sync_t *s)
         s->provisional = 1;
         return;
     }
-    if (err == CAIRN_EDENIED) {
-        s->state = CAIRN_SYNC_RUNNING; /* so the close is sent, encrypted */
-        cairn_sync_close(s, CAIRN_CLOSE_UNKNOWN_PEER);
-    } else if (err != CAIRN_OK) {
+    if (err == CAIRN_OK)
+        return;
+    /* With the channel up (responder), the refusal is sent, encrypted. */
+    if (cairn_noise_done(&s->noise))
         s->state = CAIRN_SYNC_RUNNING;
-        cairn_sync_close(s, CAIRN_CLOSE_STORE);
-    }
+    cairn_sync_close(s, err == CAIRN_EDENIED ? CAIRN_CLOSE_UNKNOWN_PEER : CAIRN_CLOSE_STORE);
 }
 
 static void hs_read(cairn_sync_t *s, const uint8_t *p, size_t n)
@@ -174,6 +173,8 @@ static void hs_read(cairn_sync_t *s, const uint8_t *p, size_t n)
         s->state = CAIRN_SYNC_CLOSED;
         return;
     }
+    if (s->noise_step == 2) /* judge the responder before message 3 reveals who we are */
+        admit_peer(s);
 }
 
 /* Move the handshake on: write while it is our turn. */
@@ -190,8 +191,8 @@ static cairn_err_t hs_advance(cairn_sync_t *s)
         }
     }
     if (s->state == CAIRN_SYNC_HANDSHAKE && cairn_noise_done(&s->noise)) {
-        /* Judged once the channel is up, so a refusal can be said, encrypted. */
-        admit_peer(s);
+        if (!s->opts.initiator)
+            admit_peer(s); /* the responder knows the initiator from message 3 */
         if (s->state == CAIRN_SYNC_HANDSHAKE) {
             s->state = CAIRN_SYNC_RUNNING;
             return cairn_turn_start(s);
@@ -230,8 +231,10 @@ cairn_err_t cairn_sync_feed(cairn_sync_t *s, const uint8_t *bytes, size_t len, u
     s->last_rx = now_ms;
     s->stats.bytes_in += len;
     cairn_err_t err = cairn_buf_reserve(&s->in, s->in.len + len);
-    if (err != CAIRN_OK)
+    if (err != CAIRN_OK) {
+        cairn_sync_close(s, CAIRN_CLOSE_STORE);
         return err;
+    }
     memcpy(s->in.data + s->in.len, bytes, len);
     s->in.len += len;
     size_t off = 0;
@@ -264,12 +267,15 @@ cairn_err_t cairn_sync_tick(cairn_sync_t *s, uint64_t now_ms)
     s->now = now_ms;
     if (s->state != CAIRN_SYNC_HANDSHAKE && s->state != CAIRN_SYNC_RUNNING)
         return CAIRN_OK;
-    if (now_ms - s->last_rx >= s->opts.timeout_ms) {
+    /* A clock that steps back is treated as no time passing. */
+    uint64_t quiet_rx = now_ms > s->last_rx ? now_ms - s->last_rx : 0;
+    uint64_t quiet_tx = now_ms > s->last_tx ? now_ms - s->last_tx : 0;
+    if (quiet_rx >= s->opts.timeout_ms) {
         s->reason = CAIRN_CLOSE_TIMEOUT;
         cairn_sync_close(s, CAIRN_CLOSE_TIMEOUT);
         return CAIRN_OK;
     }
-    if (s->state == CAIRN_SYNC_RUNNING && now_ms - s->last_tx >= s->opts.keepalive_ms)
+    if (s->state == CAIRN_SYNC_RUNNING && quiet_tx >= s->opts.keepalive_ms)
         send_small(s, CAIRN_FRAME_PING, 0, 0);
     cairn_err_t err = s->state == CAIRN_SYNC_RUNNING ? cairn_turn_pump(s) : CAIRN_OK;
     if (err != CAIRN_OK)

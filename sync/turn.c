@@ -22,6 +22,12 @@
 #include <string.h>
 
 #define LEAF_ITEMS 8                       /* ranges this small go as item lists */
+/*
+ * A TURN stays well under a frame: past this estimate a turn asks no more
+ * (further differing ranges and plans wait for the next session, which
+ * starts from what this one settled).
+ */
+#define REPLY_BUDGET ((size_t)512 << 10)
 #define CHANGES_FRAME_BYTES ((size_t)256 << 10)
 #define CHANGES_FRAME_MAX 2048
 
@@ -54,6 +60,12 @@ static void reply_free(cairn_reply_t *r)
     free(r->wants);
     free(r->alls);
     memset(r, 0, sizeof *r);
+}
+
+/* Whether the reply has reached its budget (est: an upper estimate of its size). */
+static int reply_full(const cairn_sync_t *s)
+{
+    return s->reply.est > REPLY_BUDGET;
 }
 
 static int reply_empty(const cairn_reply_t *r)
@@ -120,7 +132,7 @@ static void pack_vec(msgpack_packer *pk, const cairn_plan_vec_t *v)
         pack_bin(pk, v->vec[i].author, 32);
         msgpack_pack_uint64(pk, v->vec[i].max_seq);
         msgpack_pack_uint64(pk, v->vec[i].count);
-        pack_bin(pk, v->vec[i].ids, sizeof v->vec[i].ids);
+        pack_bin(pk, v->vec[i].head, CAIRN_CHANGE_ID_BYTES);
     }
 }
 
@@ -223,7 +235,7 @@ static cairn_err_t send_turn(cairn_sync_t *s)
         pack_range(&pk, r->alls[i], 0);
     cairn_err_t err = sink.oom ? CAIRN_ENOMEM : CAIRN_OK;
     if (err == CAIRN_OK && buf.len > CAIRN_SYNC_MAX_FRAME)
-        err = CAIRN_ETOOBIG; /* cannot happen with LEAF_ITEMS and 16 children */
+        err = CAIRN_ETOOBIG; /* the budget keeps replies far below this */
     if (err == CAIRN_OK)
         err = cairn_sync_send(s, buf.data, buf.len);
     s->stats.turns++;
@@ -370,6 +382,7 @@ static cairn_err_t add_vec(cairn_plan_vec_t **arr, size_t *n, size_t *cap, cairn
         err = cairn_plan_vector(s->store, plan, &v->vec, &v->nvec);
     if (err == CAIRN_OK)
         (*n)++;
+    s->reply.est += 24 + v->nvec * 64;
     return err;
 }
 
@@ -380,6 +393,7 @@ static cairn_err_t add_fp(cairn_sync_t *s, cairn_recon_range_t r)
     if (err != CAIRN_OK)
         return err;
     cairn_range_fp_t *f = &rp->ranges[rp->nranges++];
+    rp->est += 24;
     f->r = r;
     cairn_recon_fp(&s->mine, r, &f->count, f->fp);
     return CAIRN_OK;
@@ -409,6 +423,7 @@ static cairn_err_t on_range(cairn_sync_t *s, cairn_recon_range_t r, uint64_t cou
         cairn_err_t err = PUSH_BACK(rp->alls, rp->nalls, rp->cap_alls);
         if (err == CAIRN_OK)
             rp->alls[rp->nalls++] = r;
+        rp->est += 16;
         return err;
     }
     if (count == 0)
@@ -417,6 +432,7 @@ static cairn_err_t on_range(cairn_sync_t *s, cairn_recon_range_t r, uint64_t cou
         cairn_err_t err = PUSH_BACK(rp->item_ranges, rp->nitems, rp->cap_items);
         if (err == CAIRN_OK)
             rp->item_ranges[rp->nitems++] = r;
+        rp->est += 24 + LEAF_ITEMS * 40;
         return err;
     }
     cairn_err_t err = CAIRN_OK;
@@ -457,7 +473,7 @@ static int read_range(const msgpack_object *o, size_t len, cairn_recon_range_t *
     return 1;
 }
 
-/* [plan, [[author, max, count, ids]...]] into a vector (malloc'd). */
+/* [plan, [[author, max, count, head]...]] into a vector (malloc'd). */
 static int read_vec(const msgpack_object *o, uint8_t *plan, cairn_vec_entry_t **vec, size_t *n)
 {
     if (!is_array(o, 2) || !is_bin(&o->via.array.ptr[0], CAIRN_PLAN_ID_BYTES) ||
@@ -472,7 +488,8 @@ static int read_vec(const msgpack_object *o, uint8_t *plan, cairn_vec_entry_t **
     for (size_t i = 0; i < *n; i++) {
         const msgpack_object *e = &a->via.array.ptr[i];
         if (!is_array(e, 4) || !is_bin(&e->via.array.ptr[0], 32) || !is_uint(&e->via.array.ptr[1]) ||
-            !is_uint(&e->via.array.ptr[2]) || !is_bin(&e->via.array.ptr[3], 8) ||
+            !is_uint(&e->via.array.ptr[2]) ||
+            !is_bin(&e->via.array.ptr[3], CAIRN_CHANGE_ID_BYTES) ||
             (i > 0 && memcmp(a->via.array.ptr[i - 1].via.array.ptr[0].via.bin.ptr,
                              e->via.array.ptr[0].via.bin.ptr, 32) >= 0)) {
             free(*vec);
@@ -481,7 +498,7 @@ static int read_vec(const msgpack_object *o, uint8_t *plan, cairn_vec_entry_t **
         memcpy((*vec)[i].author, e->via.array.ptr[0].via.bin.ptr, 32);
         (*vec)[i].max_seq = e->via.array.ptr[1].via.u64;
         (*vec)[i].count = e->via.array.ptr[2].via.u64;
-        memcpy((*vec)[i].ids, e->via.array.ptr[3].via.bin.ptr, 8);
+        memcpy((*vec)[i].head, e->via.array.ptr[3].via.bin.ptr, CAIRN_CHANGE_ID_BYTES);
     }
     return 1;
 }
@@ -524,34 +541,68 @@ static cairn_err_t on_items(cairn_sync_t *s, const msgpack_object *o, int *bad)
     return err;
 }
 
-/* A vector from the peer: push what it lacks; want, if it holds what we lack. */
+/*
+ * Mark, in our vector, each author whose chain went another way than the
+ * peer's: the peer is not ahead of us, yet we lack its head. A marked entry
+ * (count 0, which no real chain has) makes the peer send all of that
+ * author's changes. *marked: whether any was.
+ */
+static cairn_err_t mark_divergence(cairn_sync_t *s, const uint8_t *plan, cairn_vec_entry_t *mine,
+                                   size_t nm, const cairn_vec_entry_t *theirs, size_t n,
+                                   int *marked)
+{
+    *marked = 0;
+    for (size_t i = 0, j = 0; i < nm; i++) {
+        while (j < n && memcmp(theirs[j].author, mine[i].author, 32) < 0)
+            j++;
+        if (j == n || memcmp(theirs[j].author, mine[i].author, 32) != 0 ||
+            theirs[j].max_seq > mine[i].max_seq)
+            continue;
+        int held;
+        cairn_err_t err = cairn_plan_has_change(s->store, plan, theirs[j].head, &held);
+        if (err != CAIRN_OK)
+            return err;
+        if (!held) {
+            mine[i].count = 0;
+            *marked = 1;
+        }
+    }
+    return CAIRN_OK;
+}
+
+/*
+ * A vector from the peer: push what it lacks. Then want, with our vector,
+ * if it holds what we lack (asked for with a VEC) or if a chain diverged.
+ */
 static cairn_err_t on_vec(cairn_sync_t *s, const msgpack_object *o, int want_back, int *bad)
 {
     uint8_t plan[CAIRN_PLAN_ID_BYTES];
-    cairn_vec_entry_t *theirs;
-    size_t n;
+    cairn_vec_entry_t *theirs, *mine = NULL;
+    size_t n, nm = 0;
     if (!read_vec(o, plan, &theirs, &n)) {
         *bad = 1;
         return CAIRN_OK;
     }
+    int marked = 0;
     cairn_err_t err = queue_push(s, plan, theirs, n);
-    if (err == CAIRN_OK && want_back) {
-        cairn_vec_entry_t *mine;
-        size_t nm;
+    if (err == CAIRN_OK)
         err = cairn_plan_vector(s->store, plan, &mine, &nm);
-        if (err == CAIRN_OK && cairn_vector_behind(theirs, n, mine, nm)) {
-            cairn_reply_t *rp = &s->reply;
-            err = grow((void **)&rp->wants, &rp->cap_wants, rp->nwants, sizeof *rp->wants);
-            if (err == CAIRN_OK) {
-                cairn_plan_vec_t *w = &rp->wants[rp->nwants++];
-                memcpy(w->plan, plan, CAIRN_PLAN_ID_BYTES);
-                w->vec = mine;
-                w->nvec = nm;
-                mine = NULL;
-            }
+    int want = err == CAIRN_OK && want_back && cairn_vector_behind(theirs, n, mine, nm);
+    if (err == CAIRN_OK)
+        err = mark_divergence(s, plan, mine, nm, theirs, n, &marked);
+    if (err == CAIRN_OK && (want || marked)) {
+        cairn_reply_t *rp = &s->reply;
+        err = grow((void **)&rp->wants, &rp->cap_wants, rp->nwants, sizeof *rp->wants);
+        if (err == CAIRN_OK) {
+            cairn_plan_vec_t *w = &rp->wants[rp->nwants++];
+            memcpy(w->plan, plan, CAIRN_PLAN_ID_BYTES);
+            w->vec = mine;
+            w->nvec = nm;
+            rp->est += 24 + nm * 64;
+            mine = NULL;
         }
-        free(mine);
     }
+    free(mine);
     free(theirs);
     return err;
 }
@@ -613,11 +664,12 @@ static cairn_err_t on_turn(cairn_sync_t *s, const msgpack_object *f)
     cairn_err_t err = CAIRN_OK;
     for (int k = 1; k <= 5; k++)
         s->peer_asked |= f[k].via.array.size > 0;
-    for (uint32_t i = 0; i < f[1].via.array.size && err == CAIRN_OK && !bad; i++)
+    /* Questions grow our reply: past the budget they wait for the next session. */
+    for (uint32_t i = 0; i < f[1].via.array.size && err == CAIRN_OK && !bad && !reply_full(s); i++)
         err = on_ranges(s, &f[1].via.array.ptr[i], &bad);
-    for (uint32_t i = 0; i < f[2].via.array.size && err == CAIRN_OK && !bad; i++)
+    for (uint32_t i = 0; i < f[2].via.array.size && err == CAIRN_OK && !bad && !reply_full(s); i++)
         err = on_items(s, &f[2].via.array.ptr[i], &bad);
-    for (uint32_t i = 0; i < f[3].via.array.size && err == CAIRN_OK && !bad; i++)
+    for (uint32_t i = 0; i < f[3].via.array.size && err == CAIRN_OK && !bad && !reply_full(s); i++)
         err = on_vec(s, &f[3].via.array.ptr[i], 1, &bad);
     for (uint32_t i = 0; i < f[4].via.array.size && err == CAIRN_OK && !bad; i++)
         err = on_vec(s, &f[4].via.array.ptr[i], 0, &bad);

@@ -50,6 +50,7 @@ typedef struct cairn_reply {
     size_t nvecs, cap_vecs, nwants, cap_wants;
     cairn_recon_range_t *alls;
     size_t nalls, cap_alls;
+    size_t est; /* an upper estimate of the encoded size */
 } cairn_reply_t;
 
 struct cairn_sync {

@@ -260,6 +260,116 @@ static void test_partial_replica(void)
     test_node_destroy(&n[1]);
 }
 
+/* A change by key sk in plan at seq after prev (NULL for seq 1). */
+static cairn_change_t *signed_title(const uint8_t *sk, const uint8_t *plan, uint64_t seq,
+                                    const cairn_change_t *prev, uint64_t ms, const char *t)
+{
+    cairn_op_t op = {CAIRN_OP_SET, CAIRN_ET_PLAN, {0}, field(CAIRN_ET_PLAN, "title"), str(t),
+                     NULL, 0};
+    cairn_change_draft_t d = {plan, seq, prev ? prev->id : NULL, NULL, 0,
+                              CAIRN_HLC_MAKE(ms, 0), &op, 1};
+    cairn_change_t *c;
+    CHECK_OK(cairn_change_create(&d, sk, &c));
+    return c;
+}
+
+static void give(cairn_store_t *s, const cairn_change_t *c)
+{
+    const uint8_t *b = c->bytes;
+    size_t len = c->len;
+    cairn_ingest_result_t r;
+    CHECK_OK(cairn_ingest(s, &b, &len, 1, &r, NULL));
+    CHECK(r.verdict == CAIRN_APPLIED);
+}
+
+/*
+ * An author's chain that went two ways (a device restored from a backup):
+ * A holds 1..4, 5a, 6, 7; B holds 1..4, 5b. One session gives both all of it.
+ */
+static void test_fork_heals(void)
+{
+    test_node_t n[2];
+    world(n, 2, CLINICAL);
+    uint8_t pk[32], sk[64], plan[CAIRN_PLAN_ID_BYTES];
+    crypto_sign_keypair(pk, sk);
+    CHECK_OK(cairn_roster_put(n[0].store, pk, "restored device", CLINICAL, 0, 0));
+    pair_result_t r;
+    run_pair(n[0].store, n[1].store, &r, -1, 0); /* the roster entry reaches B */
+    cairn_plan_id_new(plan);
+    cairn_change_t *c[8] = {NULL};
+    for (uint64_t i = 1; i <= 4; i++) {
+        c[i] = signed_title(sk, plan, i, c[i - 1], 100 + i, "common");
+        give(n[0].store, c[i]);
+        give(n[1].store, c[i]);
+    }
+    cairn_change_t *b5 = signed_title(sk, plan, 5, c[4], 200, "the other way");
+    give(n[1].store, b5);
+    for (uint64_t i = 5; i <= 7; i++) {
+        c[i] = signed_title(sk, plan, i, c[i - 1], 100 + i, "first way");
+        give(n[0].store, c[i]);
+    }
+    run_pair(n[0].store, n[1].store, &r, -1, 0);
+    CHECK(r.state[0] == CAIRN_SYNC_DONE && r.state[1] == CAIRN_SYNC_DONE);
+    CHECK(same_replicas(n[0].store, n[1].store));
+    uint64_t pending;
+    CHECK_OK(cairn_pending_count(n[1].store, &pending));
+    CHECK(pending == 0);
+    cairn_plan_state_t *st;
+    CHECK_OK(cairn_plan_read(n[1].store, plan, &st));
+    CHECK(cairn_plan_state_changes(st) == 8);
+    cairn_plan_state_free(st);
+    for (int i = 1; i <= 7; i++)
+        cairn_change_free(c[i]);
+    cairn_change_free(b5);
+    test_node_destroy(&n[0]);
+    test_node_destroy(&n[1]);
+}
+
+/*
+ * A difference too large for one turn's budget: every one of 3,000 plans
+ * edited on both sides. Each session settles part of it; a few converge.
+ */
+static void test_large_difference(void)
+{
+    test_node_t n[2];
+    world(n, 2, CLINICAL);
+    enum { NPLANS = 3000 };
+    uint8_t(*plans)[CAIRN_PLAN_ID_BYTES] = malloc(NPLANS * CAIRN_PLAN_ID_BYTES);
+    CHECK(plans != NULL);
+    for (int side = 0; side < 3; side++) {
+        cairn_store_t *st = n[side == 2 ? 1 : 0].store;
+        cairn_batch_t *b;
+        CHECK_OK(cairn_batch_begin(st, &b));
+        for (int p = 0; p < NPLANS; p++) {
+            cairn_edit_t *e;
+            cairn_value_t v = str(side == 0 ? "first" : "edited");
+            if (side == 0)
+                cairn_plan_id_new(plans[p]);
+            CHECK_OK(cairn_edit_begin(b, plans[p], &e));
+            CHECK_OK(cairn_edit_set(e, CAIRN_ET_PLAN, cairn_singleton_eid,
+                                    field(CAIRN_ET_PLAN, "title"), &v));
+            CHECK_OK(cairn_edit_commit(e, NULL));
+        }
+        CHECK_OK(cairn_batch_commit(b));
+        if (side == 0) {
+            pair_result_t r;
+            run_pair(n[0].store, n[1].store, &r, -1, 0);
+            CHECK(r.state[0] == CAIRN_SYNC_DONE);
+        }
+    }
+    int sessions = 0;
+    for (; sessions < 10 && !same_replicas(n[0].store, n[1].store); sessions++) {
+        pair_result_t r;
+        run_pair(n[0].store, n[1].store, &r, -1, 0);
+        CHECK(r.state[0] == CAIRN_SYNC_DONE && r.state[1] == CAIRN_SYNC_DONE);
+    }
+    fprintf(stderr, "6,000 concurrent edits settled in %d sessions\n", sessions);
+    CHECK(same_replicas(n[0].store, n[1].store) && sessions >= 1);
+    free(plans);
+    test_node_destroy(&n[0]);
+    test_node_destroy(&n[1]);
+}
+
 /* Silence brings a ping after the keepalive, and a close after the timeout. */
 static void test_keepalive_timeout(void)
 {
@@ -332,6 +442,8 @@ int main(void)
     RUN(test_unknown_peer);
     RUN(test_tampering);
     RUN(test_partial_replica);
+    RUN(test_fork_heals);
+    RUN(test_large_difference);
     RUN(test_keepalive_timeout);
     RUN(test_garbage);
     return 0;

@@ -43,7 +43,8 @@ typedef struct cairn_vec_entry {
     uint8_t author[32];
     uint64_t max_seq; /* highest sequence number held */
     uint64_t count;   /* changes held (more than max_seq after a fork) */
-    uint8_t ids[8];   /* BLAKE2b-64 of their ids in (seq, id) order: tells forks apart */
+    uint8_t head[CAIRN_CHANGE_ID_BYTES]; /* the (lowest) id at max_seq: whoever holds it
+                                            holds the same chain below it */
 } cairn_vec_entry_t;
 
 /*
@@ -62,13 +63,18 @@ int cairn_vector_behind(const cairn_vec_entry_t *mine, size_t nmine, const cairn
 
 /*
  * Call fn, in causal order, for every change of plan that a replica with
- * vector peer lacks: an author's changes above the peer's max_seq; all of
- * the author's changes when either side holds a fork of that author's
- * chain (count and max_seq disagree, or equal positions hold other ids).
+ * vector peer lacks: an author's changes above the peer's max_seq when this
+ * store holds the peer's head for the author (so the chains agree below
+ * it); otherwise all of the author's changes (a fork on either side, or a
+ * chain that went another way: a restored backup).
  */
 cairn_err_t cairn_plan_changes_since(cairn_store_t *store, const uint8_t plan[CAIRN_PLAN_ID_BYTES],
                                      const cairn_vec_entry_t *peer, size_t npeer,
                                      cairn_change_fn fn, void *ctx);
+
+/* Whether plan's change id is applied here: 1 or 0 in *held. */
+cairn_err_t cairn_plan_has_change(cairn_store_t *store, const uint8_t plan[CAIRN_PLAN_ID_BYTES],
+                                  const uint8_t id[CAIRN_CHANGE_ID_BYTES], int *held);
 
 /*
  * Judge member key against this store's roster at time now_ms: CAIRN_OK

@@ -44,12 +44,6 @@ static const char *const row_names[R__COUNT] = {
     "(c) read merged state, 1,000-change plan (µs)",
 };
 
-static void check(cairn_err_t err, const char *what)
-{
-    if (err != CAIRN_OK)
-        bench_die(what, cairn_strerror(err));
-}
-
 /* ---- primitives ------------------------------------------------------------ */
 
 static double rate_sign(void)
@@ -134,33 +128,6 @@ static double rate_lmdb(size_t n, size_t batch)
 
 /* ---- nodes ------------------------------------------------------------------ */
 
-typedef struct node {
-    char root[512], dir[600], key[600];
-    cairn_store_t *store;
-    uint8_t pk[32];
-} node_t;
-
-static void node_create(node_t *n, const char *tag)
-{
-    bench_scratch(n->root, sizeof n->root, tag);
-    snprintf(n->key, sizeof n->key, "%s/key", n->root);
-    snprintf(n->dir, sizeof n->dir, "%s/node", n->root);
-    check(cairn_key_file_create(n->key), "key file");
-    cairn_unlock_t u = {CAIRN_UNLOCK_KEY_FILE, NULL, 0, n->key};
-    cairn_init_opts_t opts = {CAIRN_KDF_INTERACTIVE, (size_t)8 << 30};
-    check(cairn_store_init(n->dir, &u, &opts), "store init");
-    check(cairn_store_open(n->dir, &u, &n->store), "store open");
-    cairn_store_info_t info;
-    check(cairn_store_info(n->store, &info), "store info");
-    memcpy(n->pk, info.public_key, 32);
-}
-
-static void node_destroy(node_t *n)
-{
-    cairn_store_close(n->store);
-    bench_rmtree(n->root);
-}
-
 /* A growable list of encoded changes. */
 typedef struct changes {
     uint8_t **bytes;
@@ -197,15 +164,15 @@ static void changes_free(changes_t *cs)
 }
 
 /* B joins A's organisation and receives its roster. */
-static void join(node_t *a, node_t *b)
+static void join(bench_node_t *a, bench_node_t *b)
 {
     uint8_t org[32], rplan[CAIRN_PLAN_ID_BYTES];
-    check(cairn_org_key(a->store, org), "org key");
-    check(cairn_org_join(b->store, org), "org join");
+    bench_check(cairn_org_key(a->store, org), "org key");
+    bench_check(cairn_org_join(b->store, org), "org join");
     cairn_roster_plan_id(org, rplan);
     changes_t cs = {0};
-    check(cairn_plan_changes(a->store, rplan, collect, &cs), "roster export");
-    check(cairn_ingest(b->store, (const uint8_t *const *)cs.bytes, cs.lens, cs.n, NULL, NULL),
+    bench_check(cairn_plan_changes(a->store, rplan, collect, &cs), "roster export");
+    bench_check(cairn_ingest(b->store, (const uint8_t *const *)cs.bytes, cs.lens, cs.n, NULL, NULL),
           "roster ingest");
     changes_free(&cs);
 }
@@ -224,21 +191,21 @@ static void one_op(cairn_edit_t *e, size_t i)
     case 0:
         snprintf(title, sizeof title, "Care plan rev %zu", i);
         v = (cairn_value_t){CAIRN_VALUE_STR, 0, title, strlen(title)};
-        check(cairn_edit_set(e, CAIRN_ET_PLAN, cairn_singleton_eid,
+        bench_check(cairn_edit_set(e, CAIRN_ET_PLAN, cairn_singleton_eid,
                              (uint16_t)cairn_field_by_name(CAIRN_ET_PLAN, "title"), &v),
               "edit set");
         break;
     case 1:
         v = (cairn_value_t){CAIRN_VALUE_STR, 0, statuses[i % 3], strlen(statuses[i % 3])};
-        check(cairn_edit_set(e, CAIRN_ET_PLAN, cairn_singleton_eid,
+        bench_check(cairn_edit_set(e, CAIRN_ET_PLAN, cairn_singleton_eid,
                              (uint16_t)cairn_field_by_name(CAIRN_ET_PLAN, "status"), &v),
               "edit set");
         break;
     case 2:
-        check(cairn_edit_add(e, CAIRN_ET_NEED, eid), "edit add");
+        bench_check(cairn_edit_add(e, CAIRN_ET_NEED, eid), "edit add");
         break;
     default:
-        check(cairn_edit_add(e, CAIRN_ET_SAFETY_ITEM, eid), "edit add");
+        bench_check(cairn_edit_add(e, CAIRN_ET_SAFETY_ITEM, eid), "edit add");
         break;
     }
 }
@@ -250,7 +217,7 @@ static void one_op(cairn_edit_t *e, size_t i)
  * With spread, every batch holds one change of every plan instead: the
  * worst case for LMDB, whose commit then rewrites a page per plan.
  */
-static double local_write(node_t *a, const config_t *cfg, uint8_t (*plans)[CAIRN_PLAN_ID_BYTES],
+static double local_write(bench_node_t *a, const config_t *cfg, uint8_t (*plans)[CAIRN_PLAN_ID_BYTES],
                           int spread)
 {
     size_t group = spread ? cfg->plans : cfg->batch / cfg->per_plan;
@@ -265,12 +232,12 @@ static double local_write(node_t *a, const config_t *cfg, uint8_t (*plans)[CAIRN
             for (size_t p = g; p < end; p++) {
                 cairn_edit_t *e;
                 if (b == NULL)
-                    check(cairn_batch_begin(a->store, &b), "batch begin");
-                check(cairn_edit_begin(b, plans[p], &e), "edit begin");
+                    bench_check(cairn_batch_begin(a->store, &b), "batch begin");
+                bench_check(cairn_edit_begin(b, plans[p], &e), "edit begin");
                 one_op(e, i);
-                check(cairn_edit_commit(e, NULL), "edit commit");
+                bench_check(cairn_edit_commit(e, NULL), "edit commit");
                 if (++in_batch == cfg->batch) {
-                    check(cairn_batch_commit(b), "batch commit");
+                    bench_check(cairn_batch_commit(b), "batch commit");
                     b = NULL;
                     in_batch = 0;
                 }
@@ -278,19 +245,19 @@ static double local_write(node_t *a, const config_t *cfg, uint8_t (*plans)[CAIRN
         }
     }
     if (b != NULL)
-        check(cairn_batch_commit(b), "batch commit");
+        bench_check(cairn_batch_commit(b), "batch commit");
     return (double)(cfg->plans * cfg->per_plan) / (bench_now() - t);
 }
 
 /* (b): returns changes/s; checks every change was applied. */
-static double ingest_all(node_t *b, const changes_t *cs, size_t batch)
+static double ingest_all(bench_node_t *b, const changes_t *cs, size_t batch)
 {
     size_t applied = 0;
     double t = bench_now();
     for (size_t i = 0; i < cs->n; i += batch) {
         size_t n = cs->n - i < batch ? cs->n - i : batch;
         cairn_ingest_stats_t st;
-        check(cairn_ingest(b->store, (const uint8_t *const *)cs->bytes + i, cs->lens + i, n,
+        bench_check(cairn_ingest(b->store, (const uint8_t *const *)cs->bytes + i, cs->lens + i, n,
                            NULL, &st),
               "ingest");
         applied += st.applied;
@@ -302,24 +269,24 @@ static double ingest_all(node_t *b, const changes_t *cs, size_t batch)
 }
 
 /* (c): median µs to read and decode the merged state of a plan. */
-static double read_state(node_t *a)
+static double read_state(bench_node_t *a)
 {
     uint8_t plan[CAIRN_PLAN_ID_BYTES];
     cairn_plan_id_new(plan);
     cairn_batch_t *b;
-    check(cairn_batch_begin(a->store, &b), "batch begin");
+    bench_check(cairn_batch_begin(a->store, &b), "batch begin");
     for (size_t i = 0; i < READ_CHANGES; i++) {
         cairn_edit_t *e;
-        check(cairn_edit_begin(b, plan, &e), "edit begin");
+        bench_check(cairn_edit_begin(b, plan, &e), "edit begin");
         one_op(e, i);
-        check(cairn_edit_commit(e, NULL), "edit commit");
+        bench_check(cairn_edit_commit(e, NULL), "edit commit");
     }
-    check(cairn_batch_commit(b), "batch commit");
+    bench_check(cairn_batch_commit(b), "batch commit");
     double us[READS];
     for (size_t r = 0; r < READS; r++) {
         cairn_plan_state_t *st;
         double t = bench_now();
-        check(cairn_plan_read(a->store, plan, &st), "plan read");
+        bench_check(cairn_plan_read(a->store, plan, &st), "plan read");
         us[r] = (bench_now() - t) * 1e6;
         if (cairn_plan_state_changes(st) != READ_CHANGES)
             bench_die("plan read", "wrong number of changes");
@@ -330,15 +297,15 @@ static double read_state(node_t *a)
 
 static void one_run(const config_t *cfg, double *row)
 {
-    node_t a, b;
+    bench_node_t a, b;
     row[R_SIGN] = rate_sign();
     row[R_VERIFY] = rate_verify();
     row[R_HASH] = rate_hash();
     row[R_LMDB] = rate_lmdb(cfg->plans * cfg->per_plan, cfg->batch);
 
-    node_create(&a, "node-a");
-    check(cairn_org_create(a.store, "bench-a"), "org create");
-    check(cairn_roster_put(a.store, a.pk, "bench-a", CLINICAL | CAIRN_ROLE_ADMIN, 0, 0),
+    bench_node_create(&a, "node-a");
+    bench_check(cairn_org_create(a.store, "bench-a"), "org create");
+    bench_check(cairn_roster_put(a.store, a.pk, "bench-a", CLINICAL | CAIRN_ROLE_ADMIN, 0, 0),
           "roster put");
     uint8_t(*plans)[CAIRN_PLAN_ID_BYTES] = malloc(cfg->plans * CAIRN_PLAN_ID_BYTES);
     if (plans == NULL)
@@ -349,23 +316,23 @@ static void one_run(const config_t *cfg, double *row)
 
     changes_t cs = {0};
     for (size_t p = 0; p < cfg->plans; p++)
-        check(cairn_plan_changes(a.store, plans[p], collect, &cs), "export");
-    node_create(&b, "node-b");
+        bench_check(cairn_plan_changes(a.store, plans[p], collect, &cs), "export");
+    bench_node_create(&b, "node-b");
     join(&a, &b);
     row[R_INGEST] = ingest_all(&b, &cs, cfg->batch);
     row[R_READ_US] = read_state(&a);
 
     changes_free(&cs);
-    node_destroy(&b);
-    node_destroy(&a);
+    bench_node_destroy(&b);
+    bench_node_destroy(&a);
 
     /* (a') on a fresh node, so both write runs start from an empty store. */
-    node_create(&a, "node-a2");
-    check(cairn_org_create(a.store, "bench-a"), "org create");
-    check(cairn_roster_put(a.store, a.pk, "bench-a", CLINICAL | CAIRN_ROLE_ADMIN, 0, 0),
+    bench_node_create(&a, "node-a2");
+    bench_check(cairn_org_create(a.store, "bench-a"), "org create");
+    bench_check(cairn_roster_put(a.store, a.pk, "bench-a", CLINICAL | CAIRN_ROLE_ADMIN, 0, 0),
           "roster put");
     row[R_SPREAD] = local_write(&a, cfg, plans, 1);
-    node_destroy(&a);
+    bench_node_destroy(&a);
     free(plans);
 }
 

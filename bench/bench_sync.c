@@ -27,39 +27,6 @@
 #define FULL (CAIRN_ROLE_CARE_MANAGER | CAIRN_ROLE_PRESCRIBER | CAIRN_ROLE_BH_SPECIALIST)
 #define BATCH 1000
 
-static void check(cairn_err_t err, const char *what)
-{
-    if (err != CAIRN_OK)
-        bench_die(what, cairn_strerror(err));
-}
-
-typedef struct node {
-    char root[512], dir[600], key[600];
-    cairn_store_t *store;
-    uint8_t pk[32];
-} node_t;
-
-static void node_create(node_t *n, const char *tag)
-{
-    bench_scratch(n->root, sizeof n->root, tag);
-    snprintf(n->key, sizeof n->key, "%s/key", n->root);
-    snprintf(n->dir, sizeof n->dir, "%s/node", n->root);
-    check(cairn_key_file_create(n->key), "key file");
-    cairn_unlock_t u = {CAIRN_UNLOCK_KEY_FILE, NULL, 0, n->key};
-    cairn_init_opts_t opts = {CAIRN_KDF_INTERACTIVE, (size_t)16 << 30};
-    check(cairn_store_init(n->dir, &u, &opts), "store init");
-    check(cairn_store_open(n->dir, &u, &n->store), "store open");
-    cairn_store_info_t info;
-    check(cairn_store_info(n->store, &info), "store info");
-    memcpy(n->pk, info.public_key, 32);
-}
-
-static void node_destroy(node_t *n)
-{
-    cairn_store_close(n->store);
-    bench_rmtree(n->root);
-}
-
 /* ---- sessions over a pipe ---------------------------------------------------------- */
 
 typedef struct result {
@@ -79,9 +46,9 @@ static void run_session(cairn_store_t *a, cairn_store_t *b, result_t *r)
 {
     cairn_sync_t *s[2];
     cairn_sync_opts_t o = {1, 1, 0, 0, 0, NULL};
-    check(cairn_sync_new(a, &o, &s[0]), "sync a");
+    bench_check(cairn_sync_new(a, &o, &s[0]), "sync a");
     o.initiator = 0;
-    check(cairn_sync_new(b, &o, &s[1]), "sync b");
+    bench_check(cairn_sync_new(b, &o, &s[1]), "sync b");
     memset(r, 0, sizeof *r);
     int flights = 0;
     double t = bench_now();
@@ -96,8 +63,8 @@ static void run_session(cairn_store_t *a, cairn_store_t *b, result_t *r)
             if (copy == NULL)
                 bench_die("pipe", "out of memory");
             memcpy(copy, p, len);
-            check(cairn_sync_consumed(s[k], len), "consumed");
-            check(cairn_sync_feed(s[1 - k], copy, len, now), "feed");
+            bench_check(cairn_sync_consumed(s[k], len), "consumed");
+            bench_check(cairn_sync_feed(s[1 - k], copy, len, now), "feed");
             free(copy);
             moved = 1;
             flights++;
@@ -127,7 +94,7 @@ static void set_title(cairn_edit_t *e, size_t i)
     char t[48];
     snprintf(t, sizeof t, "Care plan rev %zu", i);
     cairn_value_t v = {CAIRN_VALUE_STR, 0, t, strlen(t)};
-    check(cairn_edit_set(e, CAIRN_ET_PLAN, cairn_singleton_eid,
+    bench_check(cairn_edit_set(e, CAIRN_ET_PLAN, cairn_singleton_eid,
                          (uint16_t)cairn_field_by_name(CAIRN_ET_PLAN, "title"), &v),
           "edit set");
 }
@@ -140,15 +107,15 @@ static void fill(cairn_store_t *s, uint8_t (*plans)[CAIRN_PLAN_ID_BYTES], size_t
     for (size_t g = 0; g < nplans; g += group) {
         size_t end = g + group < nplans ? g + group : nplans;
         cairn_batch_t *b;
-        check(cairn_batch_begin(s, &b), "batch");
+        bench_check(cairn_batch_begin(s, &b), "batch");
         for (size_t i = 0; i < per_plan; i++)
             for (size_t p = g; p < end; p++) {
                 cairn_edit_t *e;
-                check(cairn_edit_begin(b, plans[p], &e), "edit begin");
+                bench_check(cairn_edit_begin(b, plans[p], &e), "edit begin");
                 set_title(e, i);
-                check(cairn_edit_commit(e, NULL), "edit commit");
+                bench_check(cairn_edit_commit(e, NULL), "edit commit");
             }
-        check(cairn_batch_commit(b), "batch commit");
+        bench_check(cairn_batch_commit(b), "batch commit");
     }
 }
 
@@ -158,25 +125,25 @@ static void diverge(cairn_store_t *a, cairn_store_t *b, uint8_t (*plans)[CAIRN_P
 {
     for (int side = 0; side < 2; side++) {
         cairn_batch_t *bt;
-        check(cairn_batch_begin(side ? b : a, &bt), "batch");
+        bench_check(cairn_batch_begin(side ? b : a, &bt), "batch");
         for (size_t i = side; i < diff; i += 2) {
             cairn_edit_t *e;
-            check(cairn_edit_begin(bt, plans[randombytes_uniform((uint32_t)nplans)], &e), "edit");
+            bench_check(cairn_edit_begin(bt, plans[randombytes_uniform((uint32_t)nplans)], &e), "edit");
             set_title(e, 1000 + i);
-            check(cairn_edit_commit(e, NULL), "edit commit");
+            bench_check(cairn_edit_commit(e, NULL), "edit commit");
         }
-        check(cairn_batch_commit(bt), "batch commit");
+        bench_check(cairn_batch_commit(bt), "batch commit");
     }
 }
 
-static void org(node_t *a, node_t *b)
+static void org(bench_node_t *a, bench_node_t *b)
 {
-    check(cairn_org_create(a->store, "bench"), "org");
-    check(cairn_roster_put(a->store, a->pk, "a", FULL | CAIRN_ROLE_ADMIN, 0, 0), "roster a");
-    check(cairn_roster_put(a->store, b->pk, "b", FULL, 0, 0), "roster b");
+    bench_check(cairn_org_create(a->store, "bench"), "org");
+    bench_check(cairn_roster_put(a->store, a->pk, "a", FULL | CAIRN_ROLE_ADMIN, 0, 0), "roster a");
+    bench_check(cairn_roster_put(a->store, b->pk, "b", FULL, 0, 0), "roster b");
     uint8_t key[32];
-    check(cairn_org_key(a->store, key), "org key");
-    check(cairn_org_join(b->store, key), "join");
+    bench_check(cairn_org_key(a->store, key), "org key");
+    bench_check(cairn_org_join(b->store, key), "join");
 }
 
 /* ---- raw ingest baseline ------------------------------------------------------------------ */
@@ -237,9 +204,9 @@ int main(void)
                bench_env("CAIRN_BENCH_RUNS", 5)};
     if (c.runs > 64)
         bench_die("CAIRN_BENCH_RUNS", "at most 64");
-    node_t a, b;
-    node_create(&a, "sync-a");
-    node_create(&b, "sync-b");
+    bench_node_t a, b;
+    bench_node_create(&a, "sync-a");
+    bench_node_create(&b, "sync-b");
     org(&a, &b);
     uint8_t(*plans)[CAIRN_PLAN_ID_BYTES] = malloc(c.plans * CAIRN_PLAN_ID_BYTES);
     if (plans == NULL)
@@ -275,10 +242,10 @@ int main(void)
     }
 
     /* (3) an empty replica against small_plans x 100 changes */
-    node_t cs;
-    node_create(&cs, "sync-c");
-    node_t d0;
-    node_create(&d0, "sync-d0");
+    bench_node_t cs;
+    bench_node_create(&cs, "sync-c");
+    bench_node_t d0;
+    bench_node_create(&d0, "sync-d0");
     org(&cs, &d0);
     uint8_t(*small)[CAIRN_PLAN_ID_BYTES] = malloc(c.small_plans * CAIRN_PLAN_ID_BYTES);
     if (small == NULL)
@@ -286,34 +253,34 @@ int main(void)
     for (size_t p = 0; p < c.small_plans; p++)
         cairn_plan_id_new(small[p]);
     fill(cs.store, small, c.small_plans, 100);
-    node_destroy(&d0);
+    bench_node_destroy(&d0);
     list_t all = {0};
     uint8_t okey[32], rplan[CAIRN_PLAN_ID_BYTES];
-    check(cairn_org_key(cs.store, okey), "org key");
+    bench_check(cairn_org_key(cs.store, okey), "org key");
     cairn_roster_plan_id(okey, rplan);
-    check(cairn_plan_changes(cs.store, rplan, collect, &all), "export roster");
+    bench_check(cairn_plan_changes(cs.store, rplan, collect, &all), "export roster");
     size_t roster_n = all.n; /* the roster first, so the raw replica knows the authors */
     for (size_t p = 0; p < c.small_plans; p++)
-        check(cairn_plan_changes(cs.store, small[p], collect, &all), "export");
+        bench_check(cairn_plan_changes(cs.store, small[p], collect, &all), "export");
     double e_s[64], e_rate[64], e_raw[64], e_bytes[64], e_rt[64];
     for (size_t r = 0; r < c.runs; r++) {
-        node_t d, raw;
-        node_create(&d, "sync-d");
+        bench_node_t d, raw;
+        bench_node_create(&d, "sync-d");
         uint8_t key[32];
-        check(cairn_org_key(cs.store, key), "org key");
-        check(cairn_roster_put(cs.store, d.pk, "d", FULL, 0, 0), "roster d");
-        check(cairn_org_join(d.store, key), "join");
+        bench_check(cairn_org_key(cs.store, key), "org key");
+        bench_check(cairn_roster_put(cs.store, d.pk, "d", FULL, 0, 0), "roster d");
+        bench_check(cairn_org_join(d.store, key), "join");
         result_t res;
         run_session(d.store, cs.store, &res);
         e_s[r] = res.seconds;
         e_rate[r] = (double)res.changes[1] / res.seconds;
         e_bytes[r] = (double)(res.bytes[0] + res.bytes[1] - res.change_bytes[1]);
         e_rt[r] = (res.flights + 1) / 2;
-        node_destroy(&d);
+        bench_node_destroy(&d);
         /* the same changes ingested straight from memory, into an org member */
-        node_create(&raw, "sync-raw");
-        check(cairn_org_join(raw.store, key), "join raw");
-        check(cairn_ingest(raw.store, (const uint8_t *const *)all.p, all.len, roster_n, NULL,
+        bench_node_create(&raw, "sync-raw");
+        bench_check(cairn_org_join(raw.store, key), "join raw");
+        bench_check(cairn_ingest(raw.store, (const uint8_t *const *)all.p, all.len, roster_n, NULL,
                            NULL),
               "raw roster");
         size_t applied = 0;
@@ -321,7 +288,7 @@ int main(void)
         for (size_t i = roster_n; i < all.n; i += BATCH) {
             size_t k = all.n - i < BATCH ? all.n - i : BATCH;
             cairn_ingest_stats_t st;
-            check(cairn_ingest(raw.store, (const uint8_t *const *)all.p + i, all.len + i, k, NULL,
+            bench_check(cairn_ingest(raw.store, (const uint8_t *const *)all.p + i, all.len + i, k, NULL,
                                &st),
                   "raw ingest");
             applied += st.applied;
@@ -329,7 +296,7 @@ int main(void)
         e_raw[r] = (double)(all.n - roster_n) / (bench_now() - t0);
         if (applied != all.n - roster_n)
             bench_die("raw ingest", "not every change was applied");
-        node_destroy(&raw);
+        bench_node_destroy(&raw);
     }
 
     printf("| measure | median | min–max |\n|---|---|---|\n");
@@ -353,8 +320,8 @@ int main(void)
     list_free(&all);
     free(plans);
     free(small);
-    node_destroy(&cs);
-    node_destroy(&a);
-    node_destroy(&b);
+    bench_node_destroy(&cs);
+    bench_node_destroy(&a);
+    bench_node_destroy(&b);
     return 0;
 }

@@ -118,3 +118,30 @@ double bench_peak_rss_mib(void)
     getrusage(RUSAGE_SELF, &ru);
     return (double)ru.ru_maxrss / 1024.0;
 }
+
+void bench_check(int err, const char *what)
+{
+    if (err != CAIRN_OK)
+        bench_die(what, cairn_strerror((cairn_err_t)err));
+}
+
+void bench_node_create(bench_node_t *n, const char *tag)
+{
+    bench_scratch(n->root, sizeof n->root, tag);
+    snprintf(n->key, sizeof n->key, "%s/key", n->root);
+    snprintf(n->dir, sizeof n->dir, "%s/node", n->root);
+    bench_check(cairn_key_file_create(n->key), "key file");
+    cairn_unlock_t u = {CAIRN_UNLOCK_KEY_FILE, NULL, 0, n->key};
+    cairn_init_opts_t opts = {CAIRN_KDF_INTERACTIVE, (size_t)16 << 30};
+    bench_check(cairn_store_init(n->dir, &u, &opts), "store init");
+    bench_check(cairn_store_open(n->dir, &u, &n->store), "store open");
+    cairn_store_info_t info;
+    bench_check(cairn_store_info(n->store, &info), "store info");
+    memcpy(n->pk, info.public_key, 32);
+}
+
+void bench_node_destroy(bench_node_t *n)
+{
+    cairn_store_close(n->store);
+    bench_rmtree(n->root);
+}

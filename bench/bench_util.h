@@ -7,6 +7,8 @@
 
 #include <stddef.h>
 
+#include "cairn/store.h"
+
 /* Monotonic seconds. */
 double bench_now(void);
 
@@ -31,6 +33,19 @@ const char *bench_fmt(char *buf, size_t n, double v);
 
 /* Peak resident set size of this process, MiB. */
 double bench_peak_rss_mib(void);
+
+/* A node in a fresh scratch directory, unlocked by a key file there. */
+typedef struct bench_node {
+    char root[512], dir[600], key[600];
+    cairn_store_t *store;
+    unsigned char pk[32];
+} bench_node_t;
+
+void bench_node_create(bench_node_t *n, const char *tag);
+void bench_node_destroy(bench_node_t *n);
+
+/* Exit with a message if err is not CAIRN_OK. */
+void bench_check(int err, const char *what);
 
 /* Print a message and exit 1. */
 void bench_die(const char *what, const char *why);

@@ -65,12 +65,6 @@ static int utf8_valid(const uint8_t *s, size_t n)
 
 /* ---- encoding ----------------------------------------------------------- */
 
-static void pack_bin(msgpack_packer *pk, const void *p, size_t n)
-{
-    msgpack_pack_bin(pk, n);
-    msgpack_pack_bin_body(pk, p, n);
-}
-
 static void pack_value(msgpack_packer *pk, const cairn_value_t *v)
 {
     switch (v->type) {
@@ -95,7 +89,7 @@ static void pack_op(msgpack_packer *pk, const cairn_op_t *op, size_t *str_at)
     msgpack_pack_array(pk, 6);
     msgpack_pack_uint8(pk, (uint8_t)op->kind);
     msgpack_pack_uint16(pk, op->etype);
-    pack_bin(pk, op->eid, CAIRN_ENTITY_ID_BYTES);
+    cairn_mp_pack_bin(pk, op->eid, CAIRN_ENTITY_ID_BYTES);
     msgpack_pack_uint16(pk, op->field);
     if (str_at != NULL && op->value.type == CAIRN_VALUE_STR) {
         msgpack_pack_str(pk, op->value.len);
@@ -106,7 +100,7 @@ static void pack_op(msgpack_packer *pk, const cairn_op_t *op, size_t *str_at)
     }
     msgpack_pack_array(pk, op->npred);
     for (size_t i = 0; i < op->npred; i++)
-        pack_bin(pk, op->pred[i].bytes, CAIRN_OP_ID_BYTES);
+        cairn_mp_pack_bin(pk, op->pred[i].bytes, CAIRN_OP_ID_BYTES);
 }
 
 /* Encode c's fields; with_sig adds the ninth, the signature. str_at: see pack_op. */
@@ -114,22 +108,22 @@ static void pack_change(msgpack_packer *pk, const cairn_change_t *c, int with_si
 {
     msgpack_pack_array(pk, with_sig ? FIELDS_ALL : FIELDS_SIGNED);
     msgpack_pack_uint8(pk, CAIRN_CHANGE_FORMAT);
-    pack_bin(pk, c->plan, CAIRN_PLAN_ID_BYTES);
-    pack_bin(pk, c->author, sizeof c->author);
+    cairn_mp_pack_bin(pk, c->plan, CAIRN_PLAN_ID_BYTES);
+    cairn_mp_pack_bin(pk, c->author, sizeof c->author);
     msgpack_pack_uint64(pk, c->seq);
     if (c->has_prev)
-        pack_bin(pk, c->prev, CAIRN_CHANGE_ID_BYTES);
+        cairn_mp_pack_bin(pk, c->prev, CAIRN_CHANGE_ID_BYTES);
     else
         msgpack_pack_nil(pk);
     msgpack_pack_array(pk, c->ndeps);
     for (size_t i = 0; i < c->ndeps; i++)
-        pack_bin(pk, c->deps[i], CAIRN_CHANGE_ID_BYTES);
+        cairn_mp_pack_bin(pk, c->deps[i], CAIRN_CHANGE_ID_BYTES);
     msgpack_pack_uint64(pk, c->hlc);
     msgpack_pack_array(pk, c->nops);
     for (size_t i = 0; i < c->nops; i++)
         pack_op(pk, &c->ops[i], str_at ? &str_at[i] : NULL);
     if (with_sig)
-        pack_bin(pk, c->sig, CAIRN_SIGNATURE_BYTES);
+        cairn_mp_pack_bin(pk, c->sig, CAIRN_SIGNATURE_BYTES);
 }
 
 /* The digest the author signs: over the encoding of the first 8 fields. */

@@ -6,6 +6,8 @@
  */
 #include "mpscan.h"
 
+#include <string.h>
+
 #define DEPTH_MAX 32
 
 static uint64_t be(const uint8_t *p, int n)
@@ -109,4 +111,22 @@ cairn_err_t cairn_mp_prescan(const uint8_t *p, size_t len, int max_depth)
         }
     }
     return off == len ? CAIRN_OK : CAIRN_EMALFORMED;
+}
+
+int cairn_mp_sink_write(void *data, const char *p, size_t n)
+{
+    cairn_mp_sink_t *sk = data;
+    if (sk->oom || cairn_buf_reserve(sk->buf, sk->buf->len + n) != CAIRN_OK) {
+        sk->oom = 1;
+        return -1;
+    }
+    memcpy(sk->buf->data + sk->buf->len, p, n);
+    sk->buf->len += n;
+    return 0;
+}
+
+void cairn_mp_pack_bin(msgpack_packer *pk, const void *p, size_t n)
+{
+    msgpack_pack_bin(pk, n);
+    msgpack_pack_bin_body(pk, p, n);
 }

@@ -1,5 +1,6 @@
 /*
- * mpscan.h - a bounds check for untrusted MessagePack (private to core/).
+ * mpscan.h - MessagePack helpers: a bounds check for untrusted input, and
+ * packing into a cairn_buf_t (private to core/ and sync/).
  *
  * msgpack-c's unpacker allocates room for a container's declared element
  * count before reading the elements, so five hostile bytes can ask for
@@ -14,9 +15,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <msgpack.h>
+
+#include "cairn/buf.h"
 #include "cairn/error.h"
 
 /* CAIRN_OK, or CAIRN_EMALFORMED for anything else. */
 cairn_err_t cairn_mp_prescan(const uint8_t *p, size_t len, int max_depth);
+
+/*
+ * A msgpack packer's destination that appends to a cairn_buf_t (which
+ * wipes what it held when it grows). A failed reserve is remembered in oom
+ * rather than lost in msgpack's ignored return values.
+ */
+typedef struct cairn_mp_sink {
+    cairn_buf_t *buf;
+    int oom;
+} cairn_mp_sink_t;
+
+int cairn_mp_sink_write(void *data, const char *p, size_t n);
+
+/* Pack n bytes as a msgpack bin. */
+void cairn_mp_pack_bin(msgpack_packer *pk, const void *p, size_t n);
 
 #endif

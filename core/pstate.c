@@ -11,6 +11,7 @@
 
 #include "schema.h"
 #include "wipe.h"
+#include "mpscan.h"
 
 #include <msgpack.h>
 #include <sodium.h>
@@ -356,38 +357,14 @@ cairn_err_t cairn_pstate_apply(cairn_plan_state_t *st, const cairn_change_t *c)
 
 /* ---- encoding ------------------------------------------------------------- */
 
-/* msgpack's packer writes here; a failed reserve is remembered, not lost. */
-typedef struct sink {
-    cairn_buf_t *buf;
-    int oom;
-} sink_t;
-
-static int sink_write(void *data, const char *p, size_t n)
-{
-    sink_t *sk = data;
-    if (sk->oom || cairn_buf_reserve(sk->buf, sk->buf->len + n) != CAIRN_OK) {
-        sk->oom = 1;
-        return -1;
-    }
-    memcpy(sk->buf->data + sk->buf->len, p, n);
-    sk->buf->len += n;
-    return 0;
-}
-
-static void pack_bin(msgpack_packer *pk, const void *p, size_t n)
-{
-    msgpack_pack_bin(pk, n);
-    msgpack_pack_bin_body(pk, p, n);
-}
-
 static void pack_entries(msgpack_packer *pk, const cairn_pslot_t *s)
 {
     msgpack_pack_array(pk, s->n);
     for (uint32_t i = 0; i < s->n; i++) {
         msgpack_pack_array(pk, 4);
-        pack_bin(pk, s->ops[i].bytes, CAIRN_OP_ID_BYTES);
+        cairn_mp_pack_bin(pk, s->ops[i].bytes, CAIRN_OP_ID_BYTES);
         msgpack_pack_uint64(pk, s->hlcs[i]);
-        pack_bin(pk, s->authors[i], 32);
+        cairn_mp_pack_bin(pk, s->authors[i], 32);
         const cairn_value_t *v = &s->values[i];
         if (v->type == CAIRN_VALUE_INT)
             msgpack_pack_int64(pk, v->i);
@@ -403,7 +380,7 @@ static void pack_slot(msgpack_packer *pk, const cairn_pslot_t *s)
 {
     msgpack_pack_array(pk, 4);
     msgpack_pack_uint16(pk, s->etype);
-    pack_bin(pk, s->eid, CAIRN_ENTITY_ID_BYTES);
+    cairn_mp_pack_bin(pk, s->eid, CAIRN_ENTITY_ID_BYTES);
     msgpack_pack_uint16(pk, s->field);
     pack_entries(pk, s);
 }
@@ -411,19 +388,19 @@ static void pack_slot(msgpack_packer *pk, const cairn_pslot_t *s)
 cairn_err_t cairn_pstate_encode(const cairn_plan_state_t *st, cairn_buf_t *out)
 {
     msgpack_packer pk;
-    sink_t sink = {out, 0};
-    msgpack_packer_init(&pk, &sink, sink_write);
+    cairn_mp_sink_t sink = {out, 0};
+    msgpack_packer_init(&pk, &sink, cairn_mp_sink_write);
     /* Slots emptied by supersession are left out: they hold nothing. */
     size_t live = 0;
     for (size_t i = 0; i < st->nslots; i++)
         live += st->slots[i].n > 0;
     msgpack_pack_array(&pk, 5);
     msgpack_pack_uint8(&pk, STATE_FORMAT);
-    pack_bin(&pk, st->plan, CAIRN_PLAN_ID_BYTES);
+    cairn_mp_pack_bin(&pk, st->plan, CAIRN_PLAN_ID_BYTES);
     msgpack_pack_uint64(&pk, st->nchanges);
     msgpack_pack_array(&pk, st->nheads);
     for (size_t i = 0; i < st->nheads; i++)
-        pack_bin(&pk, st->heads[i], CAIRN_CHANGE_ID_BYTES);
+        cairn_mp_pack_bin(&pk, st->heads[i], CAIRN_CHANGE_ID_BYTES);
     msgpack_pack_array(&pk, live);
     for (size_t i = 0; i < st->nslots; i++)
         if (st->slots[i].n > 0)
@@ -568,14 +545,14 @@ cairn_err_t cairn_pstate_decode_header(cairn_plan_state_t *st, const uint8_t *by
 cairn_err_t cairn_pstate_encode_header(const cairn_plan_state_t *st, cairn_buf_t *out)
 {
     msgpack_packer pk;
-    sink_t sink = {out, 0};
-    msgpack_packer_init(&pk, &sink, sink_write);
+    cairn_mp_sink_t sink = {out, 0};
+    msgpack_packer_init(&pk, &sink, cairn_mp_sink_write);
     msgpack_pack_array(&pk, 3);
     msgpack_pack_uint8(&pk, STATE_FORMAT);
     msgpack_pack_uint64(&pk, st->nchanges);
     msgpack_pack_array(&pk, st->nheads);
     for (size_t i = 0; i < st->nheads; i++)
-        pack_bin(&pk, st->heads[i], CAIRN_CHANGE_ID_BYTES);
+        cairn_mp_pack_bin(&pk, st->heads[i], CAIRN_CHANGE_ID_BYTES);
     return sink.oom ? CAIRN_ENOMEM : CAIRN_OK;
 }
 
@@ -591,8 +568,8 @@ cairn_err_t cairn_pstate_encode_entity(const cairn_plan_state_t *st, uint16_t et
     if (n == 0)
         return CAIRN_OK;
     msgpack_packer pk;
-    sink_t sink = {out, 0};
-    msgpack_packer_init(&pk, &sink, sink_write);
+    cairn_mp_sink_t sink = {out, 0};
+    msgpack_packer_init(&pk, &sink, cairn_mp_sink_write);
     msgpack_pack_array(&pk, n);
     for (size_t i = first; i < end; i++) {
         if (st->slots[i].n == 0)

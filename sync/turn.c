@@ -99,40 +99,17 @@ void cairn_turn_reset(cairn_sync_t *s)
 
 /* ---- packing -------------------------------------------------------------------- */
 
-typedef struct sink {
-    cairn_buf_t *buf;
-    int oom;
-} sink_t;
-
-static int sink_write(void *data, const char *p, size_t n)
-{
-    sink_t *sk = data;
-    if (sk->oom || cairn_buf_reserve(sk->buf, sk->buf->len + n) != CAIRN_OK) {
-        sk->oom = 1;
-        return -1;
-    }
-    memcpy(sk->buf->data + sk->buf->len, p, n);
-    sk->buf->len += n;
-    return 0;
-}
-
-static void pack_bin(msgpack_packer *pk, const void *p, size_t n)
-{
-    msgpack_pack_bin(pk, n);
-    msgpack_pack_bin_body(pk, p, n);
-}
-
 static void pack_vec(msgpack_packer *pk, const cairn_plan_vec_t *v)
 {
     msgpack_pack_array(pk, 2);
-    pack_bin(pk, v->plan, CAIRN_PLAN_ID_BYTES);
+    cairn_mp_pack_bin(pk, v->plan, CAIRN_PLAN_ID_BYTES);
     msgpack_pack_array(pk, v->nvec);
     for (size_t i = 0; i < v->nvec; i++) {
         msgpack_pack_array(pk, 4);
-        pack_bin(pk, v->vec[i].author, 32);
+        cairn_mp_pack_bin(pk, v->vec[i].author, 32);
         msgpack_pack_uint64(pk, v->vec[i].max_seq);
         msgpack_pack_uint64(pk, v->vec[i].count);
-        pack_bin(pk, v->vec[i].head, CAIRN_CHANGE_ID_BYTES);
+        cairn_mp_pack_bin(pk, v->vec[i].head, CAIRN_CHANGE_ID_BYTES);
     }
 }
 
@@ -151,8 +128,8 @@ static void pack_items(msgpack_packer *pk, const cairn_recon_set_t *set, cairn_r
     msgpack_pack_array(pk, hi - lo);
     for (size_t i = lo; i < hi; i++) {
         msgpack_pack_array(pk, 2);
-        pack_bin(pk, set->items[i].plan, CAIRN_PLAN_ID_BYTES);
-        pack_bin(pk, set->items[i].digest, CAIRN_SYNC_DIGEST_BYTES);
+        cairn_mp_pack_bin(pk, set->items[i].plan, CAIRN_PLAN_ID_BYTES);
+        cairn_mp_pack_bin(pk, set->items[i].digest, CAIRN_SYNC_DIGEST_BYTES);
     }
 }
 
@@ -215,9 +192,9 @@ static cairn_err_t send_turn(cairn_sync_t *s)
 {
     cairn_reply_t *r = &s->reply;
     cairn_buf_t buf = CAIRN_BUF_INIT;
-    sink_t sink = {&buf, 0};
+    cairn_mp_sink_t sink = {&buf, 0};
     msgpack_packer pk;
-    msgpack_packer_init(&pk, &sink, sink_write);
+    msgpack_packer_init(&pk, &sink, cairn_mp_sink_write);
     msgpack_pack_array(&pk, 6);
     msgpack_pack_uint8(&pk, CAIRN_FRAME_TURN);
     pack_ranges(&pk, r);
@@ -251,14 +228,14 @@ static cairn_err_t flush_changes(cairn_sync_t *s)
     if (s->nchg == 0)
         return CAIRN_OK;
     cairn_buf_t buf = CAIRN_BUF_INIT;
-    sink_t sink = {&buf, 0};
+    cairn_mp_sink_t sink = {&buf, 0};
     msgpack_packer pk;
-    msgpack_packer_init(&pk, &sink, sink_write);
+    msgpack_packer_init(&pk, &sink, cairn_mp_sink_write);
     msgpack_pack_array(&pk, 2);
     msgpack_pack_uint8(&pk, CAIRN_FRAME_CHANGES);
     msgpack_pack_array(&pk, s->nchg);
     for (size_t i = 0; i < s->nchg; i++)
-        pack_bin(&pk, s->chg[i], s->chg_len[i]);
+        cairn_mp_pack_bin(&pk, s->chg[i], s->chg_len[i]);
     cairn_err_t err = sink.oom ? CAIRN_ENOMEM : cairn_sync_send(s, buf.data, buf.len);
     cairn_buf_free(&buf);
     chg_clear(s);

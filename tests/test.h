@@ -58,6 +58,9 @@ cairn_value_t str(const char *s);
 cairn_value_t num(int64_t i);
 uint16_t field(uint16_t etype, const char *name); /* fails the test if unknown */
 
+/* One edit in its own batch setting plan's title (signed in the background). */
+void test_title(cairn_store_t *s, const uint8_t *plan, const char *title);
+
 /* A node in a fresh temporary directory, unlocked by a key file there. */
 typedef struct test_node {
     char root[512], dir[600], key[600];

@@ -28,19 +28,6 @@ static void summaries(cairn_store_t *s, digests_t *g)
     CHECK_OK(cairn_plan_summaries(s, grab, g));
 }
 
-static void title(cairn_store_t *s, const uint8_t *plan, const char *t)
-{
-    cairn_batch_t *b;
-    cairn_edit_t *e;
-    cairn_value_t v = str(t);
-    CHECK_OK(cairn_batch_begin(s, &b));
-    CHECK_OK(cairn_edit_begin(b, plan, &e));
-    CHECK_OK(cairn_edit_set(e, CAIRN_ET_PLAN, cairn_singleton_eid, field(CAIRN_ET_PLAN, "title"),
-                            &v));
-    CHECK_OK(cairn_edit_commit(e, NULL));
-    CHECK_OK(cairn_batch_commit(b));
-}
-
 static int count_cb(void *ctx, const uint8_t *id, const uint8_t *bytes, size_t len)
 {
     (void)id, (void)bytes, (void)len;
@@ -67,8 +54,8 @@ static void test_summaries_and_vectors(void)
     test_org(n, 2, CAIRN_ROLE_CARE_MANAGER);
     uint8_t plan[CAIRN_PLAN_ID_BYTES];
     cairn_plan_id_new(plan);
-    title(n[0].store, plan, "one");
-    title(n[0].store, plan, "two");
+    test_title(n[0].store, plan, "one");
+    test_title(n[0].store, plan, "two");
     CHECK(lacking(n[0].store, n[1].store, plan) == 2);
     CHECK(lacking(n[1].store, n[0].store, plan) == 0);
     test_copy_plan(n[0].store, n[1].store, plan);
@@ -79,8 +66,8 @@ static void test_summaries_and_vectors(void)
     CHECK(memcmp(&a, &b, sizeof a) == 0);
     CHECK(lacking(n[0].store, n[1].store, plan) == 0);
 
-    title(n[1].store, plan, "three"); /* B ahead by one */
-    title(n[0].store, plan, "four");  /* A ahead by one, concurrently */
+    test_title(n[1].store, plan, "three"); /* B ahead by one */
+    test_title(n[0].store, plan, "four");  /* A ahead by one, concurrently */
     summaries(n[0].store, &a);
     summaries(n[1].store, &b);
     CHECK(memcmp(&a, &b, sizeof a) != 0);
@@ -125,7 +112,7 @@ static void test_holding_rights(void)
 
     uint8_t plan[CAIRN_PLAN_ID_BYTES], member[CAIRN_ENTITY_ID_BYTES], org[32], rplan[16];
     cairn_plan_id_new(plan);
-    title(n[0].store, plan, "caseload");
+    test_title(n[0].store, plan, "caseload");
     int may;
     CHECK_OK(cairn_plan_may_hold(n[0].store, plan, n[1].pk, CAIRN_ROLE_OUTREACH, &may));
     CHECK(!may);

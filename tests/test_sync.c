@@ -68,19 +68,6 @@ static void run_pair(cairn_store_t *a, cairn_store_t *b, pair_result_t *r, int f
     }
 }
 
-static void title(cairn_store_t *s, const uint8_t *plan, const char *t)
-{
-    cairn_batch_t *b;
-    cairn_edit_t *e;
-    cairn_value_t v = str(t);
-    CHECK_OK(cairn_batch_begin(s, &b));
-    CHECK_OK(cairn_edit_begin(b, plan, &e));
-    CHECK_OK(cairn_edit_set(e, CAIRN_ET_PLAN, cairn_singleton_eid, field(CAIRN_ET_PLAN, "title"),
-                            &v));
-    CHECK_OK(cairn_edit_commit(e, NULL));
-    CHECK_OK(cairn_batch_commit(b));
-}
-
 typedef struct sums {
     uint8_t (*v)[32];
     size_t n, cap;
@@ -126,17 +113,17 @@ static void test_converge_two(void)
     uint8_t plans[40][CAIRN_PLAN_ID_BYTES];
     for (int i = 0; i < 40; i++) {
         cairn_plan_id_new(plans[i]);
-        title(n[0].store, plans[i], "shared");
+        test_title(n[0].store, plans[i], "shared");
     }
     pair_result_t r;
     run_pair(n[0].store, n[1].store, &r, -1, 0);
     CHECK(r.state[0] == CAIRN_SYNC_DONE && r.state[1] == CAIRN_SYNC_DONE);
     CHECK(same_replicas(n[0].store, n[1].store));
     /* Now each side edits a few plans, some the same ones. */
-    title(n[0].store, plans[3], "a");
-    title(n[1].store, plans[3], "b");
-    title(n[1].store, plans[17], "b");
-    title(n[0].store, plans[30], "a");
+    test_title(n[0].store, plans[3], "a");
+    test_title(n[1].store, plans[3], "b");
+    test_title(n[1].store, plans[17], "b");
+    test_title(n[0].store, plans[30], "a");
     CHECK(!same_replicas(n[0].store, n[1].store));
     run_pair(n[1].store, n[0].store, &r, -1, 0);
     CHECK(r.state[0] == CAIRN_SYNC_DONE && r.state[1] == CAIRN_SYNC_DONE);
@@ -181,7 +168,7 @@ static void test_unknown_peer(void)
     CHECK_OK(cairn_org_join(n[2].store, org));
     uint8_t plan[CAIRN_PLAN_ID_BYTES];
     cairn_plan_id_new(plan);
-    title(n[0].store, plan, "private");
+    test_title(n[0].store, plan, "private");
     pair_result_t r;
     run_pair(n[2].store, n[0].store, &r, -1, 0);
     CHECK(r.state[1] == CAIRN_SYNC_CLOSED && r.reason[1] == CAIRN_CLOSE_UNKNOWN_PEER);
@@ -201,7 +188,7 @@ static void test_tampering(void)
     uint8_t plan[CAIRN_PLAN_ID_BYTES];
     cairn_plan_id_new(plan);
     for (int i = 0; i < 5; i++)
-        title(n[0].store, plan, "x");
+        test_title(n[0].store, plan, "x");
     for (int flight = 0; flight < 6; flight++) {
         pair_result_t r;
         run_pair(n[0].store, n[1].store, &r, flight, 9);
@@ -230,7 +217,7 @@ static void test_partial_replica(void)
     uint8_t mine[CAIRN_PLAN_ID_BYTES], other[CAIRN_PLAN_ID_BYTES], m[16];
     cairn_plan_id_new(mine);
     cairn_plan_id_new(other);
-    title(n[0].store, other, "not on the laptop's caseload");
+    test_title(n[0].store, other, "not on the laptop's caseload");
     char hex[65];
     sodium_bin2hex(hex, sizeof hex, n[1].pk, 32);
     cairn_batch_t *b;

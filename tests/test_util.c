@@ -147,3 +147,16 @@ uint16_t field(uint16_t etype, const char *name)
     CHECK(f > 0);
     return (uint16_t)f;
 }
+
+void test_title(cairn_store_t *s, const uint8_t *plan, const char *title)
+{
+    cairn_batch_t *b;
+    cairn_edit_t *e;
+    cairn_value_t v = str(title);
+    CHECK_OK(cairn_batch_begin(s, &b));
+    CHECK_OK(cairn_edit_begin(b, plan, &e));
+    CHECK_OK(cairn_edit_set(e, CAIRN_ET_PLAN, cairn_singleton_eid, field(CAIRN_ET_PLAN, "title"),
+                            &v));
+    CHECK_OK(cairn_edit_commit(e, NULL));
+    CHECK_OK(cairn_batch_commit(b));
+}

@@ -121,5 +121,6 @@ int cmd_plan_show(cli_args_t *a);
 int cmd_conflicts(cli_args_t *a);
 int cmd_bundle_export(cli_args_t *a);
 int cmd_bundle_import(cli_args_t *a);
+int cmd_sync(cli_args_t *a);
 
 #endif

@@ -53,6 +53,9 @@ static void usage(FILE *f)
             "  bundle export DIR --to NODEKEY FILE [PLAN...]   (all plans by default)\n"
             "  bundle import DIR FILE [--json]\n"
             "\n"
+            "sync (the network protocol, between two replicas on this machine):\n"
+            "  sync DIR PEERDIR [--json]     one session; both unlocked by the same secret\n"
+            "\n"
             "secrets (init and every command that opens a store):\n"
             "  --key-file F         unlock with a key file (or CAIRN_KEY_FILE)\n"
             "  --passphrase-file F  read the passphrase from F (or CAIRN_PASSPHRASE)\n"
@@ -62,7 +65,8 @@ static void usage(FILE *f)
             "  --kdf interactive|moderate|sensitive   Argon2id cost (default moderate)\n"
             "  --max-size-mib N                       maximum store size (default 32768)\n"
             "\n"
-            "exit status: 0 ok, 2 usage, 10+N for error code -N (see docs/cli.md)\n");
+            "exit status: 0 ok, 2 usage, 3 sync session closed early, 10+N for error code -N\n"
+            "(see docs/cli.md)\n");
 }
 
 enum {
@@ -432,6 +436,7 @@ static const command_t commands[] = {
     {"conflicts", NULL, cmd_conflicts},
     {"bundle", "export", cmd_bundle_export},
     {"bundle", "import", cmd_bundle_import},
+    {"sync", NULL, cmd_sync},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

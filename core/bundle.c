@@ -115,8 +115,14 @@ cairn_err_t cairn_bundle_export(cairn_store_t *store, const uint8_t (*plans)[CAI
         return CAIRN_EINVAL;
     frames_t f = {CAIRN_BUF_INIT, 0, CAIRN_OK};
     plan_ids_t ids = {NULL, 0, 0, store->has_org ? store->roster_plan : NULL, 0};
-    cairn_err_t err = CAIRN_OK;
-    if (nplans == 0) {
+    unsigned roles = 0;
+    uint8_t curve_pk[crypto_box_PUBLICKEYBYTES];
+    if (crypto_sign_ed25519_pk_to_curve25519(curve_pk, recipient) != 0)
+        return CAIRN_EINVAL; /* not a node's public key */
+    /* A bundle goes only to a member, and holds only what the member may hold. */
+    cairn_err_t err = cairn_roster_member(store, recipient, cairn_store_now(store), &roles, NULL);
+    int explicit = nplans > 0;
+    if (err == CAIRN_OK && nplans == 0) {
         if (store->has_org)
             err = frames_of(store, store->roster_plan, &f);
         if (err == CAIRN_OK)
@@ -126,8 +132,14 @@ cairn_err_t cairn_bundle_export(cairn_store_t *store, const uint8_t (*plans)[CAI
         plans = (const uint8_t(*)[CAIRN_PLAN_ID_BYTES])ids.v;
         nplans = ids.n;
     }
-    for (size_t i = 0; i < nplans && err == CAIRN_OK; i++)
-        err = frames_of(store, plans[i], &f);
+    for (size_t i = 0; i < nplans && err == CAIRN_OK; i++) {
+        int may = 0;
+        err = cairn_plan_may_hold(store, plans[i], recipient, roles, &may);
+        if (err == CAIRN_OK && may)
+            err = frames_of(store, plans[i], &f);
+        else if (err == CAIRN_OK && explicit)
+            err = CAIRN_EDENIED; /* asked by name for a plan the recipient may not hold */
+    }
     if (err == CAIRN_OK)
         err = seal_and_write(&f, recipient, path);
     if (err == CAIRN_OK && count != NULL)

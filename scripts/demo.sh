@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # demo.sh: install what is missing, build, and show three sites sharing one
 # care plan: a clinic, an outreach worker's laptop and a hospital. They work
-# offline, exchange changes as bundle files, converge on the same plan, and
+# offline, exchange changes by bundle file and by the sync protocol (in
+# process until the network service exists), converge on the same plan, and
 # surface (not silently resolve) a concurrent medication change. Nothing
 # readable reaches the disk. No prompts: the passphrase comes from
 # CAIRN_PASSPHRASE (a demo default when unset).
@@ -70,6 +71,9 @@ run 'cairn plan set clinic "$plan" patient display_name="Amara Lindqvist-Obi" bi
 run 'cairn plan set clinic "$plan" plan status=active'
 keep need 'cairn plan add clinic "$plan" need domain=housing description="temporary accommodation ends in 3 weeks" status=open'
 keep med 'cairn plan add clinic "$plan" medication drug=sertraline dose="50 mg" frequency=daily status=active'
+say "(the laptop and the hospital are on this patient's care team: only then may they hold the plan)"
+keep m1 'cairn plan add clinic "$plan" member person_key=$laptop name="outreach worker" role=outreach-worker'
+keep m2 'cairn plan add clinic "$plan" member person_key=$hospital name="ward psychiatrist" role=prescriber'
 
 step "A bundle carries the plan to the laptop and the hospital"
 say "(sync over the network comes in a later issue; until then changes travel as"
@@ -85,11 +89,12 @@ fails 'cairn plan set laptop "$plan" medication:$med dose="25 mg"'
 run 'cairn plan set hospital "$plan" medication:$med dose="75 mg"'
 run 'cairn plan set clinic "$plan" medication:$med dose="100 mg"'
 
-step "Bundles go round until all three hold every change"
-carry laptop clinic
-carry hospital clinic
-carry clinic laptop
-carry clinic hospital
+step "Back online, each site syncs with the clinic (the sync protocol, run in process)"
+say "(Noise handshake bound to the organisation, roster checks, reconciliation of"
+say " plan fingerprints, changes through ingest; over loopback once the network service lands)"
+run 'cairn sync laptop clinic'
+run 'cairn sync hospital clinic'
+run 'cairn sync clinic laptop'
 
 step "The converged plan: the same digest on all three nodes"
 run 'cairn plan show clinic "$plan"'
@@ -101,8 +106,8 @@ run 'cairn conflicts hospital "$plan"'
 
 step "The clinic resolves it: a signed change that has seen both values"
 run 'cairn plan set clinic "$plan" medication:$med dose="75 mg"'
-carry clinic laptop
-carry clinic hospital
+run 'cairn sync clinic laptop'
+run 'cairn sync clinic hospital'
 for node in clinic laptop hospital; do run "cairn conflicts $node \"\$plan\""; done
 for node in clinic laptop hospital; do run "cairn plan show $node \"\$plan\" | head -1"; done
 

@@ -148,13 +148,14 @@ contains "$T/err" "newer than this version" "version message"
 # Key-file nodes, so that every command opens its store at once.
 "$CAIRN" keygen "$T/nodes.key" >/dev/null
 export CAIRN_KEY_FILE="$T/nodes.key"
-A="$T/clinic2" B="$T/hospital" P="$T/patient" C="$T/cm2" D="$T/late"
-for n in "$A" "$B" "$P" "$C" "$D"; do "$CAIRN" init "$n" >/dev/null; done
+A="$T/clinic2" B="$T/hospital" P="$T/patient" C="$T/cm2" D="$T/late" S="$T/stranger"
+for n in "$A" "$B" "$P" "$C" "$D" "$S"; do "$CAIRN" init "$n" >/dev/null; done
 
 # Identities, and a node before it belongs to an organisation.
 expect 0 "id" -- "$CAIRN" id "$A"
 check "id prints a public key" -- is_hex 64
 kA=$(cat "$T/out") kB=$("$CAIRN" id "$B") kP=$("$CAIRN" id "$P") kC=$("$CAIRN" id "$C") kD=$("$CAIRN" id "$D")
+kS=$("$CAIRN" id "$S") # never enrolled
 expect 2 "id without DIR" -- "$CAIRN" id
 expect 0 "status without an organisation" -- "$CAIRN" status "$A"
 contains "$T/out" "org         none" "status: no organisation"
@@ -291,7 +292,16 @@ contains "$T/err" "not allowed" "roles message"
 expect 31 "not an administrator: roster add" -- "$CAIRN" roster add "$B" "$kB" --name me --roles admin
 contains "$T/err" "only an administrator" "roster roles message"
 
-# Bundles: export, import, twice, for another node, damaged.
+# Bundles: export, import, twice, for another node, damaged. A node that is
+# not a care manager receives a plan only when its care team lists it.
+expect 0 "bundle to a node not on the team: roster only" -- "$CAIRN" bundle export "$A" --to "$kB" "$T/x.bundle"
+contains "$T/out" "wrote 8 changes" "only the roster goes to a node off the team"
+expect 31 "bundle of a named plan the node may not hold" -- "$CAIRN" bundle export "$A" --to "$kB" "$T/x.bundle" "$plan"
+rm -f "$T/x.bundle"
+expect 31 "bundle for a node not on the roster" -- "$CAIRN" bundle export "$A" --to "$kS" "$T/x.bundle"
+rm -f "$T/x.bundle"
+expect 0 "hospital joins the care team" -- "$CAIRN" plan add "$A" "$plan" member person_key="$kB" name=hospital role=prescriber
+expect 0 "the patient joins the care team" -- "$CAIRN" plan add "$A" "$plan" member person_key="$kP" name=patient role=patient
 expect 0 "conflicts: none yet" -- "$CAIRN" conflicts "$A" "$plan"
 contains "$T/out" "no conflicts" "no conflicts message"
 expect 0 "bundle export" -- "$CAIRN" bundle export "$A" --to "$kB" "$T/a-b.bundle"
@@ -387,6 +397,21 @@ contains "$T/out" "plans       1 (and the roster)" "status plans"
 expect 0 "plan list on a node" -- "$CAIRN" plan list "$B"
 contains "$T/out" "$plan" "hospital lists the plan"
 unset CAIRN_KEY_FILE
+
+# Sync: the network protocol between two replicas on this machine.
+export CAIRN_KEY_FILE="$T/nodes.key"
+S2="$T/joined-only"
+"$CAIRN" init "$S2" >/dev/null && "$CAIRN" org join "$S2" "$org" >/dev/null
+expect 0 "sync with a care manager" -- "$CAIRN" sync "$A" "$C"
+matches "$T/out" "changes applied" "sync reports what moved"
+contains "$T/out" "; done" "sync ends done"
+expect 0 "plan show after sync" -- "$CAIRN" plan show "$C" "$plan"
+expect 0 "sync again: nothing to do" -- "$CAIRN" sync "$C" "$A" --json
+contains "$T/out" '"result": "done"' "sync json result"
+contains "$T/out" '"flights": 5' "in sync: handshake and one round trip"
+expect 23 "sync with a node of no organisation" -- "$CAIRN" sync "$A" "$S"
+expect 3 "sync with a node not on the roster" -- "$CAIRN" sync "$S2" "$A"
+expect 2 "sync without a peer" -- "$CAIRN" sync "$A"
 
 # Usage errors.
 expect 2 "no command" -- "$CAIRN"

@@ -30,10 +30,14 @@ extern "C" {
 #define CAIRN_BUNDLE_MAX_BYTES ((size_t)1 << 30) /* largest bundle file */
 
 /*
- * Write every change of the given plans (all plans the store holds if
- * nplans is 0, the organisation's roster first) to path, sealed for the
- * node whose public key is recipient. *count (may be NULL) is the number of
- * changes. The file is replaced atomically and made durable.
+ * Write every change of the given plans (all plans the store holds that the
+ * recipient may hold if nplans is 0, the organisation's roster first) to
+ * path, sealed for the node whose public key is recipient. The recipient
+ * must be a valid member on this store's roster, and may receive only the
+ * plans cairn_plan_may_hold() allows (CAIRN_EDENIED otherwise: an unknown
+ * recipient, or a plan named that it may not hold). *count (may be NULL)
+ * is the number of changes. The file is replaced atomically and made
+ * durable.
  */
 cairn_err_t cairn_bundle_export(cairn_store_t *store, const uint8_t (*plans)[CAIRN_PLAN_ID_BYTES],
                                 size_t nplans, const uint8_t recipient[32], const char *path,

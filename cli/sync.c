@@ -1,0 +1,133 @@
+/*
+ * sync.c - `cairn sync`: one sync session between two local replicas.
+ *
+ * Both stores are opened in this process and the session's bytes pass
+ * through memory: the protocol is the one nodes speak over a network
+ * (handshake, roster checks, reconciliation, changes through ingest), for
+ * an administrator syncing an attached replica by hand. The network
+ * service comes with libuv; this command has no sockets.
+ */
+#include "cli.h"
+
+#include <cairn/sync.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define EXIT_SESSION 3 /* the session closed before the replicas were in sync */
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static int live(const cairn_sync_t *s)
+{
+    cairn_sync_state_t st = cairn_sync_state(s);
+    return st == CAIRN_SYNC_HANDSHAKE || st == CAIRN_SYNC_RUNNING;
+}
+
+/* Move one side's pending bytes to the other; 1 if any moved. */
+static int deliver(cairn_sync_t *from, cairn_sync_t *to, cairn_err_t *err)
+{
+    size_t len;
+    const uint8_t *p = cairn_sync_output(from, &len);
+    if (len == 0)
+        return 0;
+    uint8_t *copy = malloc(len);
+    if (copy == NULL) {
+        *err = CAIRN_ENOMEM;
+        return 0;
+    }
+    memcpy(copy, p, len);
+    *err = cairn_sync_consumed(from, len);
+    if (*err == CAIRN_OK)
+        *err = cairn_sync_feed(to, copy, len, now_ms());
+    free(copy);
+    return *err == CAIRN_OK;
+}
+
+/* Run the session to its end; flights counts one-way deliveries. */
+static cairn_err_t run(cairn_sync_t *s[2], int *flights)
+{
+    cairn_err_t err = CAIRN_OK;
+    *flights = 0;
+    while (err == CAIRN_OK && (live(s[0]) || live(s[1]))) {
+        int moved = 0;
+        for (int k = 0; k < 2 && err == CAIRN_OK; k++)
+            if (deliver(s[k], s[1 - k], &err)) {
+                moved = 1;
+                (*flights)++;
+            }
+        if (!moved)
+            break; /* both wait: nothing more can happen in process */
+    }
+    return err;
+}
+
+static void report(cli_args_t *a, cairn_sync_t *s[2], int flights)
+{
+    cairn_sync_stats_t st[2];
+    cairn_sync_get_stats(s[0], &st[0]);
+    cairn_sync_get_stats(s[1], &st[1]);
+    if (a->json) {
+        json_t *o = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:i}", "result",
+                              cairn_close_reason_name(cairn_sync_close_reason(s[0])),
+                              "applied_at_peer", (json_int_t)st[1].applied, "applied_here",
+                              (json_int_t)st[0].applied, "bytes_sent", (json_int_t)st[0].bytes_out,
+                              "bytes_received", (json_int_t)st[1].bytes_out, "rejected",
+                              (json_int_t)(st[0].rejected + st[1].rejected), "flights", flights);
+        cli_print_json(o, "sync");
+        return;
+    }
+    printf("%s -> %s: %llu changes applied (%llu bytes sent)\n", a->pos[0], a->pos[1],
+           (unsigned long long)st[1].applied, (unsigned long long)st[0].bytes_out);
+    printf("%s -> %s: %llu changes applied (%llu bytes sent)\n", a->pos[1], a->pos[0],
+           (unsigned long long)st[0].applied, (unsigned long long)st[1].bytes_out);
+    if (st[0].rejected + st[1].rejected > 0)
+        printf("rejected by ingest: %llu\n", (unsigned long long)(st[0].rejected + st[1].rejected));
+    printf("%d flights; %s\n", flights, cairn_close_reason_name(cairn_sync_close_reason(s[0])));
+}
+
+int cmd_sync(cli_args_t *a)
+{
+    if (cli_need_args(a, 2, "sync DIR PEERDIR [--json]"))
+        return EXIT_USAGE;
+    cairn_store_t *store[2] = {NULL, NULL};
+    char *first = a->pos[0];
+    int rc = cli_open_store(a, &store[0]);
+    if (rc == 0) { /* the peer is unlocked by the same secret source */
+        a->pos[0] = a->pos[1];
+        rc = cli_open_store(a, &store[1]);
+        a->pos[0] = first;
+    }
+    cairn_sync_t *s[2] = {NULL, NULL};
+    cairn_err_t err = CAIRN_OK;
+    for (int k = 0; k < 2 && rc == 0 && err == CAIRN_OK; k++) {
+        cairn_sync_opts_t o = {k == 0, now_ms(), 0, 0, 0, NULL};
+        err = cairn_sync_new(store[k], &o, &s[k]);
+    }
+    int flights = 0;
+    if (rc == 0 && err == CAIRN_OK)
+        err = run(s, &flights);
+    if (rc == 0 && err != CAIRN_OK)
+        rc = cli_fail(err == CAIRN_ENOTFOUND ? "sync: no organisation" : "sync", err);
+    if (rc == 0) {
+        report(a, s, flights);
+        int done = cairn_sync_state(s[0]) == CAIRN_SYNC_DONE &&
+                   cairn_sync_state(s[1]) == CAIRN_SYNC_DONE;
+        if (!done) {
+            cairn_close_reason_t why = cairn_sync_close_reason(
+                cairn_sync_state(s[0]) == CAIRN_SYNC_CLOSED ? s[0] : s[1]);
+            fprintf(stderr, "cairn: sync: the session closed: %s\n", cairn_close_reason_name(why));
+            rc = EXIT_SESSION;
+        }
+    }
+    cairn_sync_free(s[0]);
+    cairn_sync_free(s[1]);
+    cairn_store_close(store[0]);
+    cairn_store_close(store[1]);
+    return rc;
+}

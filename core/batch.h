@@ -21,6 +21,7 @@ typedef struct cairn_async_edit cairn_async_edit_t;
 typedef struct cairn_plan_slot {
     cairn_plan_state_t *st; /* NULL: free slot */
     int dirty;
+    int rebuilt; /* st was rebuilt from the log: replace every stored row */
     cairn_async_edit_t *inflight; /* this plan's edit being signed, if any */
 } cairn_plan_slot_t;
 
@@ -45,6 +46,8 @@ struct cairn_batch {
     size_t nasync, cap_async;
     cairn_err_t failed; /* a store error: only abort remains */
     cairn_reason_t last_reason; /* why the last refused edit was refused */
+    uint8_t (*reeval)[32]; /* members whose roster entries changed: judge their changes again */
+    size_t nreeval, cap_reeval;
 };
 
 /* The state of plan within the batch (loaded or created on first use). */
@@ -109,6 +112,25 @@ cairn_err_t cairn_org_load(cairn_store_t *store, cairn_txn_t *txn);
  */
 cairn_reason_t cairn_roster_judge(cairn_plan_state_t *roster, const uint8_t key[32],
                                   uint64_t at_ms, unsigned *roles, cairn_err_t *err);
+
+/* Call fn with every plan's header (plan id, count, heads) in txn; nonzero stops. */
+cairn_err_t cairn_headers_each(cairn_txn_t *txn, int (*fn)(void *, const cairn_plan_state_t *),
+                               void *ctx);
+
+/* A plan's log, decoded, in log order; free with cairn_log_free (plan.c). */
+cairn_err_t cairn_log_load(cairn_txn_t *txn, const uint8_t *plan, cairn_change_t ***cs,
+                           size_t *n);
+void cairn_log_free(cairn_change_t **cs, size_t n);
+
+/*
+ * Which of cs (changes of a care plan) are inert against roster now: their
+ * author is not valid at their time, or no longer on it.
+ */
+cairn_err_t cairn_inert_flags(cairn_plan_state_t *roster, cairn_change_t *const *cs, size_t n,
+                              int *inert);
+
+/* Whether plan is the organisation's roster. */
+int cairn_batch_in_roster(const cairn_batch_t *b, const uint8_t *plan);
 
 /* The roster entry id of member key. */
 void cairn_roster_eid(const uint8_t key[32], uint8_t eid[CAIRN_ENTITY_ID_BYTES]);

@@ -190,6 +190,7 @@ cairn_err_t cairn_batch_begin(cairn_store_t *store, cairn_batch_t **out)
 
 static void batch_free(cairn_batch_t *b)
 {
+    free(b->reeval);
     cairn_async_release(b);
     if (b->signer_on)
         cairn_signer_stop(&b->signer);
@@ -210,12 +211,123 @@ void cairn_batch_abort(cairn_batch_t *b)
     batch_free(b);
 }
 
+static int any_key(void *ctx, const uint8_t *key, size_t len)
+{
+    (void)key, (void)len;
+    *(int *)ctx = 1;
+    return 1;
+}
+
 static cairn_err_t flush_states(cairn_batch_t *b)
 {
     cairn_err_t err = CAIRN_OK;
-    for (size_t i = 0; i < b->plans_cap && err == CAIRN_OK; i++)
-        if (b->plans[i].st != NULL && b->plans[i].dirty)
-            err = cairn_state_flush(b->txn, b->plans[i].st);
+    for (size_t i = 0; i < b->plans_cap && err == CAIRN_OK; i++) {
+        cairn_plan_slot_t *s = &b->plans[i];
+        if (s->st != NULL && s->rebuilt)
+            err = cairn_state_replace(b->txn, s->st);
+        else if (s->st != NULL && s->dirty)
+            err = cairn_state_flush(b->txn, s->st);
+    }
+    return err;
+}
+
+cairn_err_t cairn_inert_flags(cairn_plan_state_t *roster, cairn_change_t *const *cs, size_t n,
+                              int *inert)
+{
+    cairn_err_t err = CAIRN_OK;
+    for (size_t i = 0; i < n && err == CAIRN_OK; i++) {
+        unsigned roles;
+        cairn_reason_t why = cairn_roster_judge(roster, cs[i]->author, CAIRN_HLC_MS(cs[i]->hlc),
+                                                &roles, &err);
+        inert[i] = why != CAIRN_REASON_NONE;
+    }
+    return err;
+}
+
+/* Rebuild plan from its log, judging every change against the roster now. */
+static cairn_err_t rebuild_in_batch(cairn_batch_t *b, const uint8_t *plan)
+{
+    cairn_change_t **cs = NULL;
+    cairn_plan_state_t *roster, *old, *st = NULL;
+    size_t n = 0;
+    int *inert = NULL;
+    cairn_err_t err = cairn_batch_plan(b, plan, &old); /* makes its slot */
+    if (err == CAIRN_OK)
+        err = cairn_batch_plan(b, b->store->roster_plan, &roster);
+    if (err == CAIRN_OK)
+        err = cairn_log_load(b->txn, plan, &cs, &n);
+    if (err == CAIRN_OK)
+        err = (inert = calloc(n ? n : 1, sizeof *inert)) ? CAIRN_OK : CAIRN_ENOMEM;
+    if (err == CAIRN_OK)
+        err = cairn_inert_flags(roster, cs, n, inert);
+    if (err == CAIRN_OK)
+        err = cairn_pstate_rebuild(plan, cs, inert, n, &st);
+    if (err == CAIRN_OK) {
+        cairn_plan_slot_t *s = plan_find(b, plan);
+        cairn_plan_state_free(s->st);
+        s->st = st;
+        s->dirty = s->rebuilt = 1;
+    }
+    cairn_log_free(cs, n);
+    free(inert);
+    return err;
+}
+
+typedef struct reeval_ctx {
+    cairn_batch_t *b;
+    uint8_t (*plans)[CAIRN_PLAN_ID_BYTES];
+    size_t n, cap;
+    cairn_err_t err;
+} reeval_ctx_t;
+
+/* Collect the care plans holding a change by any member being judged again. */
+static int find_affected(void *ctx, const cairn_plan_state_t *h)
+{
+    reeval_ctx_t *r = ctx;
+    if (cairn_batch_in_roster(r->b, h->plan))
+        return 0;
+    for (size_t k = 0; k < r->b->nreeval; k++) {
+        uint8_t prefix[CAIRN_PK_SEQ_BYTES];
+        int found = 0;
+        cairn_pk_seq(prefix, h->plan, r->b->reeval[k], 0); /* the author's part only is used */
+        r->err = cairn_db_scan(r->b->txn, CAIRN_DB_PLANS, prefix, CAIRN_PK_AUTHOR_BYTES, any_key,
+                               &found);
+        if (r->err != CAIRN_OK)
+            return 1;
+        if (!found)
+            continue;
+        if (r->n == r->cap) {
+            size_t cap = r->cap ? 2 * r->cap : 16;
+            uint8_t(*p)[CAIRN_PLAN_ID_BYTES] = realloc(r->plans, cap * sizeof *p);
+            if (p == NULL) {
+                r->err = CAIRN_ENOMEM;
+                return 1;
+            }
+            r->plans = p;
+            r->cap = cap;
+        }
+        memcpy(r->plans[r->n++], h->plan, CAIRN_PLAN_ID_BYTES);
+        return 0;
+    }
+    return 0;
+}
+
+/*
+ * After roster changes, judge again the changes of the members they touched:
+ * every care plan holding one is rebuilt from its log against the roster now,
+ * so a revocation voids the late changes a replica had already applied and
+ * every replica ends with the same plan, whatever order things arrived in.
+ */
+static cairn_err_t reevaluate(cairn_batch_t *b)
+{
+    reeval_ctx_t r = {b, NULL, 0, 0, CAIRN_OK};
+    cairn_err_t err = cairn_headers_each(b->txn, find_affected, &r);
+    if (err == CAIRN_OK)
+        err = r.err;
+    for (size_t i = 0; i < r.n && err == CAIRN_OK; i++)
+        err = rebuild_in_batch(b, r.plans[i]);
+    free(r.plans);
+    b->nreeval = 0;
     return err;
 }
 
@@ -236,6 +348,8 @@ cairn_err_t cairn_batch_commit(cairn_batch_t *b)
     cairn_err_t err = b->failed;
     for (size_t i = 0; i < b->nasync && err == CAIRN_OK; i++)
         err = cairn_async_settle(b, b->asyncs[i]);
+    if (err == CAIRN_OK && b->nreeval > 0)
+        err = reevaluate(b);
     if (err == CAIRN_OK)
         err = flush_states(b);
     if (err == CAIRN_OK)
@@ -319,9 +433,9 @@ cairn_reason_t cairn_roster_judge(cairn_plan_state_t *roster, const uint8_t key[
     int64_t from = roster_int(roster, eid, 4, 0);
     int64_t until = roster_int(roster, eid, 5, 0);
     int64_t revoked = roster_int(roster, eid, 6, 0);
+    *roles = (unsigned)roster_int(roster, eid, 3, 0); /* also when not valid: see precheck */
     if (at < from || (until != 0 && at >= until) || (revoked != 0 && at >= revoked))
         return CAIRN_REASON_NOT_VALID;
-    *roles = (unsigned)roster_int(roster, eid, 3, 0);
     return CAIRN_REASON_NONE;
 }
 
@@ -404,12 +518,6 @@ static cairn_err_t park(cairn_batch_t *b, const cairn_change_t *c, const missing
     return err;
 }
 
-static int any_key(void *ctx, const uint8_t *key, size_t len)
-{
-    (void)key, (void)len;
-    *(int *)ctx = 1;
-    return 1;
-}
 
 typedef struct collect {
     cairn_batch_t *b;
@@ -454,7 +562,56 @@ static cairn_err_t release_waiters(cairn_batch_t *b, const uint8_t *id)
     return err;
 }
 
-static cairn_err_t apply(cairn_batch_t *b, const cairn_change_t *c, cairn_ingest_result_t *res)
+static cairn_err_t grow_keys(cairn_batch_t *b)
+{
+    if (b->nreeval < b->cap_reeval)
+        return CAIRN_OK;
+    size_t cap = b->cap_reeval ? 2 * b->cap_reeval : 8;
+    uint8_t(*p)[32] = realloc(b->reeval, cap * sizeof *p);
+    if (p == NULL)
+        return CAIRN_ENOMEM;
+    b->reeval = p;
+    b->cap_reeval = cap;
+    return CAIRN_OK;
+}
+
+int cairn_batch_in_roster(const cairn_batch_t *b, const uint8_t *plan)
+{
+    return b->store->has_org && memcmp(plan, b->store->roster_plan, CAIRN_PLAN_ID_BYTES) == 0;
+}
+
+/*
+ * Remember the members whose roster entries roster change c touched: their
+ * changes in care plans are judged again at commit (a revocation may make
+ * some inert, a new entry may bring some back).
+ */
+static cairn_err_t note_roster_keys(cairn_batch_t *b, const cairn_change_t *c)
+{
+    cairn_plan_state_t *roster;
+    cairn_err_t err = cairn_batch_plan(b, b->store->roster_plan, &roster);
+    for (size_t i = 0; i < c->nops && err == CAIRN_OK; i++) {
+        if (c->ops[i].etype != CAIRN_ET_ROSTER_ENTRY)
+            continue;
+        const cairn_pslot_t *s = cairn_pstate_find(roster, CAIRN_ET_ROSTER_ENTRY, c->ops[i].eid, 1);
+        uint8_t key[32];
+        if (s == NULL || s->n == 0 || s->values[0].type != CAIRN_VALUE_STR ||
+            s->values[0].len != 64 ||
+            sodium_hex2bin(key, sizeof key, s->values[0].s, 64, NULL, NULL, NULL) != 0)
+            continue;
+        size_t k = 0;
+        while (k < b->nreeval && memcmp(b->reeval[k], key, 32) != 0)
+            k++;
+        if (k < b->nreeval)
+            continue;
+        err = grow_keys(b);
+        if (err == CAIRN_OK)
+            memcpy(b->reeval[b->nreeval++], key, 32);
+    }
+    return err;
+}
+
+static cairn_err_t apply(cairn_batch_t *b, const cairn_change_t *c, cairn_ingest_result_t *res,
+                         int inert)
 {
     uint8_t k[CAIRN_PK_LOG_BYTES], ck[CAIRN_PK_CHANGE_BYTES];
     int forked = 0;
@@ -477,13 +634,19 @@ static cairn_err_t apply(cairn_batch_t *b, const cairn_change_t *c, cairn_ingest
     if (err == CAIRN_OK)
         err = cairn_batch_plan(b, c->plan, &st);
     if (err == CAIRN_OK)
-        err = cairn_pstate_apply(st, c);
+        err = cairn_pstate_apply(st, c, inert);
+    if (err == CAIRN_OK && cairn_batch_in_roster(b, c->plan))
+        err = note_roster_keys(b, c);
     if (err != CAIRN_OK)
         return err;
     cairn_batch_mark_dirty(b, c->plan);
     cairn_hlc_observe(&b->store->clock, c->hlc, cairn_store_now(b->store));
-    res->verdict = CAIRN_APPLIED;
-    b->stats.applied++;
+    res->verdict = inert ? CAIRN_INERT : CAIRN_APPLIED;
+    res->reason = inert ? CAIRN_REASON_NOT_VALID : CAIRN_REASON_NONE;
+    if (inert)
+        b->stats.inert++;
+    else
+        b->stats.applied++;
     /* Nothing can wait on c when nothing waits at all (the usual case). */
     return b->pending == 0 ? CAIRN_OK : release_waiters(b, c->id);
 }
@@ -498,7 +661,9 @@ cairn_reason_t cairn_batch_precheck(cairn_batch_t *b, const cairn_change_t *c, c
     cairn_reason_t why = cairn_schema_check(c, in_roster);
     if (why == CAIRN_REASON_NONE)
         why = author_roles(b, c, in_roster, &roles, err);
-    if (why == CAIRN_REASON_NONE && *err == CAIRN_OK && !cairn_schema_allows(c, roles))
+    /* A change outside its author's validity must still be one the roles allow. */
+    if ((why == CAIRN_REASON_NONE || why == CAIRN_REASON_NOT_VALID) && *err == CAIRN_OK &&
+        !cairn_schema_allows(c, roles))
         why = CAIRN_REASON_NOT_PERMITTED;
     return why;
 }
@@ -526,6 +691,14 @@ static cairn_err_t process_checked(cairn_batch_t *b, const cairn_change_t *c,
     cairn_reason_t why = check_chain(b, c, &m, &err);
     if (why == CAIRN_REASON_NONE && err == CAIRN_OK)
         why = cairn_batch_precheck(b, c, &err);
+    /*
+     * A care-plan change made outside its author's validity is kept but
+     * inert: every replica then holds the same history whichever it learned
+     * first, the change or the revocation, and none applies its operations.
+     */
+    int inert = why == CAIRN_REASON_NOT_VALID && !cairn_batch_in_roster(b, c->plan);
+    if (inert)
+        why = CAIRN_REASON_NONE;
     if (why == CAIRN_REASON_NONE && err == CAIRN_OK) {
         missing_t extra;
         err = find_missing(b, c, &extra);
@@ -551,7 +724,7 @@ static cairn_err_t process_checked(cairn_batch_t *b, const cairn_change_t *c,
         b->stats.pending++;
         return park(b, c, &m);
     }
-    return apply(b, c, res);
+    return apply(b, c, res, inert);
 }
 
 /* Take a released change out of the pending area and process it again. */

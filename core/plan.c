@@ -150,32 +150,73 @@ cairn_err_t cairn_plan_changes(cairn_store_t *store, const uint8_t plan[CAIRN_PL
     return err;
 }
 
+cairn_err_t cairn_log_load(cairn_txn_t *txn, const uint8_t *plan, cairn_change_t ***out,
+                           size_t *n)
+{
+    ids_t ids = {0};
+    cairn_change_t **cs = NULL;
+    cairn_err_t err = log_ids(txn, plan, &ids);
+    if (err == CAIRN_OK)
+        err = (cs = calloc(ids.n ? ids.n : 1, sizeof *cs)) ? CAIRN_OK : CAIRN_ENOMEM;
+    if (err == CAIRN_OK)
+        err = load_changes(txn, plan, &ids, cs);
+    if (err != CAIRN_OK) {
+        free_changes(cs, ids.n);
+        cs = NULL;
+    }
+    *out = cs;
+    *n = ids.n;
+    free(ids.v);
+    return err;
+}
+
+void cairn_log_free(cairn_change_t **cs, size_t n)
+{
+    free_changes(cs, n);
+}
+
+/* The store's roster state as txn sees it (NULL without an organisation). */
+static cairn_err_t roster_of(cairn_store_t *store, cairn_txn_t *txn, cairn_plan_state_t **out)
+{
+    uint8_t org[32], rplan[CAIRN_PLAN_ID_BYTES];
+    *out = NULL;
+    if (cairn_org_key(store, org) != CAIRN_OK)
+        return CAIRN_OK;
+    cairn_roster_plan_id(org, rplan);
+    return cairn_state_load(txn, rplan, out);
+}
+
 cairn_err_t cairn_plan_rebuild(cairn_store_t *store, const uint8_t plan[CAIRN_PLAN_ID_BYTES],
                                uint8_t digest[32])
 {
     if (store == NULL || plan == NULL)
         return CAIRN_EINVAL;
     cairn_txn_t *txn;
-    ids_t ids = {0};
     cairn_change_t **cs = NULL;
-    cairn_plan_state_t *st = NULL;
+    cairn_plan_state_t *st = NULL, *roster = NULL;
+    size_t n = 0;
+    int *inert = NULL;
     cairn_err_t err = cairn_txn_begin(store, 1, &txn);
     if (err != CAIRN_OK)
         return err;
-    err = log_ids(txn, plan, &ids);
+    err = cairn_log_load(txn, plan, &cs, &n);
     if (err == CAIRN_OK)
-        err = (cs = calloc(ids.n ? ids.n : 1, sizeof *cs)) ? CAIRN_OK : CAIRN_ENOMEM;
+        err = roster_of(store, txn, &roster);
     if (err == CAIRN_OK)
-        err = load_changes(txn, plan, &ids, cs);
+        err = (inert = calloc(n ? n : 1, sizeof *inert)) ? CAIRN_OK : CAIRN_ENOMEM;
+    /* The roster's own changes are judged once, at ingest; care plans against it now. */
+    if (err == CAIRN_OK && roster != NULL && memcmp(roster->plan, plan, CAIRN_PLAN_ID_BYTES) != 0)
+        err = cairn_inert_flags(roster, cs, n, inert);
     if (err == CAIRN_OK)
-        err = cairn_pstate_rebuild(plan, cs, ids.n, &st);
-    if (err == CAIRN_OK && ids.n > 0)
+        err = cairn_pstate_rebuild(plan, cs, inert, n, &st);
+    if (err == CAIRN_OK && n > 0)
         err = cairn_state_replace(txn, st);
     if (err == CAIRN_OK && digest != NULL)
         cairn_plan_state_digest(st, digest);
+    cairn_plan_state_free(roster); /* it reads through txn: free it first */
     err = err == CAIRN_OK ? cairn_txn_commit(txn) : (cairn_txn_abort(txn), err);
-    free_changes(cs, ids.n);
-    free(ids.v);
+    free_changes(cs, n);
+    free(inert);
     cairn_plan_state_free(st);
     return err;
 }

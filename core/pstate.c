@@ -326,10 +326,10 @@ static cairn_err_t head_insert(cairn_plan_state_t *st, const uint8_t *id)
 
 static const cairn_value_t nil_value = {CAIRN_VALUE_NIL, 0, NULL, 0};
 
-cairn_err_t cairn_pstate_apply(cairn_plan_state_t *st, const cairn_change_t *c)
+cairn_err_t cairn_pstate_apply(cairn_plan_state_t *st, const cairn_change_t *c, int inert)
 {
     st->header_dirty = 1;
-    for (size_t i = 0; i < c->nops; i++) {
+    for (size_t i = 0; i < c->nops && !inert; i++) {
         const cairn_op_t *op = &c->ops[i];
         cairn_err_t err = cairn_pstate_touch(st, op->etype, op->eid, 1);
         if (err != CAIRN_OK)
@@ -680,9 +680,9 @@ static int cmp_id(const void *a, const void *b)
     return memcmp(a, b, CAIRN_CHANGE_ID_BYTES);
 }
 
-static cairn_err_t collect_refs(cairn_change_t *const *cs, size_t n, superseded_t **sup,
-                                size_t *nsup, uint8_t (**refs)[CAIRN_CHANGE_ID_BYTES],
-                                size_t *nrefs)
+static cairn_err_t collect_refs(cairn_change_t *const *cs, const int *inert, size_t n,
+                                superseded_t **sup, size_t *nsup,
+                                uint8_t (**refs)[CAIRN_CHANGE_ID_BYTES], size_t *nrefs)
 {
     size_t ns = 0, nr = 0;
     for (size_t i = 0; i < n; i++) {
@@ -701,7 +701,7 @@ static cairn_err_t collect_refs(cairn_change_t *const *cs, size_t n, superseded_
             memcpy((*refs)[nr++], c->deps[d], CAIRN_CHANGE_ID_BYTES);
         if (c->has_prev)
             memcpy((*refs)[nr++], c->prev, CAIRN_CHANGE_ID_BYTES);
-        for (size_t k = 0; k < c->nops; k++)
+        for (size_t k = 0; k < c->nops && !(inert && inert[i]); k++)
             for (size_t p = 0; p < c->ops[k].npred; p++) {
                 superseded_t *s = &(*sup)[ns++];
                 s->etype = c->ops[k].etype;
@@ -717,11 +717,11 @@ static cairn_err_t collect_refs(cairn_change_t *const *cs, size_t n, superseded_
     return CAIRN_OK;
 }
 
-static cairn_err_t rebuild_change(cairn_plan_state_t *st, const cairn_change_t *c,
+static cairn_err_t rebuild_change(cairn_plan_state_t *st, const cairn_change_t *c, int inert,
                                   const superseded_t *sup, size_t nsup, const void *refs,
                                   size_t nrefs)
 {
-    for (size_t k = 0; k < c->nops; k++) {
+    for (size_t k = 0; k < c->nops && !inert; k++) {
         const cairn_op_t *op = &c->ops[k];
         cairn_err_t err = cairn_pstate_touch(st, op->etype, op->eid, 1);
         cairn_pslot_t *s = err == CAIRN_OK ? slot_get(st, op->etype, op->eid, op->field) : NULL;
@@ -746,16 +746,17 @@ static cairn_err_t rebuild_change(cairn_plan_state_t *st, const cairn_change_t *
 }
 
 cairn_err_t cairn_pstate_rebuild(const uint8_t plan[CAIRN_PLAN_ID_BYTES],
-                                 cairn_change_t *const *changes, size_t n,
+                                 cairn_change_t *const *changes, const int *inert, size_t n,
                                  cairn_plan_state_t **out)
 {
     superseded_t *sup = NULL;
     uint8_t(*refs)[CAIRN_CHANGE_ID_BYTES] = NULL;
     size_t nsup = 0, nrefs = 0;
     cairn_plan_state_t *st = cairn_pstate_new(plan);
-    cairn_err_t err = st ? collect_refs(changes, n, &sup, &nsup, &refs, &nrefs) : CAIRN_ENOMEM;
+    cairn_err_t err =
+        st ? collect_refs(changes, inert, n, &sup, &nsup, &refs, &nrefs) : CAIRN_ENOMEM;
     for (size_t i = 0; i < n && err == CAIRN_OK; i++)
-        err = rebuild_change(st, changes[i], sup, nsup, refs, nrefs);
+        err = rebuild_change(st, changes[i], inert != NULL && inert[i], sup, nsup, refs, nrefs);
     if (st != NULL)
         st->header_dirty = 1;
     free(sup);

@@ -57,8 +57,12 @@ struct cairn_plan_state {
 
 cairn_plan_state_t *cairn_pstate_new(const uint8_t plan[CAIRN_PLAN_ID_BYTES]);
 
-/* Apply a validated change whose dependencies are all applied. */
-cairn_err_t cairn_pstate_apply(cairn_plan_state_t *st, const cairn_change_t *c);
+/*
+ * Apply a validated change whose dependencies are all applied. An inert
+ * change (its author was not valid at its time) joins the history (heads,
+ * count) but its operations do nothing.
+ */
+cairn_err_t cairn_pstate_apply(cairn_plan_state_t *st, const cairn_change_t *c, int inert);
 
 /* The canonical encoding of a complete state (appended to out): its digest's input. */
 cairn_err_t cairn_pstate_encode(const cairn_plan_state_t *st, cairn_buf_t *out);
@@ -82,9 +86,13 @@ cairn_err_t cairn_pstate_encode_entity(const cairn_plan_state_t *st, uint16_t et
 cairn_err_t cairn_pstate_decode_entity(cairn_plan_state_t *st, uint16_t etype, const uint8_t *eid,
                                        const uint8_t *bytes, size_t len);
 
-/* The same state computed from the changes alone, in any order (no duplicates). */
+/*
+ * The same state computed from the changes alone, in any order (no
+ * duplicates); inert (may be NULL) flags the changes whose operations do
+ * nothing.
+ */
 cairn_err_t cairn_pstate_rebuild(const uint8_t plan[CAIRN_PLAN_ID_BYTES],
-                                 cairn_change_t *const *changes, size_t n,
+                                 cairn_change_t *const *changes, const int *inert, size_t n,
                                  cairn_plan_state_t **out);
 
 /* The slot (etype, eid, field), or NULL. */

@@ -29,26 +29,30 @@ static int plan_next(uint8_t *p)
     return 0;
 }
 
-/* Call fn with the header of every plan, in plan id order. */
-static cairn_err_t headers_each(cairn_store_t *store, header_fn fn, void *ctx)
+cairn_err_t cairn_headers_each(cairn_txn_t *txn, int (*fn)(void *, const cairn_plan_state_t *),
+                               void *ctx)
 {
-    cairn_txn_t *txn;
-    cairn_err_t err = cairn_txn_begin(store, 0, &txn);
-    if (err != CAIRN_OK)
-        return err;
+    cairn_err_t err;
     uint8_t at[CAIRN_PK_PREFIX] = {0}, key[CAIRN_RECORD_KEY_MAX];
     cairn_buf_t buf = CAIRN_BUF_INIT;
     size_t len;
     /* A plan's keys start with its header: seek to it, then past the plan. */
     while ((err = cairn_db_seek(txn, CAIRN_DB_PLANS, at, sizeof at, key, sizeof key, &len)) ==
            CAIRN_OK) {
-        if (len < CAIRN_PK_PREFIX || key[CAIRN_PLAN_ID_BYTES] != CAIRN_PK_HEADER) {
+        if (len < CAIRN_PK_PREFIX) {
             err = CAIRN_ECORRUPT;
             break;
         }
+        /*
+         * A plan whose first key is not its header is one a write transaction
+         * is building: its header is written at commit. It counts as empty.
+         */
+        int has_header = key[CAIRN_PLAN_ID_BYTES] == CAIRN_PK_HEADER;
         cairn_plan_state_t *st = cairn_pstate_new(key);
-        err = st ? cairn_db_get(txn, CAIRN_DB_PLANS, key, CAIRN_PK_PREFIX, &buf) : CAIRN_ENOMEM;
-        if (err == CAIRN_OK)
+        err = st == NULL   ? CAIRN_ENOMEM
+              : has_header ? cairn_db_get(txn, CAIRN_DB_PLANS, key, CAIRN_PK_PREFIX, &buf)
+                           : CAIRN_OK;
+        if (err == CAIRN_OK && has_header)
             err = cairn_pstate_decode_header(st, buf.data, buf.len);
         int stop = err == CAIRN_OK && fn(ctx, st) != 0;
         cairn_plan_state_free(st);
@@ -58,8 +62,19 @@ static cairn_err_t headers_each(cairn_store_t *store, header_fn fn, void *ctx)
             break;
     }
     cairn_buf_free(&buf);
-    cairn_txn_abort(txn);
     return err == CAIRN_ENOTFOUND ? CAIRN_OK : err;
+}
+
+/* Call fn with the header of every plan, in plan id order. */
+static cairn_err_t headers_each(cairn_store_t *store, header_fn fn, void *ctx)
+{
+    cairn_txn_t *txn;
+    cairn_err_t err = cairn_txn_begin(store, 0, &txn);
+    if (err != CAIRN_OK)
+        return err;
+    err = cairn_headers_each(txn, fn, ctx);
+    cairn_txn_abort(txn);
+    return err;
 }
 
 typedef struct list_ctx {

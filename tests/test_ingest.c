@@ -235,17 +235,19 @@ static int all_zero(const uint8_t *p, size_t n)
     return 1;
 }
 
-/* The title of plan as s shows it (the last-writer-wins winner), into out. */
-static void title_of(cairn_store_t *s, const uint8_t *plan, char *out, size_t n)
+/* The plan's title as merged: the winner's text, or "" when never set. */
+static void title_of(cairn_store_t *s, const uint8_t *plan, char *out, size_t cap)
 {
     cairn_plan_state_t *st;
     cairn_field_view_t v;
     CHECK_OK(cairn_plan_read(s, plan, &st));
-    CHECK(cairn_plan_state_field(st, CAIRN_ET_PLAN, cairn_singleton_eid,
-                                 field(CAIRN_ET_PLAN, "title"), &v) == 0);
-    CHECK(v.nvalues >= 1 && v.values[0].type == CAIRN_VALUE_STR && v.values[0].len < n);
-    memcpy(out, v.values[0].s, v.values[0].len);
-    out[v.values[0].len] = '\0';
+    out[0] = '\0';
+    if (cairn_plan_state_field(st, CAIRN_ET_PLAN, cairn_singleton_eid,
+                               field(CAIRN_ET_PLAN, "title"), &v) == 0 &&
+        v.values[0].type == CAIRN_VALUE_STR && v.values[0].len < cap) {
+        memcpy(out, v.values[0].s, v.values[0].len);
+        out[v.values[0].len] = '\0';
+    }
     cairn_plan_state_free(st);
 }
 
@@ -262,8 +264,8 @@ static int present(cairn_store_t *s, const uint8_t *plan, uint16_t etype, const 
 
 static const char *verdict_name(cairn_verdict_t v)
 {
-    static const char *const names[] = {"applied", "duplicate", "pending", "rejected"};
-    return (unsigned)v < 4 ? names[v] : "?";
+    static const char *const names[] = {"applied", "duplicate", "pending", "rejected", "inert"};
+    return (unsigned)v < 5 ? names[v] : "?";
 }
 
 /*
@@ -339,6 +341,23 @@ static cairn_ingest_result_t ingest1(cairn_store_t *s, const cairn_change_t *c)
 #define ANY_REASON CAIRN_REASON__COUNT
 #define REJECTS_BYTES(s, plan, bytes, len, why) rejects(s, plan, bytes, len, why, __LINE__)
 #define REJECTS(s, plan, c, why) rejects(s, plan, (c)->bytes, (c)->len, why, __LINE__)
+
+/*
+ * Ingest c alone and require it kept inert: verdict inert for not-valid,
+ * held, and the plan's title as it was (its operations void).
+ */
+#define INERT(s, plan, c) inert1(s, plan, c, __LINE__)
+
+static void inert1(cairn_store_t *s, const uint8_t *plan, const cairn_change_t *c, int line)
+{
+    char before[256], after[256];
+    title_of(s, plan, before, sizeof before);
+    cairn_ingest_result_t r = ingest1(s, c);
+    check_verdict(&r, CAIRN_INERT, CAIRN_REASON_NOT_VALID, line);
+    title_of(s, plan, after, sizeof after);
+    CHECK(strcmp(before, after) == 0);
+    CHECK(held(s, c));
+}
 
 static void rejects(cairn_store_t *s, const uint8_t *plan, const uint8_t *bytes, size_t len,
                     cairn_reason_t why, int line)
@@ -898,8 +917,8 @@ static void test_not_valid(void)
     cairn_change_t *early = sign_title(&v, w.plan, 1, NULL, 9999, "too early");
     cairn_change_t *late = sign_title(&v, w.plan, 1, NULL, 20000, "too late");
     cairn_change_t *in = sign_title(&v, w.plan, 1, NULL, 10000, "just in time");
-    REJECTS(s, w.plan, early, CAIRN_REASON_NOT_VALID);
-    REJECTS(s, w.plan, late, CAIRN_REASON_NOT_VALID);
+    INERT(s, w.plan, early);
+    INERT(s, w.plan, late);
     APPLIES(s, in);
 
     CHECK_OK(cairn_roster_revoke(w.n[0].store, r.pk, T0 + 30000));
@@ -908,8 +927,8 @@ static void test_not_valid(void)
     cairn_change_t *r2 = sign_title(&r, w.plan, 2, r1, 30000, "at the revocation");
     cairn_change_t *r2b = sign_title(&r, w.plan, 2, r1, 40000, "after it");
     APPLIES(s, r1);
-    REJECTS(s, w.plan, r2, CAIRN_REASON_NOT_VALID);
-    REJECTS(s, w.plan, r2b, CAIRN_REASON_NOT_VALID);
+    INERT(s, w.plan, r2);
+    INERT(s, w.plan, r2b);
 
     /* Locally: a node whose own key was revoked cannot commit an edit. */
     CHECK_OK(cairn_roster_revoke(w.n[0].store, w.n[1].pk, w.now - 1));

@@ -357,6 +357,80 @@ static void test_large_difference(void)
     test_node_destroy(&n[1]);
 }
 
+static void plan_digest(cairn_store_t *s, const uint8_t *plan, uint8_t out[32])
+{
+    cairn_plan_state_t *st;
+    CHECK_OK(cairn_plan_read(s, plan, &st));
+    cairn_plan_state_digest(st, out);
+    cairn_plan_state_free(st);
+}
+
+static void title_is(cairn_store_t *s, const uint8_t *plan, const char *want)
+{
+    cairn_plan_state_t *st;
+    cairn_field_view_t v;
+    CHECK_OK(cairn_plan_read(s, plan, &st));
+    CHECK(cairn_plan_state_field(st, CAIRN_ET_PLAN, cairn_singleton_eid,
+                                 field(CAIRN_ET_PLAN, "title"), &v) == 0);
+    CHECK(v.values[0].len == strlen(want) && memcmp(v.values[0].s, want, v.values[0].len) == 0);
+    cairn_plan_state_free(st);
+}
+
+/*
+ * A member revoked at T keeps writing offline; B takes the late change
+ * before it hears of the revocation, A after. Once they sync, both hold the
+ * late change, inert, and show the same plan: the revocation voided it on
+ * B, and nothing by anyone else was lost.
+ */
+static void test_revocation_order(void)
+{
+    test_node_t n[2];
+    world(n, 2, CLINICAL);
+    uint8_t pk[32], sk[64], plan[CAIRN_PLAN_ID_BYTES], d0[32], d1[32];
+    crypto_sign_keypair(pk, sk);
+    CHECK_OK(cairn_roster_put(n[0].store, pk, "laptop, later lost", CLINICAL, 0, 0));
+    cairn_plan_id_new(plan);
+    test_title(n[0].store, plan, "agreed title");
+    pair_result_t r;
+    run_pair(n[0].store, n[1].store, &r, -1, 0);
+    CHECK(r.state[0] == CAIRN_SYNC_DONE);
+
+    uint64_t t = 2000000000000ull; /* the revocation, and later changes, are in 2033 */
+    cairn_change_t *x1 = signed_title(sk, plan, 1, NULL, t - 1000, "before the revocation");
+    cairn_change_t *x2 = signed_title(sk, plan, 2, x1, t + 1000, "after the revocation");
+    give(n[1].store, x1);
+    give(n[1].store, x2); /* B does not know yet: applied */
+    title_is(n[1].store, plan, "after the revocation");
+    CHECK_OK(cairn_roster_revoke(n[0].store, pk, t));
+    const uint8_t *b = x1->bytes;
+    size_t len = x1->len;
+    CHECK_OK(cairn_ingest(n[0].store, &b, &len, 1, NULL, NULL));
+    cairn_ingest_result_t res;
+    b = x2->bytes;
+    len = x2->len;
+    CHECK_OK(cairn_ingest(n[0].store, &b, &len, 1, &res, NULL));
+    CHECK(res.verdict == CAIRN_INERT && res.reason == CAIRN_REASON_NOT_VALID);
+    title_is(n[0].store, plan, "before the revocation");
+
+    run_pair(n[0].store, n[1].store, &r, -1, 0); /* the revocation reaches B */
+    CHECK(r.state[0] == CAIRN_SYNC_DONE && r.state[1] == CAIRN_SYNC_DONE);
+    title_is(n[1].store, plan, "before the revocation");
+    CHECK(same_replicas(n[0].store, n[1].store));
+    plan_digest(n[0].store, plan, d0);
+    plan_digest(n[1].store, plan, d1);
+    CHECK(memcmp(d0, d1, 32) == 0);
+    /* The rebuild from the log agrees, and a further session finds nothing to do. */
+    uint8_t rebuilt[32];
+    CHECK_OK(cairn_plan_rebuild(n[1].store, plan, rebuilt));
+    CHECK(memcmp(rebuilt, d1, 32) == 0);
+    run_pair(n[1].store, n[0].store, &r, -1, 0);
+    CHECK(r.stats[0].changes_out == 0 && r.stats[1].changes_out == 0);
+    cairn_change_free(x1);
+    cairn_change_free(x2);
+    test_node_destroy(&n[0]);
+    test_node_destroy(&n[1]);
+}
+
 /* Silence brings a ping after the keepalive, and a close after the timeout. */
 static void test_keepalive_timeout(void)
 {
@@ -431,6 +505,7 @@ int main(void)
     RUN(test_partial_replica);
     RUN(test_fork_heals);
     RUN(test_large_difference);
+    RUN(test_revocation_order);
     RUN(test_keepalive_timeout);
     RUN(test_garbage);
     return 0;

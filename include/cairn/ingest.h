@@ -28,6 +28,9 @@ typedef enum cairn_verdict {
     CAIRN_DUPLICATE = 1, /* already held (applied or pending): nothing done */
     CAIRN_PENDING = 2,   /* valid, waiting for changes it depends on */
     CAIRN_REJECTED = 3,  /* see the reason; nothing stored */
+    CAIRN_INERT = 4,     /* kept in the history, its operations void: its author was not
+                            valid at its time (reason not-valid). Judged again whenever the
+                            roster entry changes, on every replica alike */
 } cairn_verdict_t;
 
 /* Why a change was rejected. The numbers are stable (logs, protocol). */
@@ -62,6 +65,7 @@ typedef struct cairn_ingest_stats {
     size_t rejected;
     size_t forks;
     size_t verified;  /* signatures actually checked (the rest by hash chain) */
+    size_t inert;     /* kept with their operations void (author not valid then) */
 } cairn_ingest_stats_t;
 
 /* The most changes that may wait for missing dependencies. */

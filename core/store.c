@@ -570,12 +570,32 @@ void cairn_store_close(cairn_store_t *store)
 /* ---- init -------------------------------------------------------------- */
 
 /* Make dir, or accept it if it exists and is empty. *created tells which. */
+/* fsync the directory that holds dir, so that a directory just made there survives. */
+static cairn_err_t fsync_parent(const char *dir)
+{
+    char parent[4096];
+    size_t n = strlen(dir);
+    if (n == 0 || n >= sizeof parent)
+        return CAIRN_EINVAL;
+    memcpy(parent, dir, n + 1);
+    while (n > 1 && parent[n - 1] == '/') /* "a/b/" is "a/b" */
+        parent[--n] = '\0';
+    char *slash = strrchr(parent, '/');
+    if (slash == NULL)
+        return cairn_fsync_dir(".");
+    if (slash == parent)
+        slash[1] = '\0'; /* "/x": the root */
+    else
+        *slash = '\0';
+    return cairn_fsync_dir(parent);
+}
+
 static cairn_err_t prepare_dir(const char *dir, int *created)
 {
     *created = 0;
     if (mkdir(dir, 0700) == 0) {
         *created = 1;
-        return CAIRN_OK;
+        return fsync_parent(dir);
     }
     if (errno == ENOENT)
         return CAIRN_ENODIR;

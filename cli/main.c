@@ -490,5 +490,11 @@ int main(int argc, char **argv)
     a.init.kdf_cost = CAIRN_KDF_MODERATE;
     if (parse(argc - skip, argv + skip, &a) != 0)
         return EXIT_USAGE;
-    return cmd->run(&a);
+    int rc = cmd->run(&a);
+    /* Output that could not be written (a full disk, a closed pipe) is an error too. */
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        int failed = cli_fail("standard output", CAIRN_EIO);
+        return rc != 0 ? rc : failed;
+    }
+    return rc;
 }

@@ -413,6 +413,18 @@ expect 23 "sync with a node of no organisation" -- "$CAIRN" sync "$A" "$S"
 expect 3 "sync with a node not on the roster" -- "$CAIRN" sync "$S2" "$A"
 expect 2 "sync without a peer" -- "$CAIRN" sync "$A"
 
+# Output that cannot be written is an error, not a silent success.
+if [ -w /dev/full ]; then
+    timeout 60 "$CAIRN" plan show "$A" "$plan" </dev/null >/dev/full 2>"$T/err"
+    rc=$?
+    if [ "$rc" -eq 13 ]; then
+        passes=$((passes + 1))
+    else
+        fails=$((fails + 1))
+        echo "FAIL: plan show to a full device: exit $rc, expected 13" >&2
+    fi
+fi
+
 # Usage errors.
 expect 2 "no command" -- "$CAIRN"
 expect 2 "unknown command" -- "$CAIRN" frobnicate

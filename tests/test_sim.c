@@ -5,9 +5,12 @@
  * laptop with a partial one) run sync sessions over a simulated network
  * driven by a seed: random edits, connections that reset, bytes that are
  * flipped, duplicated or reordered, partitions that heal, nodes that crash
- * and restart from their stores, and forged or unauthorised changes thrown
- * at ingest. Then the network heals and every pair syncs cleanly. Checked:
- * every replica that may hold a plan has the same digest for it, the
+ * and restart from their stores, forged or unauthorised changes thrown at
+ * ingest, and in half the seeds a care manager's device revoked mid-run
+ * while it keeps writing. Then the network heals and every pair syncs
+ * cleanly (the revoked device is turned away). Checked: every replica that
+ * may hold a plan has the same history and the same merged plan, no live
+ * value comes from the revoked device after its revocation, the
  * laptop holds nothing outside its caseload, nothing is left pending, no
  * forged or unauthorised change is held anywhere, and unsent output stays
  * under its bound.
@@ -70,7 +73,7 @@ static uint64_t sim_now;
 
 /* What happened, over all seeds: a simulation that does nothing proves nothing. */
 static struct {
-    uint64_t edits, sessions, done, closed, changes, bad, crashes, resets;
+    uint64_t edits, sessions, done, closed, changes, bad, crashes, resets, revocations, late_inert;
 } totals;
 
 static uint64_t sim_clock(void *ctx)
@@ -103,7 +106,11 @@ typedef struct world {
     uint8_t bad_plans[64][CAIRN_PLAN_ID_BYTES];
     size_t nbad;
     size_t max_unsent;
+    int revoked;          /* REVOKED was revoked mid-run, from revoked_at */
+    uint64_t revoked_at;
 } world_t;
+
+#define REVOKED 3 /* a care manager whose device is revoked in half the seeds */
 
 static void node_up(world_t *w, int i)
 {
@@ -112,7 +119,11 @@ static void node_up(world_t *w, int i)
     w->up[i] = 1;
 }
 
-static void edit_plan(cairn_store_t *s, const uint8_t *plan, int laptop_ops)
+/*
+ * One random edit; returns whether it was made. may_be_denied: a revoked
+ * node that knows it is refused its own edits (CAIRN_EDENIED), nothing else.
+ */
+static int edit_plan(cairn_store_t *s, const uint8_t *plan, int laptop_ops, int may_be_denied)
 {
     cairn_batch_t *b;
     cairn_edit_t *e;
@@ -141,8 +152,14 @@ static void edit_plan(cairn_store_t *s, const uint8_t *plan, int laptop_ops)
         CHECK_OK(cairn_edit_set(e, CAIRN_ET_MEDICATION, eid, field(CAIRN_ET_MEDICATION, "dose"),
                                 &v));
     }
-    CHECK_OK(cairn_edit_commit(e, NULL));
+    cairn_err_t err = cairn_edit_commit(e, NULL);
+    if (err == CAIRN_EDENIED && may_be_denied) {
+        cairn_batch_abort(b);
+        return 0;
+    }
+    CHECK_OK(err);
     CHECK_OK(cairn_batch_commit(b));
+    return 1;
 }
 
 static void world_new(world_t *w)
@@ -171,7 +188,7 @@ static void world_new(world_t *w)
     sodium_bin2hex(hex, sizeof hex, w->n[LAPTOP].pk, 32);
     for (int p = 0; p < PLANS; p++) {
         cairn_plan_id_new(w->plans[p]);
-        edit_plan(w->n[0].store, w->plans[p], 0);
+        edit_plan(w->n[0].store, w->plans[p], 0, 0);
         w->laptop_member[p] = p % 2 == 0;
         if (!w->laptop_member[p])
             continue;
@@ -405,10 +422,9 @@ static void chaos(world_t *w, net_t *net)
                 CHECK_OK(cairn_plan_read(w->n[i].store, w->plans[p], &st));
                 int held = cairn_plan_state_changes(st) > 0;
                 cairn_plan_state_free(st);
-                if (held) {
-                    edit_plan(w->n[i].store, w->plans[p], i == LAPTOP);
-                    totals.edits++;
-                }
+                if (held)
+                    totals.edits += (uint64_t)edit_plan(w->n[i].store, w->plans[p], i == LAPTOP,
+                                                        w->revoked && i == REVOKED);
             }
         }
         int a = (int)below(NODES), b = (int)below(NODES);
@@ -439,6 +455,13 @@ static void chaos(world_t *w, net_t *net)
             throw_bad_change(w, i);
             totals.bad++;
         }
+        if (step == STEPS / 2 && w->up[0] && below(2) == 0) {
+            /* The administrator revokes a device; word of it spreads by sync. */
+            CHECK_OK(cairn_roster_revoke(w->n[0].store, w->n[REVOKED].pk, sim_now));
+            w->revoked = 1;
+            w->revoked_at = sim_now;
+            totals.revocations++;
+        }
         for (int k = 0; k < MAX_CONNS; k++)
             if (net->c[k].live)
                 conn_step(w, &net->c[k], 1);
@@ -457,6 +480,8 @@ static void settle(world_t *w, net_t *net)
     for (int round = 0; round < 4; round++)
         for (int a = 0; a < NODES; a++)
             for (int b = a + 1; b < NODES; b++) {
+                if (w->revoked && (a == REVOKED || b == REVOKED))
+                    continue; /* the others turn it away */
                 conn_t *c = &net->c[0];
                 conn_open(w, c, a, b);
                 for (int guard = 0; c->live && guard < 2000; guard++) {
@@ -483,12 +508,52 @@ static int find_digest(void *ctx, const uint8_t *plan, const uint8_t *digest)
     return 1;
 }
 
+/*
+ * No live value in node's plan comes from the revoked device at or after
+ * its revocation: such changes are held, inert.
+ */
+typedef struct late_ctx {
+    const world_t *w;
+    uint64_t n;
+} late_ctx_t;
+
+/* Count the revoked device's changes from after its revocation. */
+static int count_late(void *ctx, const uint8_t *id, const uint8_t *bytes, size_t len)
+{
+    (void)id;
+    late_ctx_t *l = ctx;
+    cairn_change_t *c;
+    CHECK_OK(cairn_change_decode(bytes, len, &c));
+    l->n += memcmp(c->author, l->w->n[REVOKED].pk, 32) == 0 &&
+            CAIRN_HLC_MS(c->hlc) >= l->w->revoked_at;
+    cairn_change_free(c);
+    return 0;
+}
+
+static void check_revoked_void(const world_t *w, int p, int node)
+{
+    late_ctx_t late = {w, 0};
+    CHECK_OK(cairn_plan_changes(w->n[node].store, w->plans[p], count_late, &late));
+    if (node == 0)
+        totals.late_inert += late.n;
+    cairn_plan_state_t *st;
+    cairn_field_view_t v;
+    CHECK_OK(cairn_plan_read(w->n[node].store, w->plans[p], &st));
+    for (size_t i = 0; cairn_plan_state_at(st, i, &v) == 0; i++)
+        for (size_t k = 0; k < v.nvalues; k++)
+            if (memcmp(v.authors[k], w->n[REVOKED].pk, 32) == 0)
+                CHECK(CAIRN_HLC_MS(v.hlcs[k]) < w->revoked_at);
+    cairn_plan_state_free(st);
+}
+
 static void check_world(const world_t *w)
 {
     for (int p = 0; p < PLANS; p++) {
-        uint8_t first[CAIRN_SYNC_DIGEST_BYTES];
+        uint8_t first[CAIRN_SYNC_DIGEST_BYTES], first_state[32];
         int have_first = 0;
         for (int i = 0; i < NODES; i++) {
+            if (w->revoked && i == REVOKED)
+                continue; /* cut off: it keeps what it had */
             digest_ctx_t d = {w->plans[p], {0}, 0};
             CHECK_OK(cairn_plan_summaries(w->n[i].store, find_digest, &d));
             if (!may_hold(w, i, p)) {
@@ -496,10 +561,19 @@ static void check_world(const world_t *w)
                 continue;
             }
             CHECK(d.found);
-            if (!have_first)
+            /* The same history (sync digest) and the same merged plan (state digest). */
+            uint8_t sd[32];
+            cairn_plan_state_t *st;
+            CHECK_OK(cairn_plan_read(w->n[i].store, w->plans[p], &st));
+            cairn_plan_state_digest(st, sd);
+            cairn_plan_state_free(st);
+            if (!have_first) {
                 memcpy(first, d.digest, sizeof first);
+                memcpy(first_state, sd, sizeof first_state);
+            }
             have_first = 1;
             CHECK(memcmp(first, d.digest, sizeof first) == 0);
+            CHECK(memcmp(first_state, sd, sizeof first_state) == 0);
         }
     }
     for (int i = 0; i < NODES; i++) {
@@ -513,6 +587,10 @@ static void check_world(const world_t *w)
         }
     }
     CHECK(w->max_unsent <= OUTPUT_LIMIT + CAIRN_SYNC_MAX_FRAME * 2);
+    for (int i = 0; w->revoked && i < NODES; i++)
+        for (int p = 0; p < PLANS && i != REVOKED; p++)
+            if (may_hold(w, i, p))
+                check_revoked_void(w, p, i);
 }
 
 static void run_seed(unsigned long long seed)
@@ -556,11 +634,13 @@ int main(void)
     finished = 1;
     fprintf(stderr,
             "%lu seeds converged: %llu sessions (%llu sides done, %llu closed early, %llu resets), "
-            "%llu edits, %llu changes applied by sync, %llu crashes, %llu hostile changes refused\n",
+            "%llu edits, %llu changes applied by sync, %llu crashes, %llu hostile changes refused, "
+            "%llu revocations (%llu late changes held inert)\n",
             nseeds, (unsigned long long)totals.sessions, (unsigned long long)totals.done,
             (unsigned long long)totals.closed, (unsigned long long)totals.resets,
             (unsigned long long)totals.edits, (unsigned long long)totals.changes,
-            (unsigned long long)totals.crashes, (unsigned long long)totals.bad);
+            (unsigned long long)totals.crashes, (unsigned long long)totals.bad,
+            (unsigned long long)totals.revocations, (unsigned long long)totals.late_inert);
     CHECK(totals.done > 0 && totals.changes > 0 && totals.edits > 0);
     return 0;
 }

@@ -966,6 +966,43 @@ static cairn_err_t local_add(cairn_store_t *s, const uint8_t *plan, uint16_t ety
 }
 
 /*
+ * Inert changes: one outside its author's window is held with its
+ * operations void, one that the roles forbid as well is rejected, and when
+ * the roster widens the window the held change takes effect, on the next
+ * commit that carries the roster change.
+ */
+static void test_inert_comes_back(void)
+{
+    world_t w;
+    world_new(&w, "ingest-inert");
+    member_t m, p;
+    member_new(&w, &m, "temp", CLINICAL, 0, T0 + 5000);
+    member_new(&w, &p, "patient, expired", CAIRN_ROLE_PATIENT, 0, T0 + 5000);
+    cairn_store_t *s = w.n[1].store;
+    cairn_change_t *late = sign_title(&m, w.plan, 1, NULL, 6000, "late title");
+    INERT(s, w.plan, late);
+    char t[256];
+    title_of(s, w.plan, t, sizeof t);
+    CHECK(strcmp(t, "late title") != 0);
+    /* Not valid and not permitted either: rejected for the roles. */
+    cairn_change_t *bad = sign_title(&p, w.plan, 1, NULL, 6000, "patient retitles");
+    REJECTS(s, w.plan, bad, CAIRN_REASON_NOT_PERMITTED);
+    /* The administrator extends the window: the held change counts now. */
+    CHECK_OK(cairn_roster_put(w.n[0].store, m.pk, "temp", CLINICAL, 0, 0));
+    sync_roster(&w);
+    title_of(s, w.plan, t, sizeof t);
+    CHECK(strcmp(t, "late title") == 0);
+    uint8_t d[32], rebuilt[32];
+    snapshot_t sn = snap(s, w.plan);
+    memcpy(d, sn.digest, 32);
+    CHECK_OK(cairn_plan_rebuild(s, w.plan, rebuilt));
+    CHECK(memcmp(d, rebuilt, 32) == 0);
+    cairn_change_free(late);
+    cairn_change_free(bad);
+    world_free(&w);
+}
+
+/*
  * The author's roles must allow every op (DATA-MODEL.md's roles table):
  * a patient may not touch medications, needs or the roster, an
  * administrator writes no clinical content, a care manager may set a
@@ -1639,6 +1676,7 @@ int main(void)
     RUN(test_unknown_author);
     RUN(test_roster_edits);
     RUN(test_not_valid);
+    RUN(test_inert_comes_back);
     RUN(test_not_permitted);
     RUN(test_invalid_op);
     RUN(test_pending);

@@ -40,8 +40,7 @@ struct cairn_batch {
     uint64_t pending; /* entries in the pending area */
     cairn_ingest_stats_t stats;
     cairn_hlc_t clock_at_begin;
-    cairn_signer_t signer;
-    int signer_on;
+    cairn_signer_t *signer; /* the store's, once an edit is signed in the background */
     cairn_async_edit_t **asyncs; /* every async edit of the batch, in order */
     size_t nasync, cap_async;
     cairn_err_t failed; /* a store error: only abort remains */

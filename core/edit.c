@@ -260,7 +260,7 @@ static cairn_err_t ingest_local(cairn_batch_t *b, const cairn_change_t *c)
 
 cairn_err_t cairn_async_finish(cairn_batch_t *b, cairn_async_edit_t *a)
 {
-    cairn_signer_wait(&b->signer, &a->job);
+    cairn_signer_wait(b->signer, &a->job);
     a->finished = 1;
     cairn_err_t err = a->job.err;
     if (err == CAIRN_OK)
@@ -292,7 +292,7 @@ void cairn_async_release(cairn_batch_t *b)
     for (size_t i = 0; i < b->nasync; i++) {
         cairn_async_edit_t *a = b->asyncs[i];
         if (!a->finished)
-            cairn_signer_wait(&b->signer, &a->job);
+            cairn_signer_wait(b->signer, &a->job);
         cairn_change_free(a->job.out);
         cairn_edit_abort(a->edit);
         free(a->deps);
@@ -307,11 +307,15 @@ void cairn_async_release(cairn_batch_t *b)
 static cairn_err_t submit_async(cairn_edit_t *e, const cairn_change_draft_t *d)
 {
     cairn_batch_t *b = e->b;
-    if (!b->signer_on) {
-        cairn_err_t err = cairn_signer_start(&b->signer);
-        if (err != CAIRN_OK)
-            return err;
-        b->signer_on = 1;
+    if (b->signer == NULL) {
+        cairn_store_t *store = b->store;
+        if (!store->signer_on) { /* started once per open store, stopped at close */
+            cairn_err_t err = cairn_signer_start(&store->signer);
+            if (err != CAIRN_OK)
+                return err;
+            store->signer_on = 1;
+        }
+        b->signer = &store->signer;
     }
     if (b->nasync == b->cap_async) {
         size_t cap = b->cap_async ? 2 * b->cap_async : 64;
@@ -341,7 +345,7 @@ static cairn_err_t submit_async(cairn_edit_t *e, const cairn_change_draft_t *d)
     a->job.sk = e->sk;
     b->asyncs[b->nasync++] = a;
     cairn_batch_plan_slot_inflight(b, e->plan, a);
-    cairn_signer_submit(&b->signer, &a->job);
+    cairn_signer_submit(b->signer, &a->job);
     return CAIRN_OK;
 }
 

@@ -192,8 +192,7 @@ static void batch_free(cairn_batch_t *b)
 {
     free(b->reeval);
     cairn_async_release(b);
-    if (b->signer_on)
-        cairn_signer_stop(&b->signer);
+    /* The signer's threads belong to the store and outlive the batch. */
     for (size_t i = 0; i < b->plans_cap; i++)
         cairn_plan_state_free(b->plans[i].st);
     free(b->plans);

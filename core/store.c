@@ -555,6 +555,8 @@ void cairn_store_close(cairn_store_t *store)
 {
     if (store == NULL)
         return;
+    if (store->signer_on)
+        cairn_signer_stop(&store->signer);
     if (store->env != NULL)
         mdb_env_close(store->env);
     cairn_sealer_wipe(&store->sealer);

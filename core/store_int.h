@@ -13,6 +13,7 @@
 #include "cairn/hlc.h"
 #include "cairn/store.h"
 #include "seal.h"
+#include "signer.h"
 
 /* The databases of a store. The names are part of the on-disk format. */
 typedef enum cairn_db {
@@ -43,6 +44,8 @@ struct cairn_store {
     int has_org;
     uint8_t org[32];             /* the organisation's root public key */
     uint8_t roster_plan[16];     /* cairn_roster_plan_id(org) */
+    cairn_signer_t signer;       /* threads signing local edits, started on first use */
+    int signer_on;
 };
 
 struct cairn_txn {

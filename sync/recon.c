@@ -19,6 +19,7 @@ cairn_err_t cairn_recon_add(cairn_recon_set_t *set, const uint8_t *plan, const u
     }
     memcpy(set->items[set->n].plan, plan, CAIRN_PLAN_ID_BYTES);
     memcpy(set->items[set->n].digest, digest, CAIRN_SYNC_DIGEST_BYTES);
+    set->items[set->n].queued = 0;
     set->n++;
     return CAIRN_OK;
 }
@@ -50,8 +51,11 @@ cairn_err_t cairn_recon_seal(cairn_recon_set_t *set)
     set->sums[0][0] = set->sums[0][1] = 0;
     for (size_t i = 0; i < set->n; i++) {
         uint8_t h[16];
-        crypto_generichash(h, sizeof h, (const uint8_t *)&set->items[i], sizeof set->items[i],
-                           NULL, 0);
+        crypto_generichash_state hs; /* the item is its plan and digest; the flag is not */
+        crypto_generichash_init(&hs, NULL, 0, sizeof h);
+        crypto_generichash_update(&hs, set->items[i].plan, CAIRN_PLAN_ID_BYTES);
+        crypto_generichash_update(&hs, set->items[i].digest, CAIRN_SYNC_DIGEST_BYTES);
+        crypto_generichash_final(&hs, h, sizeof h);
         uint64_t lo = set->sums[i][0] + load_le64(h);
         set->sums[i + 1][0] = lo;
         set->sums[i + 1][1] = set->sums[i][1] + load_le64(h + 8) + (lo < set->sums[i][0]);
@@ -125,7 +129,7 @@ void cairn_recon_fp(const cairn_recon_set_t *set, cairn_recon_range_t r, uint64_
         fp[i] = (uint8_t)(f >> (8 * i));
 }
 
-const cairn_recon_item_t *cairn_recon_find(const cairn_recon_set_t *set, const uint8_t *plan)
+cairn_recon_item_t *cairn_recon_find(const cairn_recon_set_t *set, const uint8_t *plan)
 {
     if (set->n == 0)
         return NULL;

@@ -25,6 +25,7 @@
 typedef struct cairn_recon_item {
     uint8_t plan[CAIRN_PLAN_ID_BYTES];
     uint8_t digest[CAIRN_SYNC_DIGEST_BYTES];
+    uint8_t queued; /* the session's: already queued for pushing this turn */
 } cairn_recon_item_t;
 
 typedef struct cairn_recon_range {
@@ -55,6 +56,6 @@ void cairn_recon_fp(const cairn_recon_set_t *set, cairn_recon_range_t r, uint64_
 int cairn_recon_contains(cairn_recon_range_t r, const uint8_t *plan);
 
 /* The item for plan, or NULL. */
-const cairn_recon_item_t *cairn_recon_find(const cairn_recon_set_t *set, const uint8_t *plan);
+cairn_recon_item_t *cairn_recon_find(const cairn_recon_set_t *set, const uint8_t *plan);
 
 #endif

@@ -113,14 +113,10 @@ static cairn_err_t hs_write(cairn_sync_t *s)
 /* Whether this store holds no roster yet (it has joined, nothing more). */
 static int roster_empty(cairn_sync_t *s)
 {
-    uint8_t org[32], rplan[CAIRN_PLAN_ID_BYTES];
     cairn_vec_entry_t *v = NULL;
     size_t n = 1;
-    if (cairn_org_key(s->store, org) == CAIRN_OK) {
-        cairn_roster_plan_id(org, rplan);
-        if (cairn_plan_vector(s->store, rplan, &v, &n) != CAIRN_OK)
-            n = 1;
-    }
+    if (cairn_plan_vector(s->store, s->roster_plan, &v, &n) != CAIRN_OK)
+        n = 1;
     free(v);
     return n == 0;
 }
@@ -315,6 +311,7 @@ cairn_err_t cairn_sync_new(cairn_store_t *store, const cairn_sync_opts_t *opts,
     /* The organisation is in the prologue: another organisation's node cannot finish. */
     memcpy(prologue, "cairn sync v1", sizeof "cairn sync v1");
     memcpy(prologue + sizeof "cairn sync v1", org, 32);
+    cairn_roster_plan_id(org, s->roster_plan);
     err = cairn_store_identity_secret(store, sk);
     if (err == CAIRN_OK)
         err = cairn_noise_init(&s->noise, opts->initiator, sk, prologue, sizeof prologue,

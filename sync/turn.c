@@ -22,6 +22,8 @@
 #include <string.h>
 
 #define LEAF_ITEMS 8                       /* ranges this small go as item lists */
+/* The most items a list may hold: LEAF_ITEMS, and slack for the deepest ranges. */
+#define ITEMS_MAX (4 * LEAF_ITEMS)
 /*
  * A TURN stays well under a frame: past this estimate a turn asks no more
  * (further differing ranges and plans wait for the next session, which
@@ -297,8 +299,10 @@ cairn_err_t cairn_turn_pump(cairn_sync_t *s)
     if (err != CAIRN_OK || !s->turn_due || s->push_at < s->npush)
         return err;
     err = flush_changes(s);
-    for (size_t i = 0; i < s->npush; i++)
+    for (size_t i = 0; i < s->npush; i++) {
+        cairn_recon_find(&s->mine, s->pushes[i].plan)->queued = 0;
         free(s->pushes[i].vec);
+    }
     s->npush = s->push_at = 0;
     s->turn_due = 0;
     if (err != CAIRN_OK)
@@ -314,11 +318,9 @@ cairn_err_t cairn_turn_pump(cairn_sync_t *s)
 static cairn_err_t queue_push(cairn_sync_t *s, const uint8_t *plan, const cairn_vec_entry_t *vec,
                               size_t nvec)
 {
-    if (cairn_recon_find(&s->mine, plan) == NULL)
-        return CAIRN_OK; /* not ours to give this peer */
-    for (size_t i = 0; i < s->npush; i++)
-        if (memcmp(s->pushes[i].plan, plan, CAIRN_PLAN_ID_BYTES) == 0)
-            return CAIRN_OK;
+    cairn_recon_item_t *item = cairn_recon_find(&s->mine, plan);
+    if (item == NULL || item->queued)
+        return CAIRN_OK; /* not ours to give this peer, or already on its way */
     cairn_err_t err = PUSH_BACK(s->pushes, s->npush, s->cap_push);
     if (err != CAIRN_OK)
         return err;
@@ -330,10 +332,9 @@ static cairn_err_t queue_push(cairn_sync_t *s, const uint8_t *plan, const cairn_
             return CAIRN_ENOMEM;
         memcpy(p.vec, vec, nvec * sizeof *vec);
     }
-    uint8_t org[32], rplan[CAIRN_PLAN_ID_BYTES];
-    int roster = cairn_org_key(s->store, org) == CAIRN_OK &&
-                 (cairn_roster_plan_id(org, rplan), memcmp(rplan, plan, sizeof rplan) == 0);
-    if (roster) { /* the roster goes first: it admits the authors of the rest */
+    item->queued = 1;
+    if (memcmp(plan, s->roster_plan, CAIRN_PLAN_ID_BYTES) == 0) {
+        /* the roster goes first: it admits the authors of the rest */
         memmove(&s->pushes[1], &s->pushes[0], s->npush * sizeof s->pushes[0]);
         s->pushes[0] = p;
     } else {
@@ -490,6 +491,17 @@ static cairn_err_t on_items(cairn_sync_t *s, const msgpack_object *o, int *bad)
     const msgpack_object *list = &o->via.array.ptr[2];
     cairn_reply_t *rp = &s->reply;
     cairn_err_t err = CAIRN_OK;
+    /*
+     * A peer sends items only for a range both sides hold few plans in (it
+     * saw our count): longer lists, or a range where we hold many, break the
+     * protocol, and would cost a product of the two to compare.
+     */
+    size_t lo, hi;
+    cairn_recon_span(&s->mine, r, &lo, &hi);
+    if (list->via.array.size > ITEMS_MAX || hi - lo > ITEMS_MAX) {
+        *bad = 1;
+        return CAIRN_OK;
+    }
     for (uint32_t i = 0; i < list->via.array.size && err == CAIRN_OK; i++) {
         const msgpack_object *it = &list->via.array.ptr[i];
         if (!is_array(it, 2) || !is_bin(&it->via.array.ptr[0], CAIRN_PLAN_ID_BYTES) ||
@@ -505,8 +517,6 @@ static cairn_err_t on_items(cairn_sync_t *s, const msgpack_object *o, int *bad)
             err = add_vec(&rp->vecs, &rp->nvecs, &rp->cap_vecs, s, plan, m != NULL);
     }
     /* Plans only we hold in r: the peer has none of their changes. */
-    size_t lo, hi;
-    cairn_recon_span(&s->mine, r, &lo, &hi);
     for (size_t k = lo; k < hi && err == CAIRN_OK; k++) {
         int theirs = 0;
         for (uint32_t i = 0; i < list->via.array.size && !theirs; i++)
@@ -783,15 +793,10 @@ cairn_err_t cairn_turn_start(cairn_sync_t *s)
     if (err != CAIRN_OK || !s->opts.initiator)
         return err;
     /* The initiator opens: the whole set's fingerprint, and the roster's vector. */
-    uint8_t org[32], rplan[CAIRN_PLAN_ID_BYTES];
     cairn_recon_range_t root = {0, 0};
     err = add_fp(s, root);
     if (err == CAIRN_OK)
-        err = cairn_org_key(s->store, org);
-    if (err == CAIRN_OK) {
-        cairn_roster_plan_id(org, rplan);
-        err = add_vec(&s->reply.vecs, &s->reply.nvecs, &s->reply.cap_vecs, s, rplan, 1);
-    }
+        err = add_vec(&s->reply.vecs, &s->reply.nvecs, &s->reply.cap_vecs, s, s->roster_plan, 1);
     s->peer_asked = 1; /* an opening turn always goes out */
     s->turn_due = 1;
     return err == CAIRN_OK ? cairn_turn_pump(s) : err;

@@ -65,6 +65,7 @@ struct cairn_sync {
     uint8_t peer[32];
     int has_peer;
     unsigned peer_roles;
+    uint8_t roster_plan[CAIRN_PLAN_ID_BYTES]; /* the organisation's roster: pushed first */
     int provisional; /* admitted without a roster of our own: we offer nothing */
     cairn_buf_t in, out, plain, scratch;
     size_t out_head;

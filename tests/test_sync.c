@@ -4,6 +4,7 @@
 #include "test.h"
 
 #include <cairn/sync.h>
+#include "noise.h" /* the test plays a peer that speaks the protocol by hand */
 #include <sodium.h>
 
 #define CLINICAL (CAIRN_ROLE_CARE_MANAGER | CAIRN_ROLE_PRESCRIBER | CAIRN_ROLE_BH_SPECIALIST)
@@ -495,6 +496,188 @@ static void test_garbage(void)
     test_node_destroy(&n[1]);
 }
 
+/* ---- a hand-made peer: well authenticated, badly behaved --------------------- */
+
+/* Frame p (n bytes) and feed it to s. */
+static void feed_frame(cairn_sync_t *s, const uint8_t *p, size_t n)
+{
+    uint8_t *f = malloc(4 + n);
+    CHECK(f != NULL);
+    f[0] = (uint8_t)(n >> 24), f[1] = (uint8_t)(n >> 16), f[2] = (uint8_t)(n >> 8);
+    f[3] = (uint8_t)n;
+    memcpy(f + 4, p, n);
+    CHECK_OK(cairn_sync_feed(s, f, 4 + n, 1000));
+    free(f);
+}
+
+/*
+ * Open a session to responder store b as node a, completing the handshake
+ * by hand with a's identity: *resp is b's session, *n our Noise state.
+ */
+static void fake_peer(test_node_t *a, cairn_store_t *b, cairn_sync_t **resp, cairn_noise_t *n)
+{
+    uint8_t sk[64], org[32], prologue[sizeof "cairn sync v1" + 32], msg[512], pl[64];
+    size_t len, plen;
+    cairn_sync_opts_t ob = {0, 1000, 0, 0, 0, NULL};
+    CHECK_OK(cairn_sync_new(b, &ob, resp));
+    CHECK_OK(cairn_store_identity_secret(a->store, sk));
+    CHECK_OK(cairn_org_key(a->store, org));
+    memcpy(prologue, "cairn sync v1", sizeof "cairn sync v1");
+    memcpy(prologue + sizeof "cairn sync v1", org, 32);
+    CHECK_OK(cairn_noise_init(n, 1, sk, prologue, sizeof prologue, NULL));
+    sodium_memzero(sk, sizeof sk);
+    const uint8_t versions[1] = {CAIRN_SYNC_VERSION};
+    CHECK_OK(cairn_noise_write(n, versions, 1, msg, sizeof msg, &len));
+    feed_frame(*resp, msg, len);
+    const uint8_t *out = cairn_sync_output(*resp, &len);
+    CHECK(len > 4);
+    CHECK_OK(cairn_noise_read(n, out + 4, len - 4, pl, sizeof pl, &plen));
+    CHECK_OK(cairn_sync_consumed(*resp, len));
+    CHECK_OK(cairn_noise_write(n, NULL, 0, msg, sizeof msg, &len));
+    feed_frame(*resp, msg, len);
+    CHECK(cairn_sync_state(*resp) == CAIRN_SYNC_RUNNING);
+}
+
+/* Encrypt plain as our next frame and feed it to the responder. */
+static void send_plain(cairn_sync_t *resp, cairn_noise_t *n, const uint8_t *plain, size_t len)
+{
+    uint8_t *c = malloc(len + CAIRN_NOISE_TAG_BYTES);
+    CHECK(c != NULL);
+    CHECK_OK(cairn_noise_encrypt(n, NULL, 0, plain, len, c));
+    feed_frame(resp, c, len + CAIRN_NOISE_TAG_BYTES);
+    free(c);
+}
+
+/*
+ * Frames that decrypt but break the protocol each end the session with
+ * reason protocol, having changed nothing: wrong types, ranges out of
+ * bounds, vectors out of order, item lists too long, nesting too deep,
+ * trailing bytes, unknown frame types.
+ */
+static void test_malformed_frames(void)
+{
+    test_node_t n[2];
+    world(n, 2, CLINICAL);
+    uint8_t plan[CAIRN_PLAN_ID_BYTES];
+    cairn_plan_id_new(plan);
+    test_title(n[1].store, plan, "held by b");
+    static uint8_t vec_unsorted[2 + 2 + 18 + 2 + 2 * (1 + 34 + 1 + 1 + 34) + 4];
+    size_t v = 0;
+    vec_unsorted[v++] = 0x96, vec_unsorted[v++] = 0x02, vec_unsorted[v++] = 0x90;
+    vec_unsorted[v++] = 0x90;
+    vec_unsorted[v++] = 0x91; /* vecs: one */
+    vec_unsorted[v++] = 0x92, vec_unsorted[v++] = 0xc4, vec_unsorted[v++] = 16;
+    memcpy(vec_unsorted + v, plan, 16), v += 16;
+    vec_unsorted[v++] = 0x92; /* two entries, authors 0x22.. then 0x11.. */
+    for (int e = 0; e < 2; e++) {
+        vec_unsorted[v++] = 0x94, vec_unsorted[v++] = 0xc4, vec_unsorted[v++] = 32;
+        memset(vec_unsorted + v, e == 0 ? 0x22 : 0x11, 32), v += 32;
+        vec_unsorted[v++] = 1, vec_unsorted[v++] = 1;
+        vec_unsorted[v++] = 0xc4, vec_unsorted[v++] = 32;
+        memset(vec_unsorted + v, 0, 32), v += 32;
+    }
+    vec_unsorted[v++] = 0x90, vec_unsorted[v++] = 0x90;
+    /* items for the whole id space: 33 plans, more than any honest list */
+    static uint8_t items_long[8 + 33 * 38];
+    size_t it = 0;
+    items_long[it++] = 0x96, items_long[it++] = 0x02, items_long[it++] = 0x90;
+    items_long[it++] = 0x91, items_long[it++] = 0x93, items_long[it++] = 0, items_long[it++] = 0;
+    items_long[it++] = 0xdc, items_long[it++] = 0, items_long[it++] = 33;
+    for (int k = 0; k < 33; k++) {
+        items_long[it++] = 0x92, items_long[it++] = 0xc4, items_long[it++] = 16;
+        memset(items_long + it, k, 16), it += 16;
+        items_long[it++] = 0xc4, items_long[it++] = 16;
+        memset(items_long + it, 0, 16), it += 16;
+    }
+    items_long[it++] = 0x90, items_long[it++] = 0x90, items_long[it++] = 0x90;
+    const struct {
+        const char *what;
+        const uint8_t *p;
+        size_t n;
+    } cases[] = {
+        {"range depth 17", (const uint8_t[]){0x96, 2, 0x91, 0x94, 17, 0, 1, 0, 0x90, 0x90, 0x90, 0x90},
+         12},
+        {"prefix longer than depth",
+         (const uint8_t[]){0x96, 2, 0x91, 0x94, 1, 16, 1, 0, 0x90, 0x90, 0x90, 0x90}, 12},
+        {"fingerprint not an integer",
+         (const uint8_t[]){0x96, 2, 0x91, 0x94, 0, 0, 1, 0xc0, 0x90, 0x90, 0x90, 0x90}, 12},
+        {"split without 32 entries",
+         (const uint8_t[]){0x96, 2, 0x91, 0x93, 1, 0, 0x90, 0x90, 0x90, 0x90, 0x90}, 11},
+        {"a TURN missing its alls", (const uint8_t[]){0x95, 2, 0x90, 0x90, 0x90, 0x90}, 6},
+        {"vector authors out of order", vec_unsorted, v},
+        {"an item list too long", items_long, it},
+        {"a change that is no bin", (const uint8_t[]){0x92, 1, 0x91, 5}, 4},
+        {"an unknown frame type", (const uint8_t[]){0x91, 9}, 2},
+        {"not an array", (const uint8_t[]){0x05}, 1},
+        {"trailing bytes", (const uint8_t[]){0x91, 3, 0}, 3},
+        {"nested too deep", (const uint8_t[]){0x92, 2, 0x91, 0x91, 0x91, 0x91, 0x91, 0x90}, 8},
+        {"truncated", (const uint8_t[]){0x96, 2, 0x91}, 3},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cairn_sync_t *resp;
+        cairn_noise_t nz;
+        fake_peer(&n[0], n[1].store, &resp, &nz);
+        send_plain(resp, &nz, cases[i].p, cases[i].n);
+        if (cairn_sync_state(resp) != CAIRN_SYNC_CLOSED ||
+            cairn_sync_close_reason(resp) != CAIRN_CLOSE_PROTOCOL) {
+            fprintf(stderr, "%s: not closed for protocol\n", cases[i].what);
+            CHECK(0);
+        }
+        cairn_sync_stats_t st;
+        cairn_sync_get_stats(resp, &st);
+        CHECK(st.changes_out == 0 && st.applied == 0);
+        cairn_sync_free(resp);
+        cairn_noise_wipe(&nz);
+    }
+    test_node_destroy(&n[0]);
+    test_node_destroy(&n[1]);
+}
+
+/*
+ * An authenticated peer that sends a forged change and one signed by a key
+ * not on the roster: ingest refuses both, nothing is held, and the session
+ * goes on.
+ */
+static void test_forged_changes_over_sync(void)
+{
+    test_node_t n[2];
+    world(n, 2, CLINICAL);
+    uint8_t plan[CAIRN_PLAN_ID_BYTES], pk[32], sk[64];
+    cairn_plan_id_new(plan);
+    crypto_sign_keypair(pk, sk);
+    cairn_change_t *stranger = signed_title(sk, plan, 1, NULL, 100, "not on the roster");
+    cairn_change_t *real = signed_title(sk, plan, 1, NULL, 100, "tampered");
+    uint8_t forged[1024];
+    CHECK(real->len <= sizeof forged);
+    memcpy(forged, real->bytes, real->len);
+    forged[real->len - 70] ^= 1; /* inside the signed fields: the signature fails */
+    uint8_t frame[2100];
+    size_t f = 0;
+    frame[f++] = 0x92, frame[f++] = 1, frame[f++] = 0x92;
+    frame[f++] = 0xc5, frame[f++] = (uint8_t)(stranger->len >> 8);
+    frame[f++] = (uint8_t)stranger->len;
+    memcpy(frame + f, stranger->bytes, stranger->len), f += stranger->len;
+    frame[f++] = 0xc5, frame[f++] = (uint8_t)(real->len >> 8), frame[f++] = (uint8_t)real->len;
+    memcpy(frame + f, forged, real->len), f += real->len;
+    cairn_sync_t *resp;
+    cairn_noise_t nz;
+    fake_peer(&n[0], n[1].store, &resp, &nz);
+    send_plain(resp, &nz, frame, f);
+    CHECK(cairn_sync_state(resp) == CAIRN_SYNC_RUNNING);
+    cairn_sync_stats_t st;
+    cairn_sync_get_stats(resp, &st);
+    CHECK(st.changes_in == 2 && st.rejected == 2 && st.applied == 0);
+    cairn_buf_t buf = CAIRN_BUF_INIT;
+    CHECK_ERR(cairn_change_get(n[1].store, plan, stranger->id, &buf), CAIRN_ENOTFOUND);
+    CHECK_ERR(cairn_change_get(n[1].store, plan, real->id, &buf), CAIRN_ENOTFOUND);
+    cairn_sync_free(resp);
+    cairn_noise_wipe(&nz);
+    cairn_change_free(stranger);
+    cairn_change_free(real);
+    test_node_destroy(&n[0]);
+    test_node_destroy(&n[1]);
+}
+
 int main(void)
 {
     CHECK(sodium_init() >= 0);
@@ -508,5 +691,7 @@ int main(void)
     RUN(test_revocation_order);
     RUN(test_keepalive_timeout);
     RUN(test_garbage);
+    RUN(test_malformed_frames);
+    RUN(test_forged_changes_over_sync);
     return 0;
 }

@@ -326,6 +326,15 @@ static cairn_err_t head_insert(cairn_plan_state_t *st, const uint8_t *id)
 
 static const cairn_value_t nil_value = {CAIRN_VALUE_NIL, 0, NULL, 0};
 
+/* Take slot s out of st: a slot is kept only while it holds a live write. */
+static void slot_drop(cairn_plan_state_t *st, cairn_pslot_t *s)
+{
+    size_t i = (size_t)(s - st->slots);
+    slot_release(s);
+    memmove(&st->slots[i], &st->slots[i + 1], (st->nslots - i - 1) * sizeof st->slots[0]);
+    st->nslots--;
+}
+
 cairn_err_t cairn_pstate_apply(cairn_plan_state_t *st, const cairn_change_t *c, int inert)
 {
     st->header_dirty = 1;
@@ -338,8 +347,11 @@ cairn_err_t cairn_pstate_apply(cairn_plan_state_t *st, const cairn_change_t *c, 
         if (s == NULL)
             return CAIRN_ENOMEM;
         slot_supersede(s, op->pred, op->npred);
-        if (op->kind == CAIRN_OP_REMOVE)
+        if (op->kind == CAIRN_OP_REMOVE) {
+            if (s->n == 0)
+                slot_drop(st, s);
             continue;
+        }
         cairn_op_id_t id;
         cairn_change_op_id(c, (uint16_t)i, &id);
         err = slot_insert(s, op->kind == CAIRN_OP_SET ? &op->value : &nil_value,
@@ -390,10 +402,6 @@ cairn_err_t cairn_pstate_encode(const cairn_plan_state_t *st, cairn_buf_t *out)
     msgpack_packer pk;
     cairn_mp_sink_t sink = {out, 0};
     msgpack_packer_init(&pk, &sink, cairn_mp_sink_write);
-    /* Slots emptied by supersession are left out: they hold nothing. */
-    size_t live = 0;
-    for (size_t i = 0; i < st->nslots; i++)
-        live += st->slots[i].n > 0;
     msgpack_pack_array(&pk, 5);
     msgpack_pack_uint8(&pk, STATE_FORMAT);
     cairn_mp_pack_bin(&pk, st->plan, CAIRN_PLAN_ID_BYTES);
@@ -401,10 +409,9 @@ cairn_err_t cairn_pstate_encode(const cairn_plan_state_t *st, cairn_buf_t *out)
     msgpack_pack_array(&pk, st->nheads);
     for (size_t i = 0; i < st->nheads; i++)
         cairn_mp_pack_bin(&pk, st->heads[i], CAIRN_CHANGE_ID_BYTES);
-    msgpack_pack_array(&pk, live);
+    msgpack_pack_array(&pk, st->nslots);
     for (size_t i = 0; i < st->nslots; i++)
-        if (st->slots[i].n > 0)
-            pack_slot(&pk, &st->slots[i]);
+        pack_slot(&pk, &st->slots[i]);
     return sink.oom ? CAIRN_ENOMEM : CAIRN_OK;
 }
 
@@ -560,20 +567,17 @@ cairn_err_t cairn_pstate_encode_entity(const cairn_plan_state_t *st, uint16_t et
                                        const uint8_t *eid, cairn_buf_t *out)
 {
     int found;
-    size_t first = slot_search(st, etype, eid, 0, &found), n = 0, end = first;
-    for (; end < st->nslots && st->slots[end].etype == etype &&
-           memcmp(st->slots[end].eid, eid, CAIRN_ENTITY_ID_BYTES) == 0;
-         end++)
-        n += st->slots[end].n > 0;
-    if (n == 0)
-        return CAIRN_OK;
+    size_t first = slot_search(st, etype, eid, 0, &found), end = first;
+    while (end < st->nslots && st->slots[end].etype == etype &&
+           memcmp(st->slots[end].eid, eid, CAIRN_ENTITY_ID_BYTES) == 0)
+        end++;
+    if (end == first)
+        return CAIRN_OK; /* no live write left: the row goes */
     msgpack_packer pk;
     cairn_mp_sink_t sink = {out, 0};
     msgpack_packer_init(&pk, &sink, cairn_mp_sink_write);
-    msgpack_pack_array(&pk, n);
+    msgpack_pack_array(&pk, end - first);
     for (size_t i = first; i < end; i++) {
-        if (st->slots[i].n == 0)
-            continue;
         msgpack_pack_array(&pk, 2);
         msgpack_pack_uint16(&pk, st->slots[i].field);
         pack_entries(&pk, &st->slots[i]);
@@ -625,16 +629,10 @@ int cairn_plan_state_field(const cairn_plan_state_t *st, uint16_t etype,
 
 int cairn_plan_state_at(const cairn_plan_state_t *st, size_t i, cairn_field_view_t *out)
 {
-    /* Skip emptied slots so iteration shows what the encoding holds. */
-    for (size_t k = 0; k < st->nslots; k++) {
-        if (st->slots[k].n == 0)
-            continue;
-        if (i-- == 0) {
-            view_of(&st->slots[k], out);
-            return 0;
-        }
-    }
-    return -1;
+    if (i >= st->nslots)
+        return -1;
+    view_of(&st->slots[i], out); /* every slot holds a live write */
+    return 0;
 }
 
 size_t cairn_plan_state_conflicts(const cairn_plan_state_t *st)
@@ -724,9 +722,8 @@ static cairn_err_t rebuild_change(cairn_plan_state_t *st, const cairn_change_t *
     for (size_t k = 0; k < c->nops && !inert; k++) {
         const cairn_op_t *op = &c->ops[k];
         cairn_err_t err = cairn_pstate_touch(st, op->etype, op->eid, 1);
-        cairn_pslot_t *s = err == CAIRN_OK ? slot_get(st, op->etype, op->eid, op->field) : NULL;
-        if (s == NULL)
-            return CAIRN_ENOMEM;
+        if (err != CAIRN_OK)
+            return err;
         if (op->kind == CAIRN_OP_REMOVE)
             continue;
         superseded_t key = {op->etype, op->field, {0}, {{0}}};
@@ -734,6 +731,9 @@ static cairn_err_t rebuild_change(cairn_plan_state_t *st, const cairn_change_t *
         cairn_change_op_id(c, (uint16_t)k, &key.op);
         if (bsearch(&key, sup, nsup, sizeof *sup, cmp_superseded) != NULL)
             continue;
+        cairn_pslot_t *s = slot_get(st, op->etype, op->eid, op->field);
+        if (s == NULL)
+            return CAIRN_ENOMEM;
         err = slot_insert(s, op->kind == CAIRN_OP_SET ? &op->value : &nil_value,
                                       c->hlc, c->author, &key.op);
         if (err != CAIRN_OK)

@@ -46,7 +46,7 @@ struct cairn_plan_state {
     uint64_t nchanges;
     uint8_t (*heads)[CAIRN_CHANGE_ID_BYTES]; /* ascending */
     size_t nheads, cap_heads;
-    cairn_pslot_t *slots;
+    cairn_pslot_t *slots; /* each holds at least one live write */
     size_t nslots, cap_slots;
     cairn_pent_t *ents; /* ascending by (etype, eid) */
     size_t nents, cap_ents;

@@ -273,22 +273,45 @@ static void fill_value(cairn_value_t *v, const msgpack_object *o, const uint8_t 
     }
 }
 
+/* A decoded change's single allocation: the struct, then its arrays and bytes. */
+typedef struct layout {
+    cairn_change_t *c;
+    cairn_op_t *ops;
+    uint8_t (*deps)[CAIRN_CHANGE_ID_BYTES];
+    cairn_op_id_t *pred;
+    uint8_t *bytes; /* a copy of the len bytes of the encoding */
+} layout_t;
+
+static int block_alloc(size_t nops, size_t ndeps, size_t npred, const uint8_t *src, size_t len,
+                       layout_t *l)
+{
+    size_t ops_off = sizeof(change_block_t);
+    size_t deps_off = ops_off + nops * sizeof(cairn_op_t);
+    size_t pred_off = deps_off + ndeps * CAIRN_CHANGE_ID_BYTES;
+    size_t bytes_off = pred_off + npred * sizeof(cairn_op_id_t);
+    uint8_t *block = malloc(bytes_off + len);
+    if (block == NULL)
+        return 0;
+    l->c = (cairn_change_t *)(void *)block;
+    l->ops = (cairn_op_t *)(void *)(block + ops_off);
+    l->deps = (uint8_t(*)[CAIRN_CHANGE_ID_BYTES])(block + deps_off);
+    l->pred = (cairn_op_id_t *)(void *)(block + pred_off);
+    l->bytes = block + bytes_off;
+    memcpy(l->bytes, src, len);
+    return 1;
+}
+
 static cairn_change_t *build(const msgpack_object *root, const sizes_t *sz, const uint8_t *src,
                              size_t len)
 {
-    size_t ops_off = sizeof(change_block_t);
-    size_t deps_off = ops_off + sz->nops * sizeof(cairn_op_t);
-    size_t pred_off = deps_off + sz->ndeps * CAIRN_CHANGE_ID_BYTES;
-    size_t bytes_off = pred_off + sz->npred * sizeof(cairn_op_id_t);
-    uint8_t *block = malloc(bytes_off + len);
-    if (block == NULL)
+    layout_t l;
+    if (!block_alloc(sz->nops, sz->ndeps, sz->npred, src, len, &l))
         return NULL;
-    cairn_change_t *c = (cairn_change_t *)(void *)block;
-    cairn_op_t *ops = (cairn_op_t *)(void *)(block + ops_off);
-    uint8_t(*deps)[CAIRN_CHANGE_ID_BYTES] = (uint8_t(*)[CAIRN_CHANGE_ID_BYTES])(block + deps_off);
-    cairn_op_id_t *pred = (cairn_op_id_t *)(void *)(block + pred_off);
-    uint8_t *copy = block + bytes_off;
-    memcpy(copy, src, len);
+    cairn_change_t *c = l.c;
+    cairn_op_t *ops = l.ops;
+    uint8_t(*deps)[CAIRN_CHANGE_ID_BYTES] = l.deps;
+    cairn_op_id_t *pred = l.pred;
+    uint8_t *copy = l.bytes;
 
     const msgpack_object *f = root->via.array.ptr;
     memset(c, 0, sizeof *c);
@@ -397,19 +420,14 @@ static cairn_change_t *build_own(const cairn_change_t *tmp, const uint8_t *bytes
     size_t npred = 0;
     for (size_t i = 0; i < tmp->nops; i++)
         npred += tmp->ops[i].npred;
-    size_t ops_off = sizeof(change_block_t);
-    size_t deps_off = ops_off + tmp->nops * sizeof(cairn_op_t);
-    size_t pred_off = deps_off + tmp->ndeps * CAIRN_CHANGE_ID_BYTES;
-    size_t bytes_off = pred_off + npred * sizeof(cairn_op_id_t);
-    uint8_t *block = malloc(bytes_off + len);
-    if (block == NULL)
+    layout_t l;
+    if (!block_alloc(tmp->nops, tmp->ndeps, npred, bytes, len, &l))
         return NULL;
-    cairn_change_t *c = (cairn_change_t *)(void *)block;
-    cairn_op_t *ops = (cairn_op_t *)(void *)(block + ops_off);
-    uint8_t(*deps)[CAIRN_CHANGE_ID_BYTES] = (uint8_t(*)[CAIRN_CHANGE_ID_BYTES])(block + deps_off);
-    cairn_op_id_t *pred = (cairn_op_id_t *)(void *)(block + pred_off);
-    uint8_t *copy = block + bytes_off;
-    memcpy(copy, bytes, len);
+    cairn_change_t *c = l.c;
+    cairn_op_t *ops = l.ops;
+    uint8_t(*deps)[CAIRN_CHANGE_ID_BYTES] = l.deps;
+    cairn_op_id_t *pred = l.pred;
+    uint8_t *copy = l.bytes;
     *c = *tmp;
     if (tmp->ndeps)
         memcpy(deps, tmp->deps, tmp->ndeps * CAIRN_CHANGE_ID_BYTES);

@@ -241,10 +241,8 @@ static void draft_view(const cairn_edit_t *e, const cairn_change_draft_t *d, cai
 
 struct cairn_async_edit {
     cairn_sign_job_t job;
-    cairn_edit_t *edit; /* owns the ops the draft points to */
-    uint8_t plan[CAIRN_PLAN_ID_BYTES];
-    uint8_t prev[CAIRN_CHANGE_ID_BYTES];
-    uint8_t (*deps)[CAIRN_CHANGE_ID_BYTES];
+    cairn_edit_t *edit; /* owns the plan, prev and ops the draft points to */
+    uint8_t (*deps)[CAIRN_CHANGE_ID_BYTES]; /* a copy: the plan's heads move on */
     int finished;
 };
 
@@ -284,7 +282,7 @@ int cairn_async_finished(const cairn_async_edit_t *a)
 
 const uint8_t *cairn_async_plan(const cairn_async_edit_t *a)
 {
-    return a->plan;
+    return a->edit->plan;
 }
 
 void cairn_async_release(cairn_batch_t *b)
@@ -332,15 +330,10 @@ static cairn_err_t submit_async(cairn_edit_t *e, const cairn_change_draft_t *d)
         free(a);
         return CAIRN_ENOMEM;
     }
-    memcpy(a->plan, e->plan, CAIRN_PLAN_ID_BYTES);
-    if (d->prev != NULL)
-        memcpy(a->prev, d->prev, CAIRN_CHANGE_ID_BYTES);
     if (d->ndeps > 0)
         memcpy(a->deps, d->deps, d->ndeps * sizeof *a->deps);
     a->edit = e;
-    a->job.draft = *d;
-    a->job.draft.plan = a->plan;
-    a->job.draft.prev = d->prev != NULL ? a->prev : NULL;
+    a->job.draft = *d; /* its plan, prev and ops point into e, which a keeps */
     a->job.draft.deps = (const uint8_t(*)[CAIRN_CHANGE_ID_BYTES])a->deps;
     a->job.sk = e->sk;
     b->asyncs[b->nasync++] = a;

@@ -3,9 +3,10 @@
  *
  * Checks run in the order of cairn/ingest.h; the first that fails names the
  * reason, and a rejected change writes nothing. Every verdict depends only
- * on the change's bytes and on what the store holds, never on arrival
- * order, except for one deliberate exception: the roster is consulted as it
- * stands when the change arrives (see docs/change-format.md).
+ * on the change's bytes and on what the store holds. The roster is
+ * consulted as it stands when the change arrives; a change outside its
+ * author's validity is kept inert, and judged again when that member's
+ * entry changes, so replicas agree whatever the order (docs/change-format.md).
  *
  * Signatures are checked per hash chain: within a batch, changes of one
  * author in one plan are sorted by sequence, and a change whose id is the
@@ -453,10 +454,10 @@ static void missing_add(missing_t *m, const uint8_t *id)
         memcpy(m->ids[m->n++], id, CAIRN_CHANGE_ID_BYTES);
 }
 
+/* Add to m the deps and pred changes of c not held here. */
 static cairn_err_t find_missing(cairn_batch_t *b, const cairn_change_t *c, missing_t *m)
 {
     cairn_err_t err = CAIRN_OK;
-    m->n = 0;
     for (size_t i = 0; i < c->ndeps && err == CAIRN_OK; i++)
         if (!has_change(b, c->plan, c->deps[i], &err))
             missing_add(m, c->deps[i]);
@@ -467,7 +468,6 @@ static cairn_err_t find_missing(cairn_batch_t *b, const cairn_change_t *c, missi
     return err;
 }
 
-/* prev must be the author's change seq - 1 in this plan: held, or missing. */
 /*
  * prev must be the author's change seq - 1 in this plan (held, or missing),
  * and c's clock must be past prev's: an author cannot step back in time
@@ -652,8 +652,7 @@ static cairn_err_t apply(cairn_batch_t *b, const cairn_change_t *c, cairn_ingest
 
 cairn_reason_t cairn_batch_precheck(cairn_batch_t *b, const cairn_change_t *c, cairn_err_t *err)
 {
-    int in_roster =
-        b->store->has_org && memcmp(c->plan, b->store->roster_plan, CAIRN_PLAN_ID_BYTES) == 0;
+    int in_roster = cairn_batch_in_roster(b, c->plan);
     unsigned roles = 0;
     if (!b->store->has_org) /* no roster: no author is known */
         return CAIRN_REASON_UNKNOWN_AUTHOR;
@@ -698,12 +697,8 @@ static cairn_err_t process_checked(cairn_batch_t *b, const cairn_change_t *c,
     int inert = why == CAIRN_REASON_NOT_VALID && !cairn_batch_in_roster(b, c->plan);
     if (inert)
         why = CAIRN_REASON_NONE;
-    if (why == CAIRN_REASON_NONE && err == CAIRN_OK) {
-        missing_t extra;
-        err = find_missing(b, c, &extra);
-        for (size_t i = 0; i < extra.n; i++)
-            missing_add(&m, extra.ids[i]);
-    }
+    if (why == CAIRN_REASON_NONE && err == CAIRN_OK)
+        err = find_missing(b, c, &m);
     if (err != CAIRN_OK)
         return err;
     if (why != CAIRN_REASON_NONE) {

@@ -61,6 +61,13 @@ uint16_t field(uint16_t etype, const char *name); /* fails the test if unknown *
 /* One edit in its own batch setting plan's title (signed in the background). */
 void test_title(cairn_store_t *s, const uint8_t *plan, const char *title);
 
+/*
+ * One edit in its own batch putting node key on plan's care team (a member
+ * whose person_key is key); its entity id goes to member (may be NULL).
+ */
+void test_add_member(cairn_store_t *s, const uint8_t *plan, const uint8_t key[32],
+                     uint8_t member[CAIRN_ENTITY_ID_BYTES]);
+
 /* A node in a fresh temporary directory, unlocked by a key file there. */
 typedef struct test_node {
     char root[512], dir[600], key[600];

@@ -124,17 +124,9 @@ static void test_holding_rights(void)
     CHECK(may);
 
     /* On the care team: the laptop may hold it; removed from the team: not any more. */
-    char hex[65];
-    sodium_bin2hex(hex, sizeof hex, n[1].pk, 32);
     cairn_batch_t *b;
     cairn_edit_t *e;
-    cairn_value_t v = str(hex);
-    CHECK_OK(cairn_batch_begin(n[0].store, &b));
-    CHECK_OK(cairn_edit_begin(b, plan, &e));
-    CHECK_OK(cairn_edit_add(e, CAIRN_ET_MEMBER, member));
-    CHECK_OK(cairn_edit_set(e, CAIRN_ET_MEMBER, member, field(CAIRN_ET_MEMBER, "person_key"), &v));
-    CHECK_OK(cairn_edit_commit(e, NULL));
-    CHECK_OK(cairn_batch_commit(b));
+    test_add_member(n[0].store, plan, n[1].pk, member);
     CHECK_OK(cairn_plan_may_hold(n[0].store, plan, n[1].pk, CAIRN_ROLE_OUTREACH, &may));
     CHECK(may);
     CHECK_OK(cairn_batch_begin(n[0].store, &b));

@@ -184,24 +184,12 @@ static void world_new(world_t *w)
         CHECK_OK(cairn_org_join(w->n[i].store, org));
     crypto_sign_keypair(w->stranger_pk, w->stranger_sk);
     /* Plans start at the clinic; half of them are on the laptop's caseload. */
-    char hex[65];
-    sodium_bin2hex(hex, sizeof hex, w->n[LAPTOP].pk, 32);
     for (int p = 0; p < PLANS; p++) {
         cairn_plan_id_new(w->plans[p]);
         edit_plan(w->n[0].store, w->plans[p], 0, 0);
         w->laptop_member[p] = p % 2 == 0;
-        if (!w->laptop_member[p])
-            continue;
-        cairn_batch_t *b;
-        cairn_edit_t *e;
-        uint8_t m[CAIRN_ENTITY_ID_BYTES];
-        cairn_value_t v = str(hex);
-        CHECK_OK(cairn_batch_begin(w->n[0].store, &b));
-        CHECK_OK(cairn_edit_begin(b, w->plans[p], &e));
-        CHECK_OK(cairn_edit_add(e, CAIRN_ET_MEMBER, m));
-        CHECK_OK(cairn_edit_set(e, CAIRN_ET_MEMBER, m, field(CAIRN_ET_MEMBER, "person_key"), &v));
-        CHECK_OK(cairn_edit_commit(e, NULL));
-        CHECK_OK(cairn_batch_commit(b));
+        if (w->laptop_member[p])
+            test_add_member(w->n[0].store, w->plans[p], w->n[LAPTOP].pk, NULL);
     }
 }
 

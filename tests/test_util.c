@@ -9,6 +9,8 @@
 
 #include "test.h"
 
+#include <sodium.h>
+
 void test_tmpdir(char *out, size_t n, const char *tag)
 {
     const char *base = getenv("TMPDIR");
@@ -159,4 +161,23 @@ void test_title(cairn_store_t *s, const uint8_t *plan, const char *title)
                             &v));
     CHECK_OK(cairn_edit_commit(e, NULL));
     CHECK_OK(cairn_batch_commit(b));
+}
+
+void test_add_member(cairn_store_t *s, const uint8_t *plan, const uint8_t key[32],
+                     uint8_t member[CAIRN_ENTITY_ID_BYTES])
+{
+    char hex[65];
+    uint8_t eid[CAIRN_ENTITY_ID_BYTES];
+    cairn_batch_t *b;
+    cairn_edit_t *e;
+    sodium_bin2hex(hex, sizeof hex, key, 32);
+    cairn_value_t v = str(hex);
+    CHECK_OK(cairn_batch_begin(s, &b));
+    CHECK_OK(cairn_edit_begin(b, plan, &e));
+    CHECK_OK(cairn_edit_add(e, CAIRN_ET_MEMBER, eid));
+    CHECK_OK(cairn_edit_set(e, CAIRN_ET_MEMBER, eid, field(CAIRN_ET_MEMBER, "person_key"), &v));
+    CHECK_OK(cairn_edit_commit(e, NULL));
+    CHECK_OK(cairn_batch_commit(b));
+    if (member != NULL)
+        memcpy(member, eid, CAIRN_ENTITY_ID_BYTES);
 }

@@ -391,6 +391,35 @@ static int on_team(const cairn_plan_state_t *st, const char *hex)
     return 0;
 }
 
+typedef struct team_ctx {
+    cairn_plan_state_t *st;
+    cairn_err_t err;
+} team_ctx_t;
+
+static int load_member(void *ctx, const uint8_t *key, size_t len)
+{
+    team_ctx_t *t = ctx;
+    if (len != CAIRN_PK_ENTITY_BYTES)
+        return 0;
+    t->err = cairn_pstate_touch(t->st, CAIRN_ET_MEMBER, key + CAIRN_PK_PREFIX + 2, 0);
+    return t->err != CAIRN_OK;
+}
+
+/* The plan's care team alone: its member rows, not the rest of the plan. */
+static cairn_err_t load_team(cairn_txn_t *txn, const uint8_t *plan, cairn_plan_state_t **out)
+{
+    uint8_t prefix[CAIRN_PK_ENTITY_BYTES];
+    cairn_pk_entity(prefix, plan, CAIRN_ET_MEMBER, cairn_singleton_eid);
+    team_ctx_t t = {NULL, CAIRN_OK};
+    cairn_err_t err = cairn_state_load(txn, plan, &t.st);
+    if (err == CAIRN_OK)
+        err = cairn_db_scan(txn, CAIRN_DB_PLANS, prefix, CAIRN_PK_PREFIX + 2, load_member, &t);
+    if (err == CAIRN_OK)
+        err = t.err;
+    *out = t.st;
+    return err;
+}
+
 cairn_err_t cairn_plan_may_hold(cairn_store_t *store, const uint8_t plan[CAIRN_PLAN_ID_BYTES],
                                 const uint8_t key[32], unsigned roles, int *may)
 {
@@ -402,13 +431,17 @@ cairn_err_t cairn_plan_may_hold(cairn_store_t *store, const uint8_t plan[CAIRN_P
         return CAIRN_OK;
     char hex[65];
     sodium_bin2hex(hex, sizeof hex, key, 32);
-    cairn_plan_state_t *st;
-    cairn_err_t err = cairn_plan_read(store, plan, &st);
+    cairn_txn_t *txn;
+    cairn_plan_state_t *st = NULL;
+    cairn_err_t err = cairn_txn_begin(store, 0, &txn);
     if (err != CAIRN_OK)
         return err;
-    *may = on_team(st, hex);
-    cairn_plan_state_free(st);
-    return CAIRN_OK;
+    err = load_team(txn, plan, &st);
+    if (err == CAIRN_OK)
+        *may = on_team(st, hex);
+    cairn_plan_state_free(st); /* it reads through txn: free it first */
+    cairn_txn_abort(txn);
+    return err;
 }
 
 cairn_err_t cairn_store_identity_secret(cairn_store_t *store, uint8_t sk[64])

@@ -75,7 +75,9 @@ int cairn_db_has(cairn_txn_t *txn, cairn_db_t db, const void *key, size_t key_le
 
 /*
  * Call fn for every key of db that starts with prefix, in order; a nonzero
- * return from fn stops the scan (and is not an error).
+ * return from fn stops the scan (and is not an error). The transaction
+ * keeps one cursor per database: fn may get and put, but must not scan,
+ * seek or look for the last key in db itself.
  */
 typedef int (*cairn_key_fn)(void *ctx, const uint8_t *key, size_t key_len);
 cairn_err_t cairn_db_scan(cairn_txn_t *txn, cairn_db_t db, const void *prefix, size_t prefix_len,

@@ -300,6 +300,20 @@ static size_t read_bytes(const char *path, uint8_t *p, size_t cap)
     return n;
 }
 
+/* A bundle file for recipient holding frames, sealed as cairn does (bundle.h). */
+static void sealed_bundle(const char *path, const uint8_t *recipient, const uint8_t *frames,
+                          size_t n)
+{
+    uint8_t out[512], curve[crypto_box_PUBLICKEYBYTES];
+    CHECK(41 + crypto_box_SEALBYTES + n <= sizeof out);
+    memcpy(out, "CAIRNBDL", 8);
+    out[8] = 1;
+    memcpy(out + 9, recipient, 32);
+    CHECK(crypto_sign_ed25519_pk_to_curve25519(curve, recipient) == 0);
+    CHECK(crypto_box_seal(out + 41, frames, n, curve) == 0);
+    write_bytes(path, out, 41 + crypto_box_SEALBYTES + n);
+}
+
 static void test_bundle(void)
 {
     test_node_t n[2];
@@ -343,6 +357,22 @@ static void test_bundle(void)
     CHECK_ERR(cairn_bundle_import(n[1].store, bad, NULL), CAIRN_EMALFORMED);
     write_bytes(bad, (const uint8_t *)"not a bundle at all, not at all", 31);
     CHECK_ERR(cairn_bundle_import(n[1].store, bad, NULL), CAIRN_EMALFORMED);
+    /* Sealed properly for B, but the frames inside are damaged: nothing ingested. */
+    static const uint8_t zero_len[] = {0, 0, 0, 0};
+    static const uint8_t too_long[] = {0, 0, 1, 0, 0x99};
+    static const uint8_t cut_header[] = {0, 0};
+    sealed_bundle(bad, n[1].pk, zero_len, sizeof zero_len);
+    CHECK_ERR(cairn_bundle_import(n[1].store, bad, NULL), CAIRN_EMALFORMED);
+    sealed_bundle(bad, n[1].pk, too_long, sizeof too_long);
+    CHECK_ERR(cairn_bundle_import(n[1].store, bad, NULL), CAIRN_EMALFORMED);
+    sealed_bundle(bad, n[1].pk, cut_header, sizeof cut_header);
+    CHECK_ERR(cairn_bundle_import(n[1].store, bad, NULL), CAIRN_EMALFORMED);
+    /* A well-framed bundle of garbage: each change rejected, the import succeeds. */
+    static const uint8_t junk[] = {0, 0, 0, 3, 1, 2, 3};
+    sealed_bundle(bad, n[1].pk, junk, sizeof junk);
+    cairn_ingest_stats_t js;
+    CHECK_OK(cairn_bundle_import(n[1].store, bad, &js));
+    CHECK(js.rejected == 1 && js.applied == 0);
     uint64_t pending;
     CHECK_OK(cairn_pending_count(n[1].store, &pending));
     CHECK(pending == 0);

@@ -97,15 +97,11 @@ void cairn_sync_close(cairn_sync_t *s, cairn_close_reason_t reason)
 /* Payloads: message 1 lists our versions, message 2 names the one chosen. */
 static cairn_err_t hs_write(cairn_sync_t *s)
 {
-    uint8_t payload[8], msg[256];
-    size_t plen = 0, len;
-    if (!s->opts.initiator && s->version == 0)
-        payload[plen++] = 0; /* no version in common: say so, then close */
-    else
-        payload[plen++] = (uint8_t)CAIRN_SYNC_VERSION;
-    if (s->noise_step == 2)
-        plen = 0; /* message 3: nothing to add */
-    cairn_err_t err = cairn_noise_write(&s->noise, payload, plen, msg, sizeof msg, &len);
+    /* Messages 1 and 2 carry a version (0 from a responder: none in common); 3 nothing. */
+    uint8_t version = s->opts.initiator ? (uint8_t)CAIRN_SYNC_VERSION : s->version, msg[256];
+    size_t len;
+    cairn_err_t err = cairn_noise_write(&s->noise, &version, s->noise_step == 2 ? 0 : 1, msg,
+                                        sizeof msg, &len);
     s->noise_step++;
     return err == CAIRN_OK ? frame_raw(s, msg, len) : err;
 }
@@ -267,7 +263,6 @@ cairn_err_t cairn_sync_tick(cairn_sync_t *s, uint64_t now_ms)
     uint64_t quiet_rx = now_ms > s->last_rx ? now_ms - s->last_rx : 0;
     uint64_t quiet_tx = now_ms > s->last_tx ? now_ms - s->last_tx : 0;
     if (quiet_rx >= s->opts.timeout_ms) {
-        s->reason = CAIRN_CLOSE_TIMEOUT;
         cairn_sync_close(s, CAIRN_CLOSE_TIMEOUT);
         return CAIRN_OK;
     }

@@ -624,6 +624,61 @@ static void test_malformed_frames(void)
 }
 
 /*
+ * No protocol version in common: a responder offered only version 2 answers
+ * "none" and closes, and an initiator told "none" closes too; neither sends
+ * anything about a plan.
+ */
+static void test_version_mismatch(void)
+{
+    test_node_t n[2];
+    world(n, 2, CLINICAL);
+    uint8_t sk[64], org[32], prologue[sizeof "cairn sync v1" + 32], msg[512], pl[64];
+    size_t len, plen;
+    CHECK_OK(cairn_org_key(n[0].store, org));
+    memcpy(prologue, "cairn sync v1", sizeof "cairn sync v1");
+    memcpy(prologue + sizeof "cairn sync v1", org, 32);
+
+    /* A future initiator, speaking only version 2, to a real responder. */
+    cairn_sync_t *s;
+    cairn_noise_t nz;
+    cairn_sync_opts_t ob = {0, 1000, 0, 0, 0, NULL};
+    CHECK_OK(cairn_sync_new(n[1].store, &ob, &s));
+    CHECK_OK(cairn_store_identity_secret(n[0].store, sk));
+    CHECK_OK(cairn_noise_init(&nz, 1, sk, prologue, sizeof prologue, NULL));
+    const uint8_t v2 = 2;
+    CHECK_OK(cairn_noise_write(&nz, &v2, 1, msg, sizeof msg, &len));
+    feed_frame(s, msg, len);
+    CHECK(cairn_sync_state(s) == CAIRN_SYNC_CLOSED &&
+          cairn_sync_close_reason(s) == CAIRN_CLOSE_VERSION);
+    const uint8_t *out = cairn_sync_output(s, &len);
+    CHECK(len > 4);
+    CHECK_OK(cairn_noise_read(&nz, out + 4, len - 4, pl, sizeof pl, &plen));
+    CHECK(plen == 1 && pl[0] == 0); /* "none in common" */
+    cairn_sync_free(s);
+
+    /* A real initiator, answered "none" by a hand-made responder. */
+    cairn_sync_opts_t oa = {1, 1000, 0, 0, 0, NULL};
+    CHECK_OK(cairn_sync_new(n[0].store, &oa, &s));
+    CHECK_OK(cairn_store_identity_secret(n[1].store, sk));
+    CHECK_OK(cairn_noise_init(&nz, 0, sk, prologue, sizeof prologue, NULL));
+    sodium_memzero(sk, sizeof sk);
+    out = cairn_sync_output(s, &len);
+    CHECK_OK(cairn_noise_read(&nz, out + 4, len - 4, pl, sizeof pl, &plen));
+    CHECK_OK(cairn_sync_consumed(s, len));
+    const uint8_t none = 0;
+    CHECK_OK(cairn_noise_write(&nz, &none, 1, msg, sizeof msg, &len));
+    feed_frame(s, msg, len);
+    CHECK(cairn_sync_state(s) == CAIRN_SYNC_CLOSED &&
+          cairn_sync_close_reason(s) == CAIRN_CLOSE_VERSION);
+    cairn_sync_output(s, &len);
+    CHECK(len == 0); /* no message 3: it never said who it is */
+    cairn_sync_free(s);
+    cairn_noise_wipe(&nz);
+    test_node_destroy(&n[0]);
+    test_node_destroy(&n[1]);
+}
+
+/*
  * An authenticated peer that sends a forged change and one signed by a key
  * not on the roster: ingest refuses both, nothing is held, and the session
  * goes on.
@@ -683,5 +738,6 @@ int main(void)
     RUN(test_garbage);
     RUN(test_malformed_frames);
     RUN(test_forged_changes_over_sync);
+    RUN(test_version_mismatch);
     return 0;
 }

@@ -148,9 +148,7 @@ static cairn_err_t cipher_decrypt(cairn_noise_cipher_t *c, const uint8_t *ad, si
     }
     if (c->n == UINT64_MAX)
         return CAIRN_ETOOBIG;
-    if (len < TAGLEN)
-        return CAIRN_EMALFORMED;
-    nonce_of(nonce, c->n);
+    nonce_of(nonce, c->n); /* len >= TAGLEN: every caller checked the message's size */
     if (crypto_aead_chacha20poly1305_ietf_decrypt(out, NULL, NULL, ct, len, ad, ad_len, nonce,
                                                   c->k) != 0) {
         if (out != NULL) /* NULL only for an empty plaintext */
@@ -287,15 +285,13 @@ static cairn_err_t dh_token(cairn_noise_t *n, int tok)
     }
 }
 
-/* The peer's static key as received; the DH needs it on the other curve form. */
-static cairn_err_t learn_rs(cairn_noise_t *n, const uint8_t rs[KEYLEN])
+/* The peer's static key, just decrypted into rs; the DH needs it on the other curve form. */
+static cairn_err_t rs_to_dh(cairn_noise_t *n)
 {
-    memcpy(n->rs, rs, KEYLEN);
     if (n->x25519_statics)
-        memcpy(n->rs_dh, rs, KEYLEN);
-    else if (crypto_sign_ed25519_pk_to_curve25519(n->rs_dh, rs) != 0)
+        memcpy(n->rs_dh, n->rs, KEYLEN);
+    else if (crypto_sign_ed25519_pk_to_curve25519(n->rs_dh, n->rs) != 0)
         return CAIRN_EBADKEY;
-    n->has_rs = 1;
     return CAIRN_OK;
 }
 
@@ -312,7 +308,19 @@ static void split(cairn_noise_t *n)
     sodium_memzero(&n->cs, sizeof n->cs);
     sodium_memzero(n->e_sk, sizeof n->e_sk);
     sodium_memzero(n->s_dh, sizeof n->s_dh);
-    n->state = ST_DONE;
+}
+
+/* A handshake message went through: on to the next, or to the transport after message 3. */
+static void advance(cairn_noise_t *n)
+{
+    if (n->state == ST_MSG3)
+        split(n);
+    n->state++;
+}
+
+static int in_handshake(const cairn_noise_t *n)
+{
+    return n->state >= ST_MSG1 && n->state <= ST_MSG3;
 }
 
 static int writes_step(const cairn_noise_t *n)
@@ -323,7 +331,7 @@ static int writes_step(const cairn_noise_t *n)
 
 int cairn_noise_my_turn(const cairn_noise_t *n)
 {
-    return n != NULL && n->state >= ST_MSG1 && n->state <= ST_MSG3 && writes_step(n);
+    return n != NULL && in_handshake(n) && writes_step(n);
 }
 
 int cairn_noise_done(const cairn_noise_t *n)
@@ -331,23 +339,26 @@ int cairn_noise_done(const cairn_noise_t *n)
     return n != NULL && n->state == ST_DONE;
 }
 
-/* Run the tokens of the current message in write mode; out has room (checked). */
-static cairn_err_t write_tokens(cairn_noise_t *n, const uint8_t *tokens, uint8_t *out, size_t *pos)
+/* WriteMessage: the current message's tokens, then the payload; out has room (checked). */
+static cairn_err_t write_message(cairn_noise_t *n, const uint8_t *payload, size_t plen,
+                                 uint8_t *out)
 {
+    const uint8_t *tok = xx_tokens[n->state - ST_MSG1];
+    size_t pos = 0;
     cairn_err_t err = CAIRN_OK;
-    for (; *tokens != T_END && err == CAIRN_OK; tokens++) {
-        if (*tokens == T_E) {
-            memcpy(out + *pos, n->e_pub, KEYLEN);
+    for (; *tok != T_END && err == CAIRN_OK; tok++) {
+        if (*tok == T_E) {
+            memcpy(out + pos, n->e_pub, KEYLEN);
             mix_hash(n, n->e_pub, KEYLEN);
-            *pos += KEYLEN;
-        } else if (*tokens == T_S) {
-            err = encrypt_and_hash(n, n->s_pub, KEYLEN, out + *pos);
-            *pos += KEYLEN + TAGLEN; /* every `s` in XX follows a DH */
+            pos += KEYLEN;
+        } else if (*tok == T_S) {
+            err = encrypt_and_hash(n, n->s_pub, KEYLEN, out + pos);
+            pos += KEYLEN + TAGLEN; /* every `s` in XX follows a DH */
         } else {
-            err = dh_token(n, *tokens);
+            err = dh_token(n, *tok);
         }
     }
-    return err;
+    return err == CAIRN_OK ? encrypt_and_hash(n, payload, plen, out + pos) : err;
 }
 
 cairn_err_t cairn_noise_write(cairn_noise_t *n, const uint8_t *payload, size_t plen, uint8_t *out,
@@ -356,78 +367,66 @@ cairn_err_t cairn_noise_write(cairn_noise_t *n, const uint8_t *payload, size_t p
     if (n == NULL || out == NULL || len == NULL || (payload == NULL && plen > 0) ||
         !cairn_noise_my_turn(n))
         return CAIRN_EINVAL;
-    int step = n->state - ST_MSG1;
-    size_t total = xx_overhead[step] + plen;
+    size_t total = xx_overhead[n->state - ST_MSG1] + plen;
     if (plen > CAIRN_NOISE_MAX_HANDSHAKE || total > CAIRN_NOISE_MAX_HANDSHAKE || total > cap)
         return CAIRN_EINVAL;
-
-    size_t pos = 0;
-    cairn_err_t err = write_tokens(n, xx_tokens[step], out, &pos);
-    if (err == CAIRN_OK)
-        err = encrypt_and_hash(n, payload, plen, out + pos);
+    cairn_err_t err = write_message(n, payload, plen, out);
     if (err != CAIRN_OK)
         return fail(n, err);
     *len = total;
-    if (n->state == ST_MSG3)
-        split(n);
-    else
-        n->state++;
+    advance(n);
     return CAIRN_OK;
 }
 
-/* Run the tokens of the current message in read mode; msg is long enough (checked). */
-static cairn_err_t read_tokens(cairn_noise_t *n, const uint8_t *tokens, const uint8_t *msg,
-                               size_t *pos)
+/* ReadMessage: the current message's tokens, then the payload; msg is long enough (checked). */
+static cairn_err_t read_message(cairn_noise_t *n, const uint8_t *msg, size_t len, uint8_t *payload)
 {
-    uint8_t rs[KEYLEN];
+    const uint8_t *tok = xx_tokens[n->state - ST_MSG1];
+    size_t pos = 0;
     cairn_err_t err = CAIRN_OK;
-    for (; *tokens != T_END && err == CAIRN_OK; tokens++) {
-        if (*tokens == T_E) {
-            memcpy(n->re, msg + *pos, KEYLEN);
+    for (; *tok != T_END && err == CAIRN_OK; tok++) {
+        if (*tok == T_E) {
+            memcpy(n->re, msg + pos, KEYLEN);
             mix_hash(n, n->re, KEYLEN);
-            *pos += KEYLEN;
-        } else if (*tokens == T_S) {
-            err = decrypt_and_hash(n, msg + *pos, KEYLEN + TAGLEN, rs);
+            pos += KEYLEN;
+        } else if (*tok == T_S) {
+            err = decrypt_and_hash(n, msg + pos, KEYLEN + TAGLEN, n->rs);
             if (err == CAIRN_OK)
-                err = learn_rs(n, rs);
-            *pos += KEYLEN + TAGLEN;
+                err = rs_to_dh(n);
+            pos += KEYLEN + TAGLEN;
         } else {
-            err = dh_token(n, *tokens);
+            err = dh_token(n, *tok);
         }
     }
-    return err;
+    return err == CAIRN_OK ? decrypt_and_hash(n, msg + pos, len - pos, payload) : err;
 }
 
 cairn_err_t cairn_noise_read(cairn_noise_t *n, const uint8_t *msg, size_t len, uint8_t *payload,
                              size_t cap, size_t *plen)
 {
     if (n == NULL || msg == NULL || plen == NULL || (payload == NULL && cap > 0) ||
-        n->state < ST_MSG1 || n->state > ST_MSG3 || writes_step(n))
+        !in_handshake(n) || writes_step(n))
         return CAIRN_EINVAL;
-    int step = n->state - ST_MSG1;
-    if (len < xx_overhead[step] || len > CAIRN_NOISE_MAX_HANDSHAKE)
+    size_t overhead = xx_overhead[n->state - ST_MSG1];
+    if (len < overhead || len > CAIRN_NOISE_MAX_HANDSHAKE)
         return fail(n, CAIRN_EMALFORMED);
-    size_t body = len - xx_overhead[step]; /* the payload's size once decrypted */
-    if (body > cap)
+    if (len - overhead > cap) /* the payload's size once decrypted */
         return fail(n, CAIRN_ETOOBIG);
-
-    size_t pos = 0;
-    cairn_err_t err = read_tokens(n, xx_tokens[step], msg, &pos);
-    if (err == CAIRN_OK)
-        err = decrypt_and_hash(n, msg + pos, len - pos, payload);
+    cairn_err_t err = read_message(n, msg, len, payload);
     if (err != CAIRN_OK)
         return fail(n, err);
-    *plen = body;
-    if (n->state == ST_MSG3)
-        split(n);
-    else
-        n->state++;
+    *plen = len - overhead;
+    advance(n);
     return CAIRN_OK;
 }
 
 const uint8_t *cairn_noise_remote_key(const cairn_noise_t *n)
 {
-    return n != NULL && n->state != ST_DEAD && n->has_rs ? n->rs : NULL;
+    if (n == NULL)
+        return NULL;
+    /* The initiator reads it in message 2, the responder in message 3; a failure wipes it. */
+    int known = n->state == ST_DONE || (n->initiator && n->state == ST_MSG3);
+    return known ? n->rs : NULL;
 }
 
 const uint8_t *cairn_noise_handshake_hash(const cairn_noise_t *n)

@@ -105,7 +105,6 @@ typedef struct cairn_noise {
     int state;          /* dead (0, also a zeroed or wiped struct), a message step, done */
     int initiator;      /* 1 initiator, 0 responder */
     int x25519_statics; /* standard Noise `s` tokens; only cairn_noise_init_x25519 sets it */
-    int has_rs;         /* rs and rs_dh are known */
     size_t max_msg;     /* largest transport message accepted or produced, tag included */
     uint8_t h[CAIRN_NOISE_HASH_BYTES];
     uint8_t ck[CAIRN_NOISE_HASH_BYTES];

@@ -415,6 +415,21 @@ static void bad_keys_fail(void)
     CHECK_ERR(cairn_noise_write(&p.r, NULL, 0, m2, MAXM, &l2), CAIRN_EBADKEY); /* ee is zero */
     CHECK(!cairn_noise_my_turn(&p.r));
     cairn_noise_wipe(&p.r);
+
+    /* The same two faults in the other direction: found by reading, not writing. */
+    pair_init(&p, &alice, &bob, prologue, prologue, seed_i, seed_r);
+    memset(p.i.s_pub, 0, 32);
+    p.i.s_pub[0] = 1;
+    CHECK_ERR(pair_run(&p, -1, 0, 0, &step), CAIRN_EBADKEY);
+    CHECK(step == 2 && !cairn_noise_done(&p.r) && cairn_noise_remote_key(&p.r) == NULL);
+    pair_wipe(&p);
+
+    uint8_t m2z[CAIRN_NOISE_MSG2_OVERHEAD] = {0}; /* a responder `e` of zero: ee is zero */
+    CHECK_OK(cairn_noise_init(&p.i, 1, alice.sk, prologue, sizeof prologue, NULL));
+    CHECK_OK(cairn_noise_write(&p.i, NULL, 0, m2, MAXM, &l2));
+    CHECK_ERR(cairn_noise_read(&p.i, m2z, sizeof m2z, NULL, 0, &gl), CAIRN_EBADKEY);
+    CHECK(!cairn_noise_my_turn(&p.i) && cairn_noise_remote_key(&p.i) == NULL);
+    cairn_noise_wipe(&p.i);
 }
 
 static void limits_and_exhaustion(void)
@@ -440,6 +455,112 @@ static void limits_and_exhaustion(void)
     CHECK_ERR(cairn_noise_encrypt(&p.i, NULL, 0, pt, 8, ct), CAIRN_ETOOBIG);
     CHECK(!cairn_noise_done(&p.i));
     CHECK_ERR(cairn_noise_decrypt(&p.r, NULL, 0, ct, 24, back), CAIRN_ETOOBIG);
+    CHECK(!cairn_noise_done(&p.r));
+    pair_wipe(&p);
+
+    /* The smallest maximum allows only empty messages. */
+    establish(&p);
+    CHECK_OK(cairn_noise_set_max(&p.i, CAIRN_NOISE_TAG_BYTES));
+    CHECK_OK(cairn_noise_set_max(&p.r, CAIRN_NOISE_TAG_BYTES));
+    CHECK_ERR(cairn_noise_encrypt(&p.i, NULL, 0, pt, 1, ct), CAIRN_EINVAL);
+    CHECK_OK(cairn_noise_encrypt(&p.i, NULL, 0, NULL, 0, ct));
+    CHECK_OK(cairn_noise_decrypt(&p.r, NULL, 0, ct, 16, NULL));
+    CHECK_OK(cairn_noise_encrypt(&p.i, NULL, 0, pt, 0, ct));
+    CHECK_ERR(cairn_noise_decrypt(&p.r, NULL, 0, ct, 17, back), CAIRN_EMALFORMED);
+    pair_wipe(&p);
+}
+
+/* The default ceiling: a message of exactly 1 MiB + tag passes, one byte more does not. */
+static void transport_at_the_ceiling(void)
+{
+    enum { MAXPT = CAIRN_NOISE_MAX_TRANSPORT - CAIRN_NOISE_TAG_BYTES };
+    static uint8_t pt[MAXPT + 1], ct[CAIRN_NOISE_MAX_TRANSPORT + 1], back[MAXPT + 1];
+    pair_t p;
+    establish(&p);
+    randombytes_buf(pt, sizeof pt);
+    CHECK_ERR(cairn_noise_encrypt(&p.i, NULL, 0, pt, MAXPT + 1, ct), CAIRN_EINVAL);
+    CHECK(cairn_noise_done(&p.i)); /* misuse: nothing changed */
+    CHECK_OK(cairn_noise_encrypt(&p.i, NULL, 0, pt, MAXPT, ct));
+    CHECK_OK(cairn_noise_decrypt(&p.r, NULL, 0, ct, CAIRN_NOISE_MAX_TRANSPORT, back));
+    CHECK(memcmp(pt, back, MAXPT) == 0);
+    CHECK_ERR(cairn_noise_decrypt(&p.r, NULL, 0, ct, sizeof ct, back), CAIRN_EMALFORMED);
+    CHECK(!cairn_noise_done(&p.r));
+    pair_wipe(&p);
+}
+
+/* Handshake messages of exactly CAIRN_NOISE_MAX_HANDSHAKE, read into a buffer of exactly the
+ * payload. */
+static void handshake_at_the_ceiling(void)
+{
+    static const size_t overhead[3] = {CAIRN_NOISE_MSG1_OVERHEAD, CAIRN_NOISE_MSG2_OVERHEAD,
+                                       CAIRN_NOISE_MSG3_OVERHEAD};
+    static uint8_t pl[CAIRN_NOISE_MAX_HANDSHAKE], msg[CAIRN_NOISE_MAX_HANDSHAKE + 1],
+        got[CAIRN_NOISE_MAX_HANDSHAKE];
+    pair_t p;
+    size_t len, gl;
+    pair_init(&p, &alice, &bob, prologue, prologue, NULL, NULL);
+    randombytes_buf(pl, sizeof pl);
+    for (int k = 0; k < 3; k++) {
+        cairn_noise_t *w = k == 1 ? &p.r : &p.i, *rd = k == 1 ? &p.i : &p.r;
+        size_t most = CAIRN_NOISE_MAX_HANDSHAKE - overhead[k];
+        CHECK_ERR(cairn_noise_write(w, pl, most + 1, msg, sizeof msg, &len), CAIRN_EINVAL);
+        CHECK(cairn_noise_my_turn(w) == 1); /* misuse: nothing changed */
+        CHECK_OK(cairn_noise_write(w, pl, most, msg, sizeof msg, &len));
+        CHECK(len == CAIRN_NOISE_MAX_HANDSHAKE);
+        CHECK_OK(cairn_noise_read(rd, msg, len, got, most, &gl));
+        CHECK(gl == most && memcmp(got, pl, most) == 0);
+    }
+    CHECK(cairn_noise_done(&p.i) && cairn_noise_done(&p.r));
+    send_ok(&p.i, &p.r, "after the largest handshake");
+    pair_wipe(&p);
+}
+
+/* A payload arriving where the caller has no buffer for one (cap 0) kills the session. */
+static void payload_cap_zero(void)
+{
+    pair_t p;
+    uint8_t m1[MAXM], m2[MAXM];
+    size_t l1, l2, gl;
+    pair_init(&p, &alice, &bob, prologue, prologue, seed_i, seed_r);
+    CHECK_OK(cairn_noise_write(&p.i, (const uint8_t *)"v1", 2, m1, MAXM, &l1));
+    CHECK_ERR(cairn_noise_read(&p.r, m1, l1, NULL, 0, &gl), CAIRN_ETOOBIG);
+    CHECK(!cairn_noise_my_turn(&p.r));
+    CHECK_ERR(cairn_noise_write(&p.r, NULL, 0, m2, MAXM, &l2), CAIRN_EINVAL);
+    pair_wipe(&p);
+
+    /* The same for an encrypted payload (message 2), one byte over. */
+    pair_init(&p, &alice, &bob, prologue, prologue, seed_i, seed_r);
+    CHECK_OK(cairn_noise_write(&p.i, NULL, 0, m1, MAXM, &l1));
+    CHECK_OK(cairn_noise_read(&p.r, m1, l1, NULL, 0, &gl));
+    CHECK_OK(cairn_noise_write(&p.r, (const uint8_t *)"x", 1, m2, MAXM, &l2));
+    CHECK_ERR(cairn_noise_read(&p.i, m2, l2, NULL, 0, &gl), CAIRN_ETOOBIG);
+    CHECK(!cairn_noise_my_turn(&p.i) && cairn_noise_remote_key(&p.i) == NULL);
+    pair_wipe(&p);
+}
+
+/* Once a session has died, every call refuses and nothing secret is left in it. */
+static void dead_session_refuses_everything(void)
+{
+    pair_t p;
+    uint8_t ct[64], back[64], msg[MAXM];
+    size_t len;
+    static const cairn_noise_t zero;
+    establish(&p);
+    CHECK_OK(cairn_noise_encrypt(&p.i, NULL, 0, (const uint8_t *)"ok", 2, ct));
+    ct[0] ^= 1;
+    CHECK_ERR(cairn_noise_decrypt(&p.r, NULL, 0, ct, 18, back), CAIRN_EBADKEY);
+    CHECK(memcmp(&p.r, &zero, sizeof zero) == 0);
+    CHECK(!cairn_noise_done(&p.r) && !cairn_noise_my_turn(&p.r));
+    CHECK(cairn_noise_remote_key(&p.r) == NULL && cairn_noise_handshake_hash(&p.r) == NULL);
+    CHECK_ERR(cairn_noise_write(&p.r, NULL, 0, msg, MAXM, &len), CAIRN_EINVAL);
+    CHECK_ERR(cairn_noise_read(&p.r, msg, 32, back, sizeof back, &len), CAIRN_EINVAL);
+    CHECK_ERR(cairn_noise_encrypt(&p.r, NULL, 0, (const uint8_t *)"x", 1, ct), CAIRN_EINVAL);
+    CHECK_ERR(cairn_noise_decrypt(&p.r, NULL, 0, ct, 18, back), CAIRN_EINVAL);
+    CHECK_ERR(cairn_noise_set_max(&p.r, 100), CAIRN_EINVAL);
+    cairn_noise_wipe(&p.r); /* wiping twice, or nothing, is harmless */
+    cairn_noise_wipe(NULL);
+    CHECK(!cairn_noise_done(NULL) && !cairn_noise_my_turn(NULL) && !cairn_noise_remote_key(NULL));
+    CHECK(cairn_noise_done(&p.i)); /* the peer learns of it only when the connection drops */
     pair_wipe(&p);
 }
 
@@ -620,6 +741,10 @@ int main(void)
     RUN(misuse_is_einval);
     RUN(bad_keys_fail);
     RUN(limits_and_exhaustion);
+    RUN(transport_at_the_ceiling);
+    RUN(handshake_at_the_ceiling);
+    RUN(payload_cap_zero);
+    RUN(dead_session_refuses_everything);
     RUN(transport_property);
     return 0;
 }

@@ -27,7 +27,7 @@
 
 #define READ_CHANGES 1000
 #define READS 200
-#define CLINICAL (CAIRN_ROLE_CARE_MANAGER | CAIRN_ROLE_PRESCRIBER | CAIRN_ROLE_BH_SPECIALIST)
+#define MAX_RUNS 64
 
 typedef struct config {
     size_t plans, per_plan, batch, runs;
@@ -36,8 +36,10 @@ typedef struct config {
 enum { R_SIGN, R_VERIFY, R_HASH, R_LMDB, R_WRITE, R_SPREAD, R_INGEST, R_READ_US, R__COUNT };
 
 static const char *const row_names[R__COUNT] = {
-    "Ed25519 sign (ops/s)",        "Ed25519 verify (ops/s)",
-    "BLAKE2b-256 of 200 B (ops/s)", "raw LMDB put, batched (puts/s)",
+    "Ed25519 sign (ops/s)",
+    "Ed25519 verify (ops/s)",
+    "BLAKE2b-256 of 200 B (ops/s)",
+    "raw LMDB put, batched (puts/s)",
     "(a) local write, signed + durable (changes/s)",
     "(a') same, each batch spread over all plans (changes/s)",
     "(b) ingest from a peer, durable (changes/s)",
@@ -128,41 +130,6 @@ static double rate_lmdb(size_t n, size_t batch)
 
 /* ---- nodes ------------------------------------------------------------------ */
 
-/* A growable list of encoded changes. */
-typedef struct changes {
-    uint8_t **bytes;
-    size_t *lens;
-    size_t n, cap;
-} changes_t;
-
-static int collect(void *ctx, const uint8_t *id, const uint8_t *bytes, size_t len)
-{
-    (void)id;
-    changes_t *cs = ctx;
-    if (cs->n == cs->cap) {
-        cs->cap = cs->cap ? 2 * cs->cap : 1024;
-        cs->bytes = realloc(cs->bytes, cs->cap * sizeof *cs->bytes);
-        cs->lens = realloc(cs->lens, cs->cap * sizeof *cs->lens);
-        if (cs->bytes == NULL || cs->lens == NULL)
-            bench_die("collect", "out of memory");
-    }
-    cs->bytes[cs->n] = malloc(len);
-    if (cs->bytes[cs->n] == NULL)
-        bench_die("collect", "out of memory");
-    memcpy(cs->bytes[cs->n], bytes, len);
-    cs->lens[cs->n++] = len;
-    return 0;
-}
-
-static void changes_free(changes_t *cs)
-{
-    for (size_t i = 0; i < cs->n; i++)
-        free(cs->bytes[i]);
-    free(cs->bytes);
-    free(cs->lens);
-    memset(cs, 0, sizeof *cs);
-}
-
 /* B joins A's organisation and receives its roster. */
 static void join(bench_node_t *a, bench_node_t *b)
 {
@@ -170,11 +137,10 @@ static void join(bench_node_t *a, bench_node_t *b)
     bench_check(cairn_org_key(a->store, org), "org key");
     bench_check(cairn_org_join(b->store, org), "org join");
     cairn_roster_plan_id(org, rplan);
-    changes_t cs = {0};
-    bench_check(cairn_plan_changes(a->store, rplan, collect, &cs), "roster export");
-    bench_check(cairn_ingest(b->store, (const uint8_t *const *)cs.bytes, cs.lens, cs.n, NULL, NULL),
-          "roster ingest");
-    changes_free(&cs);
+    bench_changes_t cs = {0};
+    bench_check(cairn_plan_changes(a->store, rplan, bench_collect, &cs), "roster export");
+    bench_ingest_all(b->store, &cs, 0, cs.n);
+    bench_changes_free(&cs);
 }
 
 /* ---- workloads ------------------------------------------------------------- */
@@ -192,14 +158,14 @@ static void one_op(cairn_edit_t *e, size_t i)
         snprintf(title, sizeof title, "Care plan rev %zu", i);
         v = (cairn_value_t){CAIRN_VALUE_STR, 0, title, strlen(title)};
         bench_check(cairn_edit_set(e, CAIRN_ET_PLAN, cairn_singleton_eid,
-                             (uint16_t)cairn_field_by_name(CAIRN_ET_PLAN, "title"), &v),
-              "edit set");
+                                   (uint16_t)cairn_field_by_name(CAIRN_ET_PLAN, "title"), &v),
+                    "edit set");
         break;
     case 1:
         v = (cairn_value_t){CAIRN_VALUE_STR, 0, statuses[i % 3], strlen(statuses[i % 3])};
         bench_check(cairn_edit_set(e, CAIRN_ET_PLAN, cairn_singleton_eid,
-                             (uint16_t)cairn_field_by_name(CAIRN_ET_PLAN, "status"), &v),
-              "edit set");
+                                   (uint16_t)cairn_field_by_name(CAIRN_ET_PLAN, "status"), &v),
+                    "edit set");
         break;
     case 2:
         bench_check(cairn_edit_add(e, CAIRN_ET_NEED, eid), "edit add");
@@ -217,8 +183,8 @@ static void one_op(cairn_edit_t *e, size_t i)
  * With spread, every batch holds one change of every plan instead: the
  * worst case for LMDB, whose commit then rewrites a page per plan.
  */
-static double local_write(bench_node_t *a, const config_t *cfg, uint8_t (*plans)[CAIRN_PLAN_ID_BYTES],
-                          int spread)
+static double local_write(bench_node_t *a, const config_t *cfg,
+                          uint8_t (*plans)[CAIRN_PLAN_ID_BYTES], int spread)
 {
     size_t group = spread ? cfg->plans : cfg->batch / cfg->per_plan;
     if (group == 0)
@@ -247,25 +213,6 @@ static double local_write(bench_node_t *a, const config_t *cfg, uint8_t (*plans)
     if (b != NULL)
         bench_check(cairn_batch_commit(b), "batch commit");
     return (double)(cfg->plans * cfg->per_plan) / (bench_now() - t);
-}
-
-/* (b): returns changes/s; checks every change was applied. */
-static double ingest_all(bench_node_t *b, const changes_t *cs, size_t batch)
-{
-    size_t applied = 0;
-    double t = bench_now();
-    for (size_t i = 0; i < cs->n; i += batch) {
-        size_t n = cs->n - i < batch ? cs->n - i : batch;
-        cairn_ingest_stats_t st;
-        bench_check(cairn_ingest(b->store, (const uint8_t *const *)cs->bytes + i, cs->lens + i, n,
-                           NULL, &st),
-              "ingest");
-        applied += st.applied;
-    }
-    t = bench_now() - t;
-    if (applied != cs->n)
-        bench_die("ingest", "not every change was applied");
-    return (double)cs->n / t;
 }
 
 /* (c): median µs to read and decode the merged state of a plan. */
@@ -304,33 +251,25 @@ static void one_run(const config_t *cfg, double *row)
     row[R_LMDB] = rate_lmdb(cfg->plans * cfg->per_plan, cfg->batch);
 
     bench_node_create(&a, "node-a");
-    bench_check(cairn_org_create(a.store, "bench-a"), "org create");
-    bench_check(cairn_roster_put(a.store, a.pk, "bench-a", CLINICAL | CAIRN_ROLE_ADMIN, 0, 0),
-          "roster put");
-    uint8_t(*plans)[CAIRN_PLAN_ID_BYTES] = malloc(cfg->plans * CAIRN_PLAN_ID_BYTES);
-    if (plans == NULL)
-        bench_die("plans", "out of memory");
-    for (size_t p = 0; p < cfg->plans; p++)
-        cairn_plan_id_new(plans[p]);
+    bench_org_create(&a, "bench-a");
+    uint8_t(*plans)[CAIRN_PLAN_ID_BYTES] = bench_plan_ids(cfg->plans);
     row[R_WRITE] = local_write(&a, cfg, plans, 0);
 
-    changes_t cs = {0};
+    bench_changes_t cs = {0};
     for (size_t p = 0; p < cfg->plans; p++)
-        bench_check(cairn_plan_changes(a.store, plans[p], collect, &cs), "export");
+        bench_check(cairn_plan_changes(a.store, plans[p], bench_collect, &cs), "export");
     bench_node_create(&b, "node-b");
     join(&a, &b);
-    row[R_INGEST] = ingest_all(&b, &cs, cfg->batch);
+    row[R_INGEST] = bench_ingest_all(b.store, &cs, 0, cfg->batch);
     row[R_READ_US] = read_state(&a);
 
-    changes_free(&cs);
+    bench_changes_free(&cs);
     bench_node_destroy(&b);
     bench_node_destroy(&a);
 
     /* (a') on a fresh node, so both write runs start from an empty store. */
     bench_node_create(&a, "node-a2");
-    bench_check(cairn_org_create(a.store, "bench-a"), "org create");
-    bench_check(cairn_roster_put(a.store, a.pk, "bench-a", CLINICAL | CAIRN_ROLE_ADMIN, 0, 0),
-          "roster put");
+    bench_org_create(&a, "bench-a");
     row[R_SPREAD] = local_write(&a, cfg, plans, 1);
     bench_node_destroy(&a);
     free(plans);
@@ -340,8 +279,10 @@ int main(void)
 {
     if (sodium_init() < 0)
         bench_die("libsodium", "cannot initialise");
-    config_t cfg = {bench_env("CAIRN_BENCH_PLANS", 1000), bench_env("CAIRN_BENCH_PER_PLAN", 100),
-                    bench_env("CAIRN_BENCH_BATCH", 1000), bench_env("CAIRN_BENCH_RUNS", 5)};
+    config_t cfg = {bench_env("CAIRN_BENCH_PLANS", 1000, 10000000),
+                    bench_env("CAIRN_BENCH_PER_PLAN", 100, 1000000),
+                    bench_env("CAIRN_BENCH_BATCH", 1000, 1000000),
+                    bench_env("CAIRN_BENCH_RUNS", 5, MAX_RUNS)};
     double *v = calloc(cfg.runs * R__COUNT, sizeof *v);
     if (v == NULL)
         bench_die("runs", "out of memory");
@@ -355,11 +296,10 @@ int main(void)
     }
     printf("| measure | median | min–max |\n|---|---|---|\n");
     for (int m = 0; m < R__COUNT; m++) {
-        double col[64];
-        size_t n = cfg.runs < 64 ? cfg.runs : 64;
-        for (size_t r = 0; r < n; r++)
+        double col[MAX_RUNS];
+        for (size_t r = 0; r < cfg.runs; r++)
             col[r] = v[r * R__COUNT + m];
-        bench_stat_t s = bench_stat(col, n);
+        bench_stat_t s = bench_stat(col, cfg.runs);
         char a[32], b[32], c[32];
         printf("| %s | %s | %s–%s |\n", row_names[m], bench_fmt(a, sizeof a, s.median),
                bench_fmt(b, sizeof b, s.min), bench_fmt(c, sizeof c, s.max));

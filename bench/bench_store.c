@@ -13,7 +13,6 @@
  * CAIRN_BENCH_RUNS, CAIRN_BENCH_DIR.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <lmdb.h>
 #include <sodium.h>
@@ -21,13 +20,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/vfs.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "cairn/store.h"
+#include "bench_util.h"
 
 #define KEY_BYTES 16
 #define VAL_BYTES 256
@@ -55,10 +51,7 @@ typedef struct workload {
 /* What one run of one side yields. */
 enum { M_PUT, M_P50, M_P99, M_READ, M__COUNT };
 
-/*
- * A key-value store as the benchmark drives it. Errors end the program:
- * a benchmark that carried on past one would report a number for nothing.
- */
+/* A key-value store as the benchmark drives it. Errors end the program (bench_die). */
 typedef struct backend {
     const char *name;
     void *(*open)(const char *dir); /* dir exists and is empty */
@@ -69,42 +62,23 @@ typedef struct backend {
     void (*read)(void *h, const struct workload *w, uint64_t *rng, size_t count, size_t n);
 } backend_t;
 
-static void die(const char *what, const char *why)
-{
-    fprintf(stderr, "bench_store: %s: %s\n", what, why);
-    exit(1);
-}
-
 static void *xcalloc(size_t n, size_t size)
 {
     void *p = calloc(n, size);
     if (p == NULL)
-        die("calloc", strerror(errno));
+        bench_die("calloc", strerror(errno));
     return p;
 }
 
 static void mdb_check(int rc, const char *what)
 {
     if (rc != MDB_SUCCESS)
-        die(what, mdb_strerror(rc));
+        bench_die(what, mdb_strerror(rc));
 }
 
-static void cairn_check(cairn_err_t err, const char *what)
+static double per_second(size_t ops, double seconds)
 {
-    if (err != CAIRN_OK)
-        die(what, cairn_strerror(err));
-}
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static double per_second(size_t ops, uint64_t ns)
-{
-    return ns ? (double)ops * 1e9 / (double)ns : 0.0;
+    return seconds > 0 ? (double)ops / seconds : 0.0;
 }
 
 /* splitmix64: cheap, and the same seed gives both sides the same reads. */
@@ -188,7 +162,7 @@ static void raw_read(void *h, const workload_t *w, uint64_t *rng, size_t count, 
         MDB_val k = raw_val(random_key(w, rng, n), KEY_BYTES), v;
         mdb_check(mdb_get(txn, db->dbi, &k, &v), "mdb_get");
         if (v.mv_size != VAL_BYTES)
-            die("mdb_get", "value of the wrong size");
+            bench_die("mdb_get", "value of the wrong size");
         memcpy(db->out, v.mv_data, VAL_BYTES);
     }
     mdb_txn_abort(txn);
@@ -210,12 +184,12 @@ static void *sealed_open(const char *dir)
     char key_path[PATH_MAX], store_path[PATH_MAX];
     if (snprintf(key_path, PATH_MAX, "%s/key", dir) >= PATH_MAX ||
         snprintf(store_path, PATH_MAX, "%s/store", dir) >= PATH_MAX)
-        die(dir, "path too long");
-    cairn_check(cairn_key_file_create(key_path), "cairn_key_file_create");
+        bench_die(dir, "path too long");
+    bench_check(cairn_key_file_create(key_path), "cairn_key_file_create");
     cairn_unlock_t unlock = {.kind = CAIRN_UNLOCK_KEY_FILE, .key_file = key_path};
     cairn_init_opts_t opts = {.kdf_cost = CAIRN_KDF_INTERACTIVE, .map_size = MAP_SIZE};
-    cairn_check(cairn_store_init(store_path, &unlock, &opts), "cairn_store_init");
-    cairn_check(cairn_store_open(store_path, &unlock, &db->store), "cairn_store_open");
+    bench_check(cairn_store_init(store_path, &unlock, &opts), "cairn_store_init");
+    bench_check(cairn_store_open(store_path, &unlock, &db->store), "cairn_store_open");
     return db;
 }
 
@@ -231,23 +205,23 @@ static void sealed_write(void *h, const workload_t *w, size_t from, size_t to)
 {
     sealed_db_t *db = h;
     cairn_txn_t *txn;
-    cairn_check(cairn_txn_begin(db->store, 1, &txn), "cairn_txn_begin");
+    bench_check(cairn_txn_begin(db->store, 1, &txn), "cairn_txn_begin");
     for (size_t i = from; i < to; i++)
-        cairn_check(cairn_record_put(txn, key_at(w, i), KEY_BYTES, val_at(w, i), VAL_BYTES),
+        bench_check(cairn_record_put(txn, key_at(w, i), KEY_BYTES, val_at(w, i), VAL_BYTES),
                     "cairn_record_put");
-    cairn_check(cairn_txn_commit(txn), "cairn_txn_commit");
+    bench_check(cairn_txn_commit(txn), "cairn_txn_commit");
 }
 
 static void sealed_read(void *h, const workload_t *w, uint64_t *rng, size_t count, size_t n)
 {
     sealed_db_t *db = h;
     cairn_txn_t *txn;
-    cairn_check(cairn_txn_begin(db->store, 0, &txn), "cairn_txn_begin");
+    bench_check(cairn_txn_begin(db->store, 0, &txn), "cairn_txn_begin");
     for (size_t i = 0; i < count; i++) {
-        cairn_check(cairn_record_get(txn, random_key(w, rng, n), KEY_BYTES, &db->out),
+        bench_check(cairn_record_get(txn, random_key(w, rng, n), KEY_BYTES, &db->out),
                     "cairn_record_get");
         if (db->out.len != VAL_BYTES)
-            die("cairn_record_get", "value of the wrong size");
+            bench_die("cairn_record_get", "value of the wrong size");
     }
     cairn_txn_abort(txn);
 }
@@ -265,19 +239,13 @@ static double time_aead(const config_t *c, const workload_t *w)
     uint8_t ad[AD_BYTES], ct[VAL_BYTES + crypto_aead_xchacha20poly1305_ietf_ABYTES];
     crypto_aead_xchacha20poly1305_ietf_keygen(key);
     randombytes_buf(ad, sizeof ad);
-    uint64_t t0 = now_ns();
+    double t0 = bench_now();
     for (size_t i = 0; i < c->n; i++) {
         sodium_increment(nonce, sizeof nonce);
         crypto_aead_xchacha20poly1305_ietf_encrypt(ct, NULL, val_at(w, i), VAL_BYTES, ad, sizeof ad,
                                                    NULL, nonce, key);
     }
-    return per_second(c->n, now_ns() - t0);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
+    return per_second(c->n, bench_now() - t0);
 }
 
 /* Nearest-rank percentile of sorted v; the rounding forgives 0.99 * 300 = 296.99... */
@@ -292,21 +260,13 @@ static void time_single_commits(const backend_t *b, void *h, const config_t *c, 
                                 double *out)
 {
     for (size_t j = 0; j < c->commits; j++) {
-        uint64_t t0 = now_ns();
+        double t0 = bench_now();
         b->write(h, w, c->n + j, c->n + j + 1);
-        w->lat[j] = (double)(now_ns() - t0) / 1e3;
+        w->lat[j] = (bench_now() - t0) * 1e6;
     }
-    qsort(w->lat, c->commits, sizeof *w->lat, cmp_double);
+    bench_sort(w->lat, c->commits);
     out[M_P50] = percentile(w->lat, c->commits, 0.50);
     out[M_P99] = percentile(w->lat, c->commits, 0.99);
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    if (remove(path) != 0)
-        die(path, strerror(errno));
-    return 0;
 }
 
 /*
@@ -316,76 +276,25 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 static void run_once(const backend_t *b, const config_t *c, const workload_t *w, double *out)
 {
     char dir[PATH_MAX];
-    if (snprintf(dir, sizeof dir, "%s/%s-XXXXXX", c->dir, b->name) >= (int)sizeof dir)
-        die(c->dir, "path too long");
-    if (mkdtemp(dir) == NULL)
-        die(dir, strerror(errno));
+    bench_scratch(dir, sizeof dir, b->name); /* under c->dir */
     void *h = b->open(dir);
-    uint64_t t0 = now_ns();
+    double t0 = bench_now();
     for (size_t i = 0; i < c->n; i += c->batch)
         b->write(h, w, i, c->n - i < c->batch ? c->n : i + c->batch);
-    out[M_PUT] = per_second(c->n, now_ns() - t0);
+    out[M_PUT] = per_second(c->n, bench_now() - t0);
 
     uint64_t rng = READ_SEED; /* the same keys, in the same order, for both sides */
-    t0 = now_ns();
+    t0 = bench_now();
     for (size_t i = 0; i < c->n; i += c->batch)
         b->read(h, w, &rng, c->n - i < c->batch ? c->n - i : c->batch, c->n);
-    out[M_READ] = per_second(c->n, now_ns() - t0);
+    out[M_READ] = per_second(c->n, bench_now() - t0);
 
     time_single_commits(b, h, c, w, out);
     b->close(h);
-    if (nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
-        die(dir, "could not remove");
+    bench_rmtree(dir);
 }
 
 /* ---- setup and report --------------------------------------------------- */
-
-static size_t env_size(const char *name, size_t dflt, size_t max)
-{
-    const char *s = getenv(name);
-    if (s == NULL || s[0] == '\0')
-        return dflt;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno != 0 || *end != '\0' || s[0] == '-' || v == 0 || v > max) {
-        char why[96];
-        snprintf(why, sizeof why, "'%s' is not an integer from 1 to %zu", s, max);
-        die(name, why);
-    }
-    return (size_t)v;
-}
-
-static const char *fs_type(const char *path)
-{
-    static const struct {
-        unsigned long magic;
-        const char *name;
-    } known[] = {
-        {0xEF53, "ext4"},      {0x58465342, "xfs"},   {0x9123683E, "btrfs"},
-        {0x01021994, "tmpfs"}, {0x858458F6, "ramfs"}, {0x794C7630, "overlayfs"},
-        {0x2FC12FC1, "zfs"},   {0xF2F52010, "f2fs"},  {0x6969, "nfs"},
-    };
-    struct statfs st;
-    if (statfs(path, &st) != 0)
-        die(path, strerror(errno));
-    unsigned long magic = (unsigned long)st.f_type & 0xFFFFFFFFu;
-    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
-        if (known[i].magic == magic)
-            return known[i].name;
-    return "unknown";
-}
-
-typedef struct spread {
-    double med, min, max;
-} spread_t;
-
-static spread_t spread_of(double *v, size_t n)
-{
-    qsort(v, n, sizeof *v, cmp_double);
-    spread_t s = {n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2, v[0], v[n - 1]};
-    return s;
-}
 
 /* 1234567 -> "1.23M": rates span too many magnitudes for plain digits. */
 static const char *fmt_si(char out[16], double v)
@@ -399,26 +308,26 @@ static const char *fmt_si(char out[16], double v)
     return out;
 }
 
-static const char *fmt_cell(char out[64], spread_t s)
+static const char *fmt_cell(char out[64], bench_stat_t s)
 {
     char med[16], lo[16], hi[16];
-    snprintf(out, 64, "%s (%s–%s)", fmt_si(med, s.med), fmt_si(lo, s.min), fmt_si(hi, s.max));
+    snprintf(out, 64, "%s (%s–%s)", fmt_si(med, s.median), fmt_si(lo, s.min), fmt_si(hi, s.max));
     return out;
 }
 
-static void print_row(const char *label, spread_t raw, spread_t sealed)
+static void print_row(const char *label, bench_stat_t raw, bench_stat_t sealed)
 {
     char a[64], b[64];
     printf("| %s | %s | %s | %.2f |\n", label, fmt_cell(a, raw), fmt_cell(b, sealed),
-           raw.med > 0 ? sealed.med / raw.med : 0.0);
+           raw.median > 0 ? sealed.median / raw.median : 0.0);
 }
 
 static void report(const config_t *c, double *aead, double res[2][M__COUNT][MAX_RUNS])
 {
-    spread_t s[2][M__COUNT], crypto = spread_of(aead, c->runs);
+    bench_stat_t s[2][M__COUNT], crypto = bench_stat(aead, c->runs);
     for (int side = 0; side < 2; side++)
         for (int m = 0; m < M__COUNT; m++)
-            s[side][m] = spread_of(res[side][m], c->runs);
+            s[side][m] = bench_stat(res[side][m], c->runs);
     char cell[64];
     printf("| measure | raw | sealed | sealed/raw |\n|---|---|---|---|\n");
     printf("| AEAD seal 256 B (ops/s) | %s | — | — |\n", fmt_cell(cell, crypto));
@@ -427,17 +336,15 @@ static void report(const config_t *c, double *aead, double res[2][M__COUNT][MAX_
     print_row("durable commit p99 (µs)", s[0][M_P99], s[1][M_P99]);
     print_row("random read (reads/s)", s[0][M_READ], s[1][M_READ]);
 
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
     printf("\nN=%zu, batch=%zu, commits=%zu, runs=%zu (median, min–max), dir=%s on %s, "
            "peak RSS %.1f MiB\n",
-           c->n, c->batch, c->commits, c->runs, c->dir, c->fs, (double)ru.ru_maxrss / 1024.0);
+           c->n, c->batch, c->commits, c->runs, c->dir, c->fs, bench_peak_rss_mib());
     /* Where a sealed put's extra time goes, from the medians above. */
-    double raw_us = 1e6 / s[0][M_PUT].med, sealed_us = 1e6 / s[1][M_PUT].med;
+    double raw_us = 1e6 / s[0][M_PUT].median, sealed_us = 1e6 / s[1][M_PUT].median;
     printf("per put: raw %.2f µs, sealed %.2f µs (+%.2f), of which AEAD alone %.2f µs\n", raw_us,
-           sealed_us, sealed_us - raw_us, 1e6 / crypto.med);
-    double put_ratio = s[1][M_PUT].med / s[0][M_PUT].med;
-    double p99_ratio = s[1][M_P99].med / s[0][M_P99].med;
+           sealed_us, sealed_us - raw_us, 1e6 / crypto.median);
+    double put_ratio = s[1][M_PUT].median / s[0][M_PUT].median;
+    double p99_ratio = s[1][M_P99].median / s[0][M_P99].median;
     printf("targets: sealed batched put >= 60%% of raw: %s (%.0f%%); "
            "sealed commit p99 <= 1.5x raw: %s (%.2fx)\n",
            put_ratio >= 0.60 ? "met" : "NOT met", put_ratio * 100,
@@ -456,21 +363,19 @@ static void workload_make(const config_t *c, workload_t *w)
 int main(void)
 {
     config_t c = {
-        .n = env_size("CAIRN_BENCH_N", 200000, 100000000),
-        .batch = env_size("CAIRN_BENCH_BATCH", 1000, 1000000),
-        .commits = env_size("CAIRN_BENCH_COMMITS", 300, 1000000),
-        .runs = env_size("CAIRN_BENCH_RUNS", 5, MAX_RUNS),
-        .dir = getenv("CAIRN_BENCH_DIR"),
+        .n = bench_env("CAIRN_BENCH_N", 200000, 100000000),
+        .batch = bench_env("CAIRN_BENCH_BATCH", 1000, 1000000),
+        .commits = bench_env("CAIRN_BENCH_COMMITS", 300, 1000000),
+        .runs = bench_env("CAIRN_BENCH_RUNS", 5, MAX_RUNS),
+        .dir = bench_dir(),
     };
-    if (c.dir == NULL || c.dir[0] == '\0')
-        c.dir = "./bench-tmp";
     if (sodium_init() < 0)
-        die("sodium_init", "libsodium could not initialise");
+        bench_die("sodium_init", "libsodium could not initialise");
     /* Create the directory if need be; remove it at the end only if we did. */
     int made_dir = mkdir(c.dir, 0700) == 0;
     if (!made_dir && errno != EEXIST)
-        die(c.dir, strerror(errno));
-    c.fs = fs_type(c.dir);
+        bench_die(c.dir, strerror(errno));
+    c.fs = bench_fs(c.dir);
     if (strcmp(c.fs, "tmpfs") == 0 || strcmp(c.fs, "ramfs") == 0)
         fprintf(stderr, "bench_store: %s is %s: fsync is free, commit latencies mean little\n",
                 c.dir, c.fs);

@@ -24,16 +24,15 @@
 #include "cairn/cairn.h"
 #include "cairn/sync.h"
 
-#define FULL (CAIRN_ROLE_CARE_MANAGER | CAIRN_ROLE_PRESCRIBER | CAIRN_ROLE_BH_SPECIALIST)
 #define BATCH 1000
+#define MAX_RUNS 64
 
 /* ---- sessions over a pipe ---------------------------------------------------------- */
 
 typedef struct result {
     double seconds;
-    int flights; /* after the handshake */
+    double round_trips; /* after the handshake */
     uint64_t bytes[2], change_bytes[2], changes[2];
-    int ok;
 } result_t;
 
 static int live(const cairn_sync_t *s)
@@ -59,13 +58,9 @@ static void run_session(cairn_store_t *a, cairn_store_t *b, result_t *r)
             const uint8_t *p = cairn_sync_output(s[k], &len);
             if (len == 0)
                 continue;
-            uint8_t *copy = malloc(len);
-            if (copy == NULL)
-                bench_die("pipe", "out of memory");
-            memcpy(copy, p, len);
+            /* p stays valid until s[k] is next called: the peer reads it in place. */
+            bench_check(cairn_sync_feed(s[1 - k], p, len, now), "feed");
             bench_check(cairn_sync_consumed(s[k], len), "consumed");
-            bench_check(cairn_sync_feed(s[1 - k], copy, len, now), "feed");
-            free(copy);
             moved = 1;
             flights++;
         }
@@ -73,8 +68,9 @@ static void run_session(cairn_store_t *a, cairn_store_t *b, result_t *r)
             break;
     }
     r->seconds = bench_now() - t;
-    r->flights = flights > 3 ? flights - 3 : 0; /* the three handshake messages */
-    r->ok = cairn_sync_state(s[0]) == CAIRN_SYNC_DONE && cairn_sync_state(s[1]) == CAIRN_SYNC_DONE;
+    flights = flights > 3 ? flights - 3 : 0; /* the three handshake messages */
+    r->round_trips = (flights + 1) / 2;
+    int ok = cairn_sync_state(s[0]) == CAIRN_SYNC_DONE && cairn_sync_state(s[1]) == CAIRN_SYNC_DONE;
     for (int k = 0; k < 2; k++) {
         cairn_sync_stats_t st;
         cairn_sync_get_stats(s[k], &st);
@@ -83,7 +79,7 @@ static void run_session(cairn_store_t *a, cairn_store_t *b, result_t *r)
         r->changes[k] = st.changes_out;
         cairn_sync_free(s[k]);
     }
-    if (!r->ok)
+    if (!ok)
         bench_die("session", "did not end cleanly");
 }
 
@@ -95,8 +91,8 @@ static void set_title(cairn_edit_t *e, size_t i)
     snprintf(t, sizeof t, "Care plan rev %zu", i);
     cairn_value_t v = {CAIRN_VALUE_STR, 0, t, strlen(t)};
     bench_check(cairn_edit_set(e, CAIRN_ET_PLAN, cairn_singleton_eid,
-                         (uint16_t)cairn_field_by_name(CAIRN_ET_PLAN, "title"), &v),
-          "edit set");
+                               (uint16_t)cairn_field_by_name(CAIRN_ET_PLAN, "title"), &v),
+                "edit set");
 }
 
 /* per_plan single-op changes to each plan, in groups of plans per batch. */
@@ -128,7 +124,8 @@ static void diverge(cairn_store_t *a, cairn_store_t *b, uint8_t (*plans)[CAIRN_P
         bench_check(cairn_batch_begin(side ? b : a, &bt), "batch");
         for (size_t i = side; i < diff; i += 2) {
             cairn_edit_t *e;
-            bench_check(cairn_edit_begin(bt, plans[randombytes_uniform((uint32_t)nplans)], &e), "edit");
+            bench_check(cairn_edit_begin(bt, plans[randombytes_uniform((uint32_t)nplans)], &e),
+                        "edit");
             set_title(e, 1000 + i);
             bench_check(cairn_edit_commit(e, NULL), "edit commit");
         }
@@ -136,48 +133,13 @@ static void diverge(cairn_store_t *a, cairn_store_t *b, uint8_t (*plans)[CAIRN_P
     }
 }
 
-static void org(bench_node_t *a, bench_node_t *b)
+/* admin puts b on its organisation's roster as name, a clinician; b joins. */
+static void admit(bench_node_t *admin, bench_node_t *b, const char *name)
 {
-    bench_check(cairn_org_create(a->store, "bench"), "org");
-    bench_check(cairn_roster_put(a->store, a->pk, "a", FULL | CAIRN_ROLE_ADMIN, 0, 0), "roster a");
-    bench_check(cairn_roster_put(a->store, b->pk, "b", FULL, 0, 0), "roster b");
     uint8_t key[32];
-    bench_check(cairn_org_key(a->store, key), "org key");
+    bench_check(cairn_roster_put(admin->store, b->pk, name, BENCH_CLINICAL, 0, 0), "roster put");
+    bench_check(cairn_org_key(admin->store, key), "org key");
     bench_check(cairn_org_join(b->store, key), "join");
-}
-
-/* ---- raw ingest baseline ------------------------------------------------------------------ */
-
-typedef struct list {
-    uint8_t **p;
-    size_t *len, n, cap;
-} list_t;
-
-static int collect(void *ctx, const uint8_t *id, const uint8_t *bytes, size_t len)
-{
-    (void)id;
-    list_t *l = ctx;
-    if (l->n == l->cap) {
-        l->cap = l->cap ? 2 * l->cap : 1024;
-        l->p = realloc(l->p, l->cap * sizeof *l->p);
-        l->len = realloc(l->len, l->cap * sizeof *l->len);
-        if (l->p == NULL || l->len == NULL)
-            bench_die("collect", "out of memory");
-    }
-    l->p[l->n] = malloc(len);
-    if (l->p[l->n] == NULL)
-        bench_die("collect", "out of memory");
-    memcpy(l->p[l->n], bytes, len);
-    l->len[l->n++] = len;
-    return 0;
-}
-
-static void list_free(list_t *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        free(l->p[i]);
-    free(l->p);
-    free(l->len);
 }
 
 /* ---- main ---------------------------------------------------------------------------------- */
@@ -199,20 +161,17 @@ int main(void)
 {
     if (sodium_init() < 0)
         bench_die("libsodium", "cannot initialise");
-    cfg_t c = {bench_env("CAIRN_BENCH_PLANS", 100000), bench_env("CAIRN_BENCH_PER_PLAN", 10),
-               bench_env("CAIRN_BENCH_DIFF", 100), bench_env("CAIRN_BENCH_SMALL_PLANS", 1000),
-               bench_env("CAIRN_BENCH_RUNS", 5)};
-    if (c.runs > 64)
-        bench_die("CAIRN_BENCH_RUNS", "at most 64");
+    cfg_t c = {bench_env("CAIRN_BENCH_PLANS", 100000, 100000000),
+               bench_env("CAIRN_BENCH_PER_PLAN", 10, 1000000),
+               bench_env("CAIRN_BENCH_DIFF", 100, 100000000),
+               bench_env("CAIRN_BENCH_SMALL_PLANS", 1000, 10000000),
+               bench_env("CAIRN_BENCH_RUNS", 5, MAX_RUNS)};
     bench_node_t a, b;
     bench_node_create(&a, "sync-a");
     bench_node_create(&b, "sync-b");
-    org(&a, &b);
-    uint8_t(*plans)[CAIRN_PLAN_ID_BYTES] = malloc(c.plans * CAIRN_PLAN_ID_BYTES);
-    if (plans == NULL)
-        bench_die("plans", "out of memory");
-    for (size_t p = 0; p < c.plans; p++)
-        cairn_plan_id_new(plans[p]);
+    bench_org_create(&a, "a");
+    admit(&a, &b, "b");
+    uint8_t(*plans)[CAIRN_PLAN_ID_BYTES] = bench_plan_ids(c.plans);
     double t = bench_now();
     fill(a.store, plans, c.plans, c.per_plan);
     double fill_s = bench_now() - t;
@@ -221,8 +180,8 @@ int main(void)
     fprintf(stderr, "built: %zu changes in %.1f s; initial sync %.1f s\n", c.plans * c.per_plan,
             fill_s, first.seconds);
 
-    double d_bytes_a[64], d_bytes_b[64], d_rt[64], d_s[64], d_chg[64];
-    double s_bytes[64], s_rt[64], s_s[64];
+    double d_bytes_a[MAX_RUNS], d_bytes_b[MAX_RUNS], d_rt[MAX_RUNS], d_s[MAX_RUNS], d_chg[MAX_RUNS];
+    double s_bytes[MAX_RUNS], s_rt[MAX_RUNS], s_s[MAX_RUNS];
     for (size_t r = 0; r < c.runs; r++) {
         result_t res;
         diverge(a.store, b.store, plans, c.plans, c.diff);
@@ -230,11 +189,11 @@ int main(void)
         d_bytes_a[r] = (double)(res.bytes[0] - res.change_bytes[0]);
         d_bytes_b[r] = (double)(res.bytes[1] - res.change_bytes[1]);
         d_chg[r] = (double)(res.changes[0] + res.changes[1]);
-        d_rt[r] = (res.flights + 1) / 2;
+        d_rt[r] = res.round_trips;
         d_s[r] = res.seconds;
         run_session(a.store, b.store, &res); /* now in sync */
         s_bytes[r] = (double)(res.bytes[0] + res.bytes[1]);
-        s_rt[r] = (res.flights + 1) / 2;
+        s_rt[r] = res.round_trips;
         s_s[r] = res.seconds;
         if (res.changes[0] + res.changes[1] != 0)
             bench_die("in sync", "changes moved between replicas in sync");
@@ -244,58 +203,36 @@ int main(void)
     /* (3) an empty replica against small_plans x 100 changes */
     bench_node_t cs;
     bench_node_create(&cs, "sync-c");
-    bench_node_t d0;
-    bench_node_create(&d0, "sync-d0");
-    org(&cs, &d0);
-    uint8_t(*small)[CAIRN_PLAN_ID_BYTES] = malloc(c.small_plans * CAIRN_PLAN_ID_BYTES);
-    if (small == NULL)
-        bench_die("plans", "out of memory");
-    for (size_t p = 0; p < c.small_plans; p++)
-        cairn_plan_id_new(small[p]);
+    bench_org_create(&cs, "c");
+    uint8_t(*small)[CAIRN_PLAN_ID_BYTES] = bench_plan_ids(c.small_plans);
     fill(cs.store, small, c.small_plans, 100);
-    bench_node_destroy(&d0);
-    list_t all = {0};
+    bench_changes_t all = {0};
     uint8_t okey[32], rplan[CAIRN_PLAN_ID_BYTES];
     bench_check(cairn_org_key(cs.store, okey), "org key");
     cairn_roster_plan_id(okey, rplan);
-    bench_check(cairn_plan_changes(cs.store, rplan, collect, &all), "export roster");
+    bench_check(cairn_plan_changes(cs.store, rplan, bench_collect, &all), "export roster");
     size_t roster_n = all.n; /* the roster first, so the raw replica knows the authors */
     for (size_t p = 0; p < c.small_plans; p++)
-        bench_check(cairn_plan_changes(cs.store, small[p], collect, &all), "export");
-    double e_s[64], e_rate[64], e_raw[64], e_bytes[64], e_rt[64];
+        bench_check(cairn_plan_changes(cs.store, small[p], bench_collect, &all), "export");
+    double e_s[MAX_RUNS], e_rate[MAX_RUNS], e_raw[MAX_RUNS], e_bytes[MAX_RUNS], e_rt[MAX_RUNS];
     for (size_t r = 0; r < c.runs; r++) {
         bench_node_t d, raw;
         bench_node_create(&d, "sync-d");
-        uint8_t key[32];
-        bench_check(cairn_org_key(cs.store, key), "org key");
-        bench_check(cairn_roster_put(cs.store, d.pk, "d", FULL, 0, 0), "roster d");
-        bench_check(cairn_org_join(d.store, key), "join");
+        admit(&cs, &d, "d");
         result_t res;
         run_session(d.store, cs.store, &res);
         e_s[r] = res.seconds;
         e_rate[r] = (double)res.changes[1] / res.seconds;
         e_bytes[r] = (double)(res.bytes[0] + res.bytes[1] - res.change_bytes[1]);
-        e_rt[r] = (res.flights + 1) / 2;
+        e_rt[r] = res.round_trips;
         bench_node_destroy(&d);
         /* the same changes ingested straight from memory, into an org member */
         bench_node_create(&raw, "sync-raw");
-        bench_check(cairn_org_join(raw.store, key), "join raw");
-        bench_check(cairn_ingest(raw.store, (const uint8_t *const *)all.p, all.len, roster_n, NULL,
-                           NULL),
-              "raw roster");
-        size_t applied = 0;
-        double t0 = bench_now();
-        for (size_t i = roster_n; i < all.n; i += BATCH) {
-            size_t k = all.n - i < BATCH ? all.n - i : BATCH;
-            cairn_ingest_stats_t st;
-            bench_check(cairn_ingest(raw.store, (const uint8_t *const *)all.p + i, all.len + i, k, NULL,
-                               &st),
-                  "raw ingest");
-            applied += st.applied;
-        }
-        e_raw[r] = (double)(all.n - roster_n) / (bench_now() - t0);
-        if (applied != all.n - roster_n)
-            bench_die("raw ingest", "not every change was applied");
+        bench_check(cairn_org_join(raw.store, okey), "join raw");
+        bench_check(cairn_ingest(raw.store, (const uint8_t *const *)all.bytes, all.lens, roster_n,
+                                 NULL, NULL),
+                    "raw roster");
+        e_raw[r] = bench_ingest_all(raw.store, &all, roster_n, BATCH);
         bench_node_destroy(&raw);
     }
 
@@ -317,7 +254,7 @@ int main(void)
            "%zu runs; %s; peak RSS %.1f MiB\n",
            c.plans * c.per_plan, c.plans, c.diff, all.n - roster_n, c.small_plans, c.runs,
            bench_fs(a.root), bench_peak_rss_mib());
-    list_free(&all);
+    bench_changes_free(&all);
     free(plans);
     free(small);
     bench_node_destroy(&cs);

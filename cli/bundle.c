@@ -9,19 +9,22 @@
 
 #include <stdlib.h>
 
+/* The message for an export libcairn refused. */
+static int export_fail(const char *file, cairn_err_t err)
+{
+    if (err == CAIRN_EINVAL) /* the one argument libcairn can still refuse */
+        return cli_fail_msg("--to", "not a node's public key (cairn id prints one)", err);
+    return cli_fail(file, err);
+}
+
 int cmd_bundle_export(cli_args_t *a)
 {
-    static const char synopsis[] = "bundle export DIR --to NODEKEY FILE [PLAN ...]";
-    if (cli_need_min_args(a, 2, synopsis))
-        return EXIT_USAGE;
-    if (a->to == NULL) {
-        fprintf(stderr, "usage: cairn %s\n", synopsis);
-        return EXIT_USAGE;
-    }
+    if (a->npos < 2 || a->to == NULL)
+        return cli_usage("bundle export DIR --to NODEKEY FILE [PLAN ...]");
     uint8_t to[32];
     if (cli_parse_hex(a->to, to, 32, "--to NODEKEY") != 0)
         return EXIT_USAGE;
-    size_t nplans = (size_t)a->npos - 2;
+    size_t nplans = (size_t)a->npos - 2, count = 0;
     uint8_t(*plans)[CAIRN_PLAN_ID_BYTES] = calloc(nplans ? nplans : 1, sizeof *plans);
     if (plans == NULL)
         return cli_fail("bundle export", CAIRN_ENOMEM);
@@ -29,23 +32,16 @@ int cmd_bundle_export(cli_args_t *a)
     for (size_t i = 0; i < nplans && rc == 0; i++)
         if (cli_parse_hex(a->pos[2 + i], plans[i], CAIRN_PLAN_ID_BYTES, "PLAN") != 0)
             rc = EXIT_USAGE;
-    cairn_store_t *store = NULL;
-    if (rc == 0)
-        rc = cli_open_store(a, &store);
-    size_t count = 0;
-    cairn_err_t err = CAIRN_OK;
-    if (rc == 0) {
-        err = cairn_bundle_export(store, (const uint8_t(*)[CAIRN_PLAN_ID_BYTES])plans, nplans, to,
-                                  a->pos[1], &count);
+    cairn_store_t *store;
+    if (rc == 0 && (rc = cli_open_store(a, &store)) == 0) {
+        cairn_err_t err = cairn_bundle_export(store, (const uint8_t(*)[CAIRN_PLAN_ID_BYTES])plans,
+                                              nplans, to, a->pos[1], &count);
         cairn_store_close(store);
+        rc = err == CAIRN_OK ? 0 : export_fail(a->pos[1], err);
     }
     free(plans);
     if (rc != 0)
         return rc;
-    if (err == CAIRN_EINVAL) /* the one argument libcairn can still refuse */
-        return cli_fail_msg("--to", "not a node's public key (cairn id prints one)", err);
-    if (err != CAIRN_OK)
-        return cli_fail(a->pos[1], err);
     char hex[CLI_HEX(32)];
     cli_hex(hex, to, 32);
     printf("wrote %zu change%s to %s, sealed for node %.16s...\n", count, count == 1 ? "" : "s",
@@ -90,6 +86,10 @@ int cmd_bundle_import(cli_args_t *a)
         return cli_fail_msg(a->pos[1], "not a cairn bundle, or damaged", err);
     case CAIRN_ENOTFOUND:
         return cli_fail_msg(a->pos[1], "no such file", err);
+    case CAIRN_EVERSION:
+        return cli_fail_msg(a->pos[1], "bundle format is newer than this version of cairn", err);
+    case CAIRN_ETOOBIG:
+        return cli_fail_msg(a->pos[1], "larger than a bundle may be (1 GiB)", err);
     default:
         return cli_fail(a->pos[1], err);
     }

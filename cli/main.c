@@ -116,12 +116,24 @@ static int parse_kdf(const char *s, cli_args_t *a)
     return 0;
 }
 
-static int parse_max_size(const char *s, cli_args_t *a)
+/* A decimal number in [0, max], digits only (no sign, no spaces); 0 or -1. */
+static int parse_u64(const char *s, uint64_t max, uint64_t *out)
 {
     char *end;
+    if (*s < '0' || *s > '9')
+        return -1;
     errno = 0;
-    unsigned long long mib = strtoull(s, &end, 10);
-    if (errno || *end || mib < 1 || mib > (1ull << 24))
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_max_size(const char *s, cli_args_t *a)
+{
+    uint64_t mib;
+    if (parse_u64(s, 1ull << 24, &mib) != 0 || mib < 1)
         return cli_usage_error("--max-size-mib takes a number from 1 to 16777216");
     a->init.map_size = (size_t)mib << 20;
     return 0;
@@ -129,8 +141,8 @@ static int parse_max_size(const char *s, cli_args_t *a)
 
 static int parse_time(const char *s, const char *opt, uint64_t *out)
 {
-    if (cli_parse_ms(s, out) != 0)
-        return cli_usage_error("%s takes a time in Unix milliseconds", opt);
+    if (parse_u64(s, 1ull << 47, out) != 0)
+        return cli_usage_error("%s takes a time in Unix milliseconds, 0 to 2^47", opt);
     return 0;
 }
 
@@ -229,8 +241,7 @@ static void human_size(char *out, size_t n, uint64_t bytes)
 
 /* What status shows beyond cairn_store_info(): the organisation and plans. */
 typedef struct status_extra {
-    int has_org;
-    uint8_t org[32], roster[CAIRN_PLAN_ID_BYTES];
+    cli_org_t org;
     uint64_t plans, pending;
 } status_extra_t;
 
@@ -238,7 +249,7 @@ static int count_plan(void *ctx, const uint8_t plan[CAIRN_PLAN_ID_BYTES], uint64
 {
     (void)nchanges;
     status_extra_t *x = ctx;
-    if (!x->has_org || memcmp(plan, x->roster, CAIRN_PLAN_ID_BYTES) != 0)
+    if (!cli_is_roster(&x->org, plan))
         x->plans++;
     return 0;
 }
@@ -246,13 +257,9 @@ static int count_plan(void *ctx, const uint8_t plan[CAIRN_PLAN_ID_BYTES], uint64
 static cairn_err_t status_extra(cairn_store_t *store, status_extra_t *x)
 {
     memset(x, 0, sizeof *x);
-    cairn_err_t err = cairn_org_key(store, x->org);
-    x->has_org = err == CAIRN_OK;
-    if (err != CAIRN_OK && err != CAIRN_ENOTFOUND)
-        return err;
-    if (x->has_org)
-        cairn_roster_plan_id(x->org, x->roster);
-    err = cairn_plan_list(store, count_plan, x);
+    cairn_err_t err = cli_org_read(store, &x->org);
+    if (err == CAIRN_OK)
+        err = cairn_plan_list(store, count_plan, x);
     return err == CAIRN_OK ? cairn_pending_count(store, &x->pending) : err;
 }
 
@@ -260,10 +267,10 @@ static int print_status_json(const cairn_store_info_t *info, const status_extra_
                              const char *node, const char *pk)
 {
     char org[CLI_HEX(32)];
-    cli_hex(org, x->org, 32);
+    cli_hex(org, x->org.key, 32);
     json_t *o = json_pack(
         "{s:s, s:s, s:o, s:I, s:s, s:I, s:I, s:I, s:I, s:I}", "node_id", node, "public_key", pk,
-        "organisation", x->has_org ? json_string(org) : json_null(), "format_version",
+        "organisation", x->org.has ? json_string(org) : json_null(), "format_version",
         (json_int_t)info->format_version, "unlock",
         info->unlock_kind == CAIRN_UNLOCK_KEY_FILE ? "key-file" : "passphrase", "records",
         (json_int_t)info->records, "plans", (json_int_t)x->plans, "pending", (json_int_t)x->pending,
@@ -277,16 +284,16 @@ static void print_status(const cairn_store_info_t *info, const status_extra_t *x
     char used[32], max[32], org[CLI_HEX(32)];
     human_size(used, sizeof used, info->used_bytes);
     human_size(max, sizeof max, info->map_size);
-    cli_hex(org, x->org, 32);
+    cli_hex(org, x->org.key, 32);
     printf("node        %s\n", node);
     printf("public key  %s\n", pk);
-    printf("org         %s\n", x->has_org ? org : "none");
+    printf("org         %s\n", x->org.has ? org : "none");
     printf("format      %u\n", (unsigned)info->format_version);
     printf("unlock      %s\n",
            info->unlock_kind == CAIRN_UNLOCK_KEY_FILE ? "key file" : "passphrase (Argon2id)");
     printf("records     %llu\n", (unsigned long long)info->records);
     printf("plans       %llu%s\n", (unsigned long long)x->plans,
-           x->has_org ? " (and the roster)" : "");
+           x->org.has ? " (and the roster)" : "");
     printf("pending     %llu\n", (unsigned long long)x->pending);
     printf("size        %s used of %s\n", used, max);
 }
@@ -485,9 +492,12 @@ int main(int argc, char **argv)
     if (sodium_init() < 0) /* for guarded passphrase memory */
         return cli_fail("starting", CAIRN_ECRYPTO);
     int skip = cmd->sub != NULL ? 2 : 1; /* getopt skips its argv[0]: the (sub)command */
+    static char prog[] = "cairn";
+    argv[skip] = prog; /* getopt's own messages start with its argv[0] */
     cli_args_t a;
     memset(&a, 0, sizeof a);
     a.init.kdf_cost = CAIRN_KDF_MODERATE;
+    a.until = a.at = CLI_NO_TIME;
     if (parse(argc - skip, argv + skip, &a) != 0)
         return EXIT_USAGE;
     int rc = cmd->run(&a);

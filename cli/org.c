@@ -25,10 +25,14 @@ int cmd_id(cli_args_t *a)
     cairn_store_close(store);
     if (err != CAIRN_OK)
         return cli_fail(a->pos[0], err);
-    char pk[CLI_HEX(CAIRN_PUBLIC_KEY_BYTES)];
-    cli_hex(pk, info.public_key, sizeof info.public_key);
-    printf("%s\n", pk);
+    cli_print_hex(info.public_key, sizeof info.public_key);
     return 0;
+}
+
+/* The message for a node name the library refused (too long, or not UTF-8). */
+static int name_fail(cairn_err_t err)
+{
+    return cli_fail_msg("--name", "a name is UTF-8 text of at most 200 bytes", err);
 }
 
 /* The last component of dir, without trailing slashes: a default node name. */
@@ -48,11 +52,12 @@ int cmd_org_create(cli_args_t *a)
 {
     if (cli_need_args(a, 1, "org create DIR [--name NAME]"))
         return EXIT_USAGE;
-    char name[201];
-    if (a->name != NULL)
-        snprintf(name, sizeof name, "%s", a->name);
-    else
-        base_name(a->pos[0], name, sizeof name);
+    char dir_name[256]; /* a path component is at most 255 bytes */
+    const char *name = a->name;
+    if (name == NULL) {
+        base_name(a->pos[0], dir_name, sizeof dir_name);
+        name = dir_name;
+    }
     cairn_store_t *store;
     int rc = cli_open_store(a, &store);
     if (rc != 0)
@@ -64,11 +69,11 @@ int cmd_org_create(cli_args_t *a)
     cairn_store_close(store);
     if (err == CAIRN_EEXIST)
         return cli_fail_msg(a->pos[0], "already belongs to an organisation", err);
+    if (err == CAIRN_EINVAL)
+        return name_fail(err);
     if (err != CAIRN_OK)
         return cli_fail("org create", err);
-    char hex[CLI_HEX(32)];
-    cli_hex(hex, org, 32);
-    printf("%s\n", hex);
+    cli_print_hex(org, 32);
     fflush(stdout);
     fprintf(stderr, "created an organisation; this node is on its roster as admin\n");
     return 0;
@@ -99,32 +104,33 @@ int cmd_org_join(cli_args_t *a)
 
 /* ---- org show ------------------------------------------------------------- */
 
-/* One roster entry as read from the merged roster plan. */
+/* One roster entry as read from the merged roster plan; key and name are strings or NULL. */
 typedef struct entry {
     const cairn_value_t *key, *name;
     int64_t roles, from, until, revoked;
 } entry_t;
 
+/* The last-writer-wins value of field when it is of type, else NULL; valid while st is. */
 static const cairn_value_t *roster_value(const cairn_plan_state_t *st, const uint8_t *eid,
-                                         const char *field)
+                                         const char *field, cairn_value_type_t type)
 {
     cairn_field_view_t v;
     int f = cairn_field_by_name(CAIRN_ET_ROSTER_ENTRY, field);
     if (f < 0 || cairn_plan_state_field(st, CAIRN_ET_ROSTER_ENTRY, eid, (uint16_t)f, &v) != 0)
         return NULL;
-    return &v.values[0]; /* the last-writer-wins winner; valid while st is */
+    return v.values[0].type == type ? &v.values[0] : NULL;
 }
 
 static int64_t roster_int(const cairn_plan_state_t *st, const uint8_t *eid, const char *field)
 {
-    const cairn_value_t *v = roster_value(st, eid, field);
-    return v != NULL && v->type == CAIRN_VALUE_INT ? v->i : 0;
+    const cairn_value_t *v = roster_value(st, eid, field, CAIRN_VALUE_INT);
+    return v != NULL ? v->i : 0;
 }
 
 static void entry_read(const cairn_plan_state_t *st, const uint8_t *eid, entry_t *e)
 {
-    e->key = roster_value(st, eid, "key");
-    e->name = roster_value(st, eid, "name");
+    e->key = roster_value(st, eid, "key", CAIRN_VALUE_STR);
+    e->name = roster_value(st, eid, "name", CAIRN_VALUE_STR);
     e->roles = roster_int(st, eid, "roles");
     e->from = roster_int(st, eid, "valid_from");
     e->until = roster_int(st, eid, "valid_until");
@@ -133,9 +139,7 @@ static void entry_read(const cairn_plan_state_t *st, const uint8_t *eid, entry_t
 
 static json_t *str_json(const cairn_value_t *v)
 {
-    if (v == NULL || v->type != CAIRN_VALUE_STR)
-        return json_null();
-    return json_stringn(v->s, v->len);
+    return v != NULL ? json_stringn(v->s, v->len) : json_null();
 }
 
 static json_t *time_json(int64_t ms)
@@ -155,11 +159,11 @@ static json_t *entry_json(const entry_t *e)
 static void entry_print(const entry_t *e, void *width)
 {
     char roles[128];
-    size_t name_len = e->name != NULL && e->name->type == CAIRN_VALUE_STR ? e->name->len : 0;
+    size_t name_len = e->name != NULL ? e->name->len : 0;
     size_t w = *(const size_t *)width;
     cli_roles_str((unsigned)e->roles, roles, sizeof roles);
     printf("  ");
-    if (e->key != NULL && e->key->type == CAIRN_VALUE_STR)
+    if (e->key != NULL)
         cli_print_text(stdout, e->key->s, e->key->len);
     printf("  ");
     if (name_len > 0)
@@ -177,8 +181,7 @@ static void entry_print(const entry_t *e, void *width)
 static void entry_measure(const entry_t *e, void *width)
 {
     size_t *w = width;
-    if (e->name != NULL && e->name->type == CAIRN_VALUE_STR && e->name->len > *w &&
-        e->name->len <= 32)
+    if (e->name != NULL && e->name->len > *w && e->name->len <= 32)
         *w = e->name->len;
 }
 
@@ -205,31 +208,51 @@ static size_t roster_walk(const cairn_plan_state_t *st, void (*fn)(const entry_t
     return n;
 }
 
+cairn_err_t cli_org_read(cairn_store_t *store, cli_org_t *org)
+{
+    cairn_err_t err = cairn_org_key(store, org->key);
+    org->has = err == CAIRN_OK;
+    if (org->has)
+        cairn_roster_plan_id(org->key, org->roster);
+    return err == CAIRN_ENOTFOUND ? CAIRN_OK : err;
+}
+
+int cli_is_roster(const cli_org_t *org, const uint8_t plan[CAIRN_PLAN_ID_BYTES])
+{
+    return org->has && memcmp(plan, org->roster, CAIRN_PLAN_ID_BYTES) == 0;
+}
+
 cairn_err_t cli_roster_read(cairn_store_t *store, cairn_plan_state_t **roster)
 {
-    uint8_t org[32], plan[CAIRN_PLAN_ID_BYTES];
+    cli_org_t org;
     *roster = NULL;
-    cairn_err_t err = cairn_org_key(store, org);
-    if (err != CAIRN_OK)
-        return err == CAIRN_ENOTFOUND ? CAIRN_OK : err;
-    cairn_roster_plan_id(org, plan);
-    return cairn_plan_read(store, plan, roster);
+    cairn_err_t err = cli_org_read(store, &org);
+    if (err != CAIRN_OK || !org.has)
+        return err;
+    return cairn_plan_read(store, org.roster, roster);
+}
+
+typedef struct name_match {
+    char key[CLI_HEX(32)];
+    const cairn_value_t *name;
+} name_match_t;
+
+static void entry_match(const entry_t *e, void *ctx)
+{
+    name_match_t *m = ctx;
+    if (m->name == NULL && e->key != NULL && e->key->len == 64 &&
+        memcmp(e->key->s, m->key, 64) == 0)
+        m->name = e->name;
 }
 
 const cairn_value_t *cli_roster_name(const cairn_plan_state_t *roster, const uint8_t key[32])
 {
-    char hex[CLI_HEX(32)];
-    cairn_field_view_t v;
-    cli_hex(hex, key, 32);
-    for (size_t i = 0; roster != NULL && cairn_plan_state_at(roster, i, &v) == 0; i++) {
-        if (v.etype != CAIRN_ET_ROSTER_ENTRY || v.field != 0 ||
-            !cairn_plan_state_present(roster, v.etype, v.eid))
-            continue;
-        const cairn_value_t *k = roster_value(roster, v.eid, "key");
-        if (k != NULL && k->type == CAIRN_VALUE_STR && k->len == 64 && memcmp(k->s, hex, 64) == 0)
-            return roster_value(roster, v.eid, "name");
-    }
-    return NULL;
+    name_match_t m = {.name = NULL};
+    if (roster == NULL)
+        return NULL;
+    cli_hex(m.key, key, 32);
+    roster_walk(roster, entry_match, &m);
+    return m.name;
 }
 
 static int org_show_print(const uint8_t *org, const cairn_plan_state_t *st, int json)
@@ -262,20 +285,20 @@ int cmd_org_show(cli_args_t *a)
     int rc = cli_open_store(a, &store);
     if (rc != 0)
         return rc;
-    uint8_t org[32], roster[CAIRN_PLAN_ID_BYTES];
+    cli_org_t org;
     cairn_plan_state_t *st = NULL;
-    cairn_err_t err = cairn_org_key(store, org);
-    if (err == CAIRN_OK) {
-        cairn_roster_plan_id(org, roster);
-        err = cairn_plan_read(store, roster, &st);
-    }
+    cairn_err_t err = cli_org_read(store, &org);
+    if (err == CAIRN_OK && !org.has)
+        err = CAIRN_ENOTFOUND;
+    if (err == CAIRN_OK)
+        err = cairn_plan_read(store, org.roster, &st);
     cairn_store_close(store);
     if (err == CAIRN_ENOTFOUND)
         return cli_fail_msg(a->pos[0], "belongs to no organisation (cairn org create or join)",
                             err);
     if (err != CAIRN_OK)
         return cli_fail("org show", err);
-    rc = org_show_print(org, st, a->json);
+    rc = org_show_print(org.key, st, a->json);
     cairn_plan_state_free(st);
     return rc;
 }
@@ -285,6 +308,8 @@ int cmd_org_show(cli_args_t *a)
 /* The message for a roster write the library refused. */
 static int roster_fail(const char *dir, cairn_err_t err)
 {
+    if (err == CAIRN_EINVAL) /* the key, roles and times were checked here: the name */
+        return name_fail(err);
     if (err == CAIRN_ENOTFOUND)
         return cli_fail_msg(dir, "no such roster entry, or no organisation here", err);
     if (err == CAIRN_EDENIED)
@@ -301,17 +326,16 @@ int cmd_roster_add(cli_args_t *a)
     uint8_t key[32];
     if (cli_parse_hex(a->pos[1], key, 32, "KEY") != 0)
         return EXIT_USAGE;
-    if (a->name == NULL || a->roles == 0) {
-        fprintf(stderr, "usage: cairn %s\n", synopsis);
-        return EXIT_USAGE;
-    }
-    if (a->until != 0 && a->until <= a->from)
+    if (a->name == NULL || a->roles == 0)
+        return cli_usage(synopsis);
+    if (a->until != CLI_NO_TIME && a->until <= a->from)
         return cli_usage_error("--until must be later than --from");
+    uint64_t until = a->until != CLI_NO_TIME ? a->until : 0; /* 0: open-ended */
     cairn_store_t *store;
     int rc = cli_open_store(a, &store);
     if (rc != 0)
         return rc;
-    cairn_err_t err = cairn_roster_put(store, key, a->name, a->roles, a->from, a->until);
+    cairn_err_t err = cairn_roster_put(store, key, a->name, a->roles, a->from, until);
     cairn_store_close(store);
     if (err != CAIRN_OK)
         return roster_fail(a->pos[0], err);
@@ -329,7 +353,9 @@ int cmd_roster_revoke(cli_args_t *a)
     uint8_t key[32];
     if (cli_parse_hex(a->pos[1], key, 32, "KEY") != 0)
         return EXIT_USAGE;
-    uint64_t at = a->at != 0 ? a->at : cli_now_ms();
+    if (a->at == 0) /* libcairn refuses 0, which means "not revoked" */
+        return cli_usage_error("--at takes a time after 0");
+    uint64_t at = a->at != CLI_NO_TIME ? a->at : cli_now_ms();
     cairn_store_t *store;
     int rc = cli_open_store(a, &store);
     if (rc != 0)

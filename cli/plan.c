@@ -10,9 +10,17 @@
  */
 #include "cli.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* What an editing command does to its entity. */
+typedef enum edit_kind {
+    EDIT_ADD,    /* plan add: a new entity of a set or log, no id given */
+    EDIT_SET,    /* plan set, plan new: a singleton without an id, any other type with one */
+    EDIT_REMOVE, /* plan remove: an entity of a set, with its id */
+} edit_kind_t;
 
 /* ENTITY or ENTITY:EID from the command line. */
 typedef struct target {
@@ -27,28 +35,37 @@ typedef struct assign {
     cairn_value_t value;
 } assign_t;
 
-typedef enum eid_rule { EID_NONE, EID_IF_SET, EID_REQUIRED } eid_rule_t;
+/*
+ * A usage error for a name the schema does not know. The name is echoed only
+ * when it looks like one: a mistyped argument may be patient content.
+ */
+static int unknown_name(const char *what, const char *s, size_t len)
+{
+    int word = len > 0 && len <= 32;
+    for (size_t i = 0; word && i < len; i++)
+        word = isalnum((unsigned char)s[i]) || s[i] == '_' || s[i] == '-';
+    if (word)
+        return cli_usage_error("%s '%.*s' (see docs/data-model.md)", what, (int)len, s);
+    return cli_usage_error("%s (see docs/data-model.md)", what);
+}
 
 static int parse_etype(const char *s, size_t len, uint16_t *etype)
 {
     char name[32];
-    if (len >= sizeof name)
-        len = sizeof name - 1;
-    memcpy(name, s, len);
-    name[len] = '\0';
-    int et = cairn_etype_by_name(name);
+    int et = -1;
+    if (len < sizeof name) {
+        memcpy(name, s, len);
+        name[len] = '\0';
+        et = cairn_etype_by_name(name);
+    }
     if (et < 0)
-        return cli_usage_error("unknown entity type '%s' (see docs/data-model.md)", name);
+        return unknown_name("unknown entity type", s, len);
     *etype = (uint16_t)et;
     return 0;
 }
 
-/*
- * Parse ENTITY[:EID]. EID_NONE: no id may be given (plan add). EID_IF_SET:
- * singletons take none, other types need one (plan set). EID_REQUIRED: an
- * entity of a set (plan remove).
- */
-static int parse_target(const char *s, eid_rule_t rule, target_t *t)
+/* Parse ENTITY[:EID]: whether an id belongs depends on the kind of edit and the type. */
+static int parse_target(const char *s, edit_kind_t kind, target_t *t)
 {
     const char *colon = strchr(s, ':');
     size_t len = colon != NULL ? (size_t)(colon - s) : strlen(s);
@@ -57,16 +74,16 @@ static int parse_target(const char *s, eid_rule_t rule, target_t *t)
     const char *name = cairn_etype_name(t->etype);
     int is_set = cairn_etype_is_set(t->etype);
     memcpy(t->eid, cairn_singleton_eid, CAIRN_ENTITY_ID_BYTES);
-    if (rule == EID_NONE && colon != NULL)
+    if (kind == EDIT_ADD && colon != NULL)
         return cli_usage_error("plan add makes a new %s: give no id", name);
-    if (rule == EID_NONE && !is_set)
+    if (kind == EDIT_ADD && !is_set)
         return cli_usage_error("every plan has one %s: use plan set %s FIELD=VALUE", name, name);
-    if (rule != EID_NONE && !is_set && colon != NULL)
-        return cli_usage_error("every plan has one %s: write %s, without an id", name, name);
-    if (rule != EID_NONE && is_set && colon == NULL)
-        return cli_usage_error("name the %s: %s:EID (ids are in cairn plan show)", name, name);
-    if (rule == EID_REQUIRED && !is_set)
+    if (kind == EDIT_REMOVE && !is_set)
         return cli_usage_error("a %s cannot be removed", name);
+    if (kind != EDIT_ADD && !is_set && colon != NULL)
+        return cli_usage_error("every plan has one %s: write %s, without an id", name, name);
+    if (kind != EDIT_ADD && is_set && colon == NULL)
+        return cli_usage_error("name the %s: %s:EID (ids are in cairn plan show)", name, name);
     if (colon != NULL && cli_parse_hex(colon + 1, t->eid, CAIRN_ENTITY_ID_BYTES, "EID") != 0)
         return EXIT_USAGE;
     return 0;
@@ -95,9 +112,11 @@ static int parse_assign(const char *what, uint16_t etype, char *s, assign_t *as)
         return cli_usage_error("expected FIELD=VALUE after ENTITY");
     *eq = '\0';
     int f = cairn_field_by_name(etype, s);
-    if (f < 0)
-        return cli_usage_error("%s has no field '%s' (see docs/data-model.md)",
-                               cairn_etype_name(etype), s);
+    if (f < 0) {
+        char msg[64];
+        snprintf(msg, sizeof msg, "%s has no field", cairn_etype_name(etype));
+        return unknown_name(msg, s, strlen(s));
+    }
     as->field = (uint16_t)f;
     as->name = s;
     const char *v = eq + 1;
@@ -119,68 +138,28 @@ static int parse_assign(const char *what, uint16_t etype, char *s, assign_t *as)
     return 0;
 }
 
-/* Parse a->pos[from..] as assignments into as[] (a->npos entries at most). */
-static int parse_assigns(const char *what, cli_args_t *a, int from, uint16_t etype, assign_t *as,
-                         size_t *n)
-{
-    *n = 0;
-    for (int i = from; i < a->npos; i++) {
-        int rc = parse_assign(what, etype, a->pos[i], &as[*n]);
-        if (rc != 0)
-            return rc;
-        (*n)++;
-    }
-    return 0;
-}
-
 /* ---- one edit, one change ------------------------------------------------ */
 
 typedef struct edit_req {
+    edit_kind_t kind;
     uint8_t plan[CAIRN_PLAN_ID_BYTES];
     target_t t;
     const assign_t *as;
     size_t nas;
-    int add, remove;
-    int new_plan; /* plan new: title (if any) and status draft */
-    const char *title;
-    const char *bad; /* the field whose value libcairn refused */
+    const char *bad;    /* the field whose value libcairn refused */
     cairn_reason_t why; /* set when the roster refused the edit */
 } edit_req_t;
 
-static cairn_err_t set_one(cairn_edit_t *e, edit_req_t *r, const assign_t *as)
-{
-    cairn_err_t err = cairn_edit_set(e, r->t.etype, r->t.eid, as->field, &as->value);
-    if (err == CAIRN_EINVAL)
-        r->bad = as->name;
-    return err;
-}
-
-static cairn_err_t new_plan_ops(cairn_edit_t *e, edit_req_t *r)
-{
-    assign_t as[2];
-    size_t n = 0;
-    if (r->title != NULL)
-        as[n++] = (assign_t){(uint16_t)cairn_field_by_name(CAIRN_ET_PLAN, "title"),
-                             "title",
-                             {CAIRN_VALUE_STR, 0, r->title, strlen(r->title)}};
-    as[n++] = (assign_t){(uint16_t)cairn_field_by_name(CAIRN_ET_PLAN, "status"),
-                         "status",
-                         {CAIRN_VALUE_STR, 0, "draft", 5}};
-    cairn_err_t err = CAIRN_OK;
-    for (size_t i = 0; i < n && err == CAIRN_OK; i++)
-        err = set_one(e, r, &as[i]);
-    return err;
-}
-
 static cairn_err_t edit_ops(cairn_edit_t *e, edit_req_t *r)
 {
-    if (r->new_plan)
-        return new_plan_ops(e, r);
-    if (r->remove)
+    if (r->kind == EDIT_REMOVE)
         return cairn_edit_remove(e, r->t.etype, r->t.eid);
-    cairn_err_t err = r->add ? cairn_edit_add(e, r->t.etype, r->t.eid) : CAIRN_OK;
-    for (size_t i = 0; i < r->nas && err == CAIRN_OK; i++)
-        err = set_one(e, r, &r->as[i]);
+    cairn_err_t err = r->kind == EDIT_ADD ? cairn_edit_add(e, r->t.etype, r->t.eid) : CAIRN_OK;
+    for (size_t i = 0; i < r->nas && err == CAIRN_OK; i++) {
+        err = cairn_edit_set(e, r->t.etype, r->t.eid, r->as[i].field, &r->as[i].value);
+        if (err == CAIRN_EINVAL)
+            r->bad = r->as[i].name;
+    }
     return err;
 }
 
@@ -210,16 +189,16 @@ static cairn_err_t run_edit(cairn_store_t *store, edit_req_t *r, uint8_t id[CAIR
 
 static int edit_fail(const char *dir, const char *what, const edit_req_t *r, cairn_err_t err)
 {
-    char msg[128];
+    char msg[160];
     const char *et = cairn_etype_name(r->t.etype);
     switch (err) {
     case CAIRN_EDENIED:
         if (r->why == CAIRN_REASON_NOT_PERMITTED)
-            snprintf(msg, sizeof msg, "not allowed: this node's roles do not allow editing %s",
-                     et);
+            snprintf(msg, sizeof msg, "not allowed: this node's roles do not allow editing %s", et);
         else if (r->why == CAIRN_REASON_NOT_VALID)
-            snprintf(msg, sizeof msg, "not allowed: this node's roster entry is not valid now "
-                                      "(revoked or expired)");
+            snprintf(msg, sizeof msg,
+                     "not allowed: this node's roster entry is not valid now "
+                     "(revoked or expired)");
         else
             snprintf(msg, sizeof msg, "not allowed: this node is not on the organisation's roster");
         return cli_fail_msg(dir, msg, err);
@@ -230,12 +209,15 @@ static int edit_fail(const char *dir, const char *what, const edit_req_t *r, cai
         if (r->bad != NULL)
             snprintf(msg, sizeof msg, "invalid value for %s.%s (see docs/data-model.md)", et,
                      r->bad);
-        else if (r->t.etype == CAIRN_ET_CHECKIN)
+        else if (r->t.etype == CAIRN_ET_CHECKIN && r->kind != EDIT_ADD)
             snprintf(msg, sizeof msg,
                      "check-ins are append-only: their fields are given in "
                      "plan add, and they are never removed");
-        else
-            snprintf(msg, sizeof msg, "the schema's rules refuse this edit of a %s", et);
+        else /* refused when the change was made: its encoding or the schema's rules */
+            snprintf(msg, sizeof msg,
+                     "a text value is not valid UTF-8, or the schema's rules refuse this edit "
+                     "of a %s (see docs/data-model.md)",
+                     et);
         return cli_fail_msg(what, msg, err);
     default:
         return cli_fail(what, err);
@@ -267,13 +249,36 @@ static int edit_store(cli_args_t *a, edit_req_t *r, const char *what,
     int rc = cli_open_store(a, &store);
     if (rc != 0)
         return rc;
-    cairn_err_t err = CAIRN_OK;
-    if (!r->add && !r->new_plan && !r->remove)
-        err = check_present(store, r);
+    cairn_err_t err = r->kind == EDIT_SET ? check_present(store, r) : CAIRN_OK;
     if (err == CAIRN_OK)
         err = run_edit(store, r, id);
     cairn_store_close(store);
     return err == CAIRN_OK ? 0 : edit_fail(a->pos[0], what, r, err);
+}
+
+/*
+ * plan add, set and remove: DIR PLAN ENTITY[:EID] [FIELD=VALUE ...], every
+ * word checked before the store is opened, then the edit of r->kind.
+ */
+static int plan_edit(cli_args_t *a, const char *what, edit_req_t *r,
+                     uint8_t id[CAIRN_CHANGE_ID_BYTES])
+{
+    if (cli_parse_hex(a->pos[1], r->plan, CAIRN_PLAN_ID_BYTES, "PLAN") != 0)
+        return EXIT_USAGE;
+    int rc = parse_target(a->pos[2], r->kind, &r->t);
+    if (rc != 0)
+        return rc;
+    assign_t *as = calloc((size_t)a->npos, sizeof *as);
+    if (as == NULL)
+        return cli_fail(what, CAIRN_ENOMEM);
+    r->as = as;
+    for (int i = 3; i < a->npos && rc == 0; i++)
+        rc = parse_assign(what, r->t.etype, a->pos[i], &as[r->nas++]);
+    if (rc == 0)
+        rc = edit_store(a, r, what, id);
+    free(as);
+    r->as = NULL;
+    return rc;
 }
 
 static void print_change(FILE *f, const uint8_t id[CAIRN_CHANGE_ID_BYTES])
@@ -286,22 +291,29 @@ static void print_change(FILE *f, const uint8_t id[CAIRN_CHANGE_ID_BYTES])
 
 /* ---- the commands --------------------------------------------------------- */
 
+static assign_t plan_field(const char *field, const char *value)
+{
+    return (assign_t){(uint16_t)cairn_field_by_name(CAIRN_ET_PLAN, field),
+                      field,
+                      {CAIRN_VALUE_STR, 0, value, strlen(value)}};
+}
+
 int cmd_plan_new(cli_args_t *a)
 {
     if (cli_need_args(a, 1, "plan new DIR [--title T]"))
         return EXIT_USAGE;
-    edit_req_t r = {0};
+    assign_t as[2];
+    edit_req_t r = {.kind = EDIT_SET, .t.etype = CAIRN_ET_PLAN, .as = as};
+    memcpy(r.t.eid, cairn_singleton_eid, CAIRN_ENTITY_ID_BYTES);
     cairn_plan_id_new(r.plan);
-    r.t.etype = CAIRN_ET_PLAN;
-    r.new_plan = 1;
-    r.title = a->title;
+    if (a->title != NULL)
+        as[r.nas++] = plan_field("title", a->title);
+    as[r.nas++] = plan_field("status", "draft");
     uint8_t id[CAIRN_CHANGE_ID_BYTES];
     int rc = edit_store(a, &r, "plan new", id);
     if (rc != 0)
         return rc;
-    char hex[CLI_HEX(CAIRN_PLAN_ID_BYTES)];
-    cli_hex(hex, r.plan, CAIRN_PLAN_ID_BYTES);
-    printf("%s\n", hex);
+    cli_print_hex(r.plan, CAIRN_PLAN_ID_BYTES);
     print_change(stderr, id);
     return 0;
 }
@@ -310,26 +322,12 @@ int cmd_plan_add(cli_args_t *a)
 {
     if (cli_need_min_args(a, 3, "plan add DIR PLAN ENTITY [FIELD=VALUE ...]"))
         return EXIT_USAGE;
-    edit_req_t r = {0};
-    r.add = 1;
-    if (cli_parse_hex(a->pos[1], r.plan, CAIRN_PLAN_ID_BYTES, "PLAN") != 0)
-        return EXIT_USAGE;
-    int rc = parse_target(a->pos[2], EID_NONE, &r.t);
-    assign_t *as = calloc((size_t)a->npos, sizeof *as);
-    if (as == NULL)
-        return cli_fail("plan add", CAIRN_ENOMEM);
-    if (rc == 0)
-        rc = parse_assigns("plan add", a, 3, r.t.etype, as, &r.nas);
-    r.as = as;
+    edit_req_t r = {.kind = EDIT_ADD};
     uint8_t id[CAIRN_CHANGE_ID_BYTES];
-    if (rc == 0)
-        rc = edit_store(a, &r, "plan add", id);
-    free(as);
+    int rc = plan_edit(a, "plan add", &r, id);
     if (rc != 0)
         return rc;
-    char hex[CLI_HEX(CAIRN_ENTITY_ID_BYTES)];
-    cli_hex(hex, r.t.eid, CAIRN_ENTITY_ID_BYTES);
-    printf("%s\n", hex);
+    cli_print_hex(r.t.eid, CAIRN_ENTITY_ID_BYTES);
     print_change(stderr, id);
     return 0;
 }
@@ -338,20 +336,9 @@ int cmd_plan_set(cli_args_t *a)
 {
     if (cli_need_min_args(a, 4, "plan set DIR PLAN ENTITY[:EID] FIELD=VALUE [FIELD=VALUE ...]"))
         return EXIT_USAGE;
-    edit_req_t r = {0};
-    if (cli_parse_hex(a->pos[1], r.plan, CAIRN_PLAN_ID_BYTES, "PLAN") != 0)
-        return EXIT_USAGE;
-    int rc = parse_target(a->pos[2], EID_IF_SET, &r.t);
-    assign_t *as = calloc((size_t)a->npos, sizeof *as);
-    if (as == NULL)
-        return cli_fail("plan set", CAIRN_ENOMEM);
-    if (rc == 0)
-        rc = parse_assigns("plan set", a, 3, r.t.etype, as, &r.nas);
-    r.as = as;
+    edit_req_t r = {.kind = EDIT_SET};
     uint8_t id[CAIRN_CHANGE_ID_BYTES];
-    if (rc == 0)
-        rc = edit_store(a, &r, "plan set", id);
-    free(as);
+    int rc = plan_edit(a, "plan set", &r, id);
     if (rc == 0)
         print_change(stdout, id);
     return rc;
@@ -361,14 +348,9 @@ int cmd_plan_remove(cli_args_t *a)
 {
     if (cli_need_args(a, 3, "plan remove DIR PLAN ENTITY:EID"))
         return EXIT_USAGE;
-    edit_req_t r = {0};
-    r.remove = 1;
-    if (cli_parse_hex(a->pos[1], r.plan, CAIRN_PLAN_ID_BYTES, "PLAN") != 0)
-        return EXIT_USAGE;
-    int rc = parse_target(a->pos[2], EID_REQUIRED, &r.t);
+    edit_req_t r = {.kind = EDIT_REMOVE};
     uint8_t id[CAIRN_CHANGE_ID_BYTES];
-    if (rc == 0)
-        rc = edit_store(a, &r, "plan remove", id);
+    int rc = plan_edit(a, "plan remove", &r, id);
     if (rc == 0)
         print_change(stdout, id);
     return rc;
@@ -377,8 +359,7 @@ int cmd_plan_remove(cli_args_t *a)
 /* ---- plan list ------------------------------------------------------------ */
 
 typedef struct list_ctx {
-    uint8_t roster[CAIRN_PLAN_ID_BYTES];
-    int has_org;
+    cli_org_t org;
     json_t *arr; /* --json */
     size_t n;
     int oom;
@@ -389,7 +370,7 @@ static int list_one(void *ctx, const uint8_t plan[CAIRN_PLAN_ID_BYTES], uint64_t
     list_ctx_t *l = ctx;
     char hex[CLI_HEX(CAIRN_PLAN_ID_BYTES)];
     cli_hex(hex, plan, CAIRN_PLAN_ID_BYTES);
-    int roster = l->has_org && memcmp(plan, l->roster, CAIRN_PLAN_ID_BYTES) == 0;
+    int roster = cli_is_roster(&l->org, plan);
     l->n++;
     if (l->arr != NULL) {
         l->oom = json_array_append_new(l->arr, json_pack("{s:s, s:I, s:b}", "plan", hex, "changes",
@@ -410,12 +391,7 @@ int cmd_plan_list(cli_args_t *a)
     if (rc != 0)
         return rc;
     list_ctx_t l = {0};
-    uint8_t org[32];
-    cairn_err_t err = cairn_org_key(store, org);
-    l.has_org = err == CAIRN_OK;
-    if (l.has_org)
-        cairn_roster_plan_id(org, l.roster);
-    err = err == CAIRN_ENOTFOUND ? CAIRN_OK : err;
+    cairn_err_t err = cli_org_read(store, &l.org);
     if (err == CAIRN_OK && a->json && (l.arr = json_array()) == NULL)
         err = CAIRN_ENOMEM;
     if (err == CAIRN_OK)

@@ -18,18 +18,23 @@
 typedef struct walk {
     const cairn_plan_state_t *st, *roster;
     int json;
-    json_t *entities, *fields; /* --json: the array, the current entity's fields */
+    json_t *entities, *fields; /* --json: the array filled, the current entity's fields */
     uint16_t etype;
     const uint8_t *eid; /* the current entity; NULL before the first */
     int present;
     size_t shown; /* conflicts listed */
 } walk_t;
 
-/* Whether v starts another entity than the walk's current one. */
-static int new_entity(const walk_t *w, const cairn_field_view_t *v)
+/* Follow the walk to v's entity; 1 if v starts another entity than the last slot's. */
+static int enter_entity(walk_t *w, const cairn_field_view_t *v)
 {
-    return w->eid == NULL || v->etype != w->etype ||
-           memcmp(v->eid, w->eid, CAIRN_ENTITY_ID_BYTES) != 0;
+    if (w->eid != NULL && v->etype == w->etype &&
+        memcmp(v->eid, w->eid, CAIRN_ENTITY_ID_BYTES) == 0)
+        return 0;
+    w->etype = v->etype;
+    w->eid = v->eid;
+    w->present = cairn_plan_state_present(w->st, v->etype, v->eid);
+    return 1;
 }
 
 /* A field cleared to nil by its only live write is shown as absent. */
@@ -104,7 +109,7 @@ static void print_live(const walk_t *w, const cairn_field_view_t *v, size_t k, s
     size_t vw = value_width(&v->values[k]);
     printf("%*s  by %.*s", (int)(vw < width ? width - vw : 0), "", SHORT_KEY, key);
     const cairn_value_t *name = cli_roster_name(w->roster, v->authors[k]);
-    if (name != NULL && name->type == CAIRN_VALUE_STR) {
+    if (name != NULL) {
         printf(" (");
         cli_print_text(stdout, name->s, name->len);
         printf(")");
@@ -120,11 +125,8 @@ static json_t *live_json(const walk_t *w, const cairn_field_view_t *v, size_t k)
     cli_hex(key, v->authors[k], 32);
     const cairn_value_t *name = cli_roster_name(w->roster, v->authors[k]);
     return json_pack("{s:o, s:s, s:o, s:I, s:I}", "value", value_json(&v->values[k]), "author", key,
-                     "author_name",
-                     name != NULL && name->type == CAIRN_VALUE_STR
-                         ? json_stringn(name->s, name->len)
-                         : json_null(),
-                     "hlc_ms", (json_int_t)CAIRN_HLC_MS(v->hlcs[k]), "hlc_counter",
+                     "author_name", name != NULL ? value_json(name) : json_null(), "hlc_ms",
+                     (json_int_t)CAIRN_HLC_MS(v->hlcs[k]), "hlc_counter",
                      (json_int_t)CAIRN_HLC_COUNTER(v->hlcs[k]));
 }
 
@@ -134,6 +136,18 @@ static json_t *lives_json(const walk_t *w, const cairn_field_view_t *v)
     for (size_t k = 0; arr != NULL && k < v->nvalues; k++)
         json_array_append_new(arr, live_json(w, v, k));
     return arr;
+}
+
+/* {"type": ..., "id": ... (sets only)} for v's entity; NULL if out of memory. */
+static json_t *entity_head_json(const cairn_field_view_t *v)
+{
+    json_t *o = json_pack("{s:s}", "type", cairn_etype_name(v->etype));
+    if (o != NULL && cairn_etype_is_set(v->etype)) {
+        char hex[CLI_HEX(CAIRN_ENTITY_ID_BYTES)];
+        cli_hex(hex, v->eid, CAIRN_ENTITY_ID_BYTES);
+        json_object_set_new(o, "id", json_string(hex));
+    }
+    return o;
 }
 
 /* ---- plan show ------------------------------------------------------------ */
@@ -170,18 +184,13 @@ static json_t *field_json(const walk_t *w, const cairn_field_view_t *v)
 
 static void entity_json(walk_t *w, const cairn_field_view_t *v)
 {
-    json_t *e = json_pack("{s:s}", "type", cairn_etype_name(v->etype));
+    json_t *e = entity_head_json(v);
     json_t *fields = json_object();
     w->fields = NULL;
     if (e == NULL || fields == NULL) {
         json_decref(e);
         json_decref(fields);
         return;
-    }
-    if (cairn_etype_is_set(v->etype)) {
-        char hex[CLI_HEX(CAIRN_ENTITY_ID_BYTES)];
-        cli_hex(hex, v->eid, CAIRN_ENTITY_ID_BYTES);
-        json_object_set_new(e, "id", json_string(hex));
     }
     if (json_object_set_new(e, "fields", fields) != 0) {
         json_decref(e);
@@ -194,13 +203,10 @@ static void entity_json(walk_t *w, const cairn_field_view_t *v)
 /* Visit slot v of the plan walk: entity headers, then its fields. */
 static void show_slot(walk_t *w, const cairn_field_view_t *v)
 {
-    if (new_entity(w, v)) {
-        w->etype = v->etype;
-        w->eid = v->eid;
-        w->present = cairn_plan_state_present(w->st, v->etype, v->eid);
-        if (w->present && w->json)
+    if (enter_entity(w, v) && w->present) {
+        if (w->json) {
             entity_json(w, v);
-        else if (w->present) {
+        } else {
             print_entity(v);
             printf("\n");
         }
@@ -211,13 +217,6 @@ static void show_slot(walk_t *w, const cairn_field_view_t *v)
         show_field(v);
     else if (w->fields != NULL)
         json_object_set_new(w->fields, cairn_field_name(v->etype, v->field), field_json(w, v));
-}
-
-static void walk_plan(walk_t *w, void (*visit)(walk_t *, const cairn_field_view_t *))
-{
-    cairn_field_view_t v;
-    for (size_t i = 0; cairn_plan_state_at(w->st, i, &v) == 0; i++)
-        visit(w, &v);
 }
 
 /* Read plan's state and the roster; ENOTFOUND if the store holds no change of plan. */
@@ -246,8 +245,11 @@ static int read_plan(cli_args_t *a, const char *what, uint8_t *plan, cairn_plan_
     return cli_fail(what, err);
 }
 
-/* The plan's id, change count, digest and conflict count, as text or JSON. */
-static json_t *summary(const cairn_plan_state_t *st, const uint8_t *plan, int json, int hint)
+/*
+ * The plan's id, change count, digest and conflict count: a JSON object, or
+ * printed (for plan show, with a line counting conflicts and a blank line).
+ */
+static json_t *summary(const cairn_plan_state_t *st, const uint8_t *plan, int json, int show)
 {
     char id[CLI_HEX(CAIRN_PLAN_ID_BYTES)], dg[CLI_HEX(32)];
     uint8_t digest[32];
@@ -260,53 +262,24 @@ static json_t *summary(const cairn_plan_state_t *st, const uint8_t *plan, int js
         return json_pack("{s:s, s:I, s:s, s:I}", "plan", id, "changes", (json_int_t)n, "digest", dg,
                          "conflicts", (json_int_t)c);
     printf("plan %s: %llu change%s, digest %s\n", id, (unsigned long long)n, n == 1 ? "" : "s", dg);
-    if (c > 0 && hint)
+    if (c > 0 && show)
         printf("%zu field%s in conflict: cairn conflicts lists every value\n", c,
                c == 1 ? "" : "s");
-    return NULL;
-}
-
-int cmd_plan_show(cli_args_t *a)
-{
-    if (cli_need_args(a, 2, "plan show DIR PLAN [--json]"))
-        return EXIT_USAGE;
-    uint8_t plan[CAIRN_PLAN_ID_BYTES];
-    cairn_plan_state_t *st, *roster = NULL;
-    int rc = read_plan(a, "plan show", plan, &st, &roster);
-    if (rc != 0)
-        return rc;
-    walk_t w = {st, roster, a->json, NULL, NULL, 0, NULL, 0, 0};
-    json_t *o = summary(st, plan, a->json, 1);
-    if (a->json && o != NULL && (w.entities = json_array()) != NULL)
-        json_object_set_new(o, "entities", w.entities);
-    if (!a->json)
+    if (show)
         printf("\n");
-    walk_plan(&w, show_slot);
-    rc = a->json ? cli_print_json(o, "plan show") : 0;
-    cairn_plan_state_free(st);
-    cairn_plan_state_free(roster);
-    return rc;
+    return NULL;
 }
 
 /* ---- conflicts ------------------------------------------------------------ */
 
 static void conflict_slot(walk_t *w, const cairn_field_view_t *v)
 {
-    if (new_entity(w, v)) {
-        w->etype = v->etype;
-        w->eid = v->eid;
-        w->present = cairn_plan_state_present(w->st, v->etype, v->eid);
-    }
+    enter_entity(w, v);
     if (!w->present || !v->conflict)
         return;
     w->shown++;
     if (w->json) {
-        json_t *o = json_pack("{s:s}", "type", cairn_etype_name(v->etype));
-        if (o != NULL && cairn_etype_is_set(v->etype)) {
-            char hex[CLI_HEX(CAIRN_ENTITY_ID_BYTES)];
-            cli_hex(hex, v->eid, CAIRN_ENTITY_ID_BYTES);
-            json_object_set_new(o, "id", json_string(hex));
-        }
+        json_t *o = entity_head_json(v);
         if (o != NULL) {
             json_object_set_new(o, "field", json_string(cairn_field_name(v->etype, v->field)));
             json_object_set_new(o, "values", lives_json(w, v));
@@ -324,25 +297,48 @@ static void conflict_slot(walk_t *w, const cairn_field_view_t *v)
         print_live(w, v, k, width);
 }
 
-int cmd_conflicts(cli_args_t *a)
+/* ---- the commands --------------------------------------------------------- */
+
+/*
+ * plan show (show != 0) and conflicts: read the plan, print its summary,
+ * then every slot through show_slot or conflict_slot. With --json the
+ * summary is an object and the slots fill its "entities" or "fields".
+ */
+static int walk_cmd(cli_args_t *a, int show)
 {
-    if (cli_need_args(a, 2, "conflicts DIR PLAN [--json]"))
-        return EXIT_USAGE;
+    const char *what = show ? "plan show" : "conflicts";
     uint8_t plan[CAIRN_PLAN_ID_BYTES];
     cairn_plan_state_t *st, *roster = NULL;
-    int rc = read_plan(a, "conflicts", plan, &st, &roster);
+    int rc = read_plan(a, what, plan, &st, &roster);
     if (rc != 0)
         return rc;
-    walk_t w = {st, roster, a->json, NULL, NULL, 0, NULL, 0, 0};
-    json_t *o = summary(st, plan, a->json, 0);
+    walk_t w = {.st = st, .roster = roster, .json = a->json};
+    json_t *o = summary(st, plan, a->json, show);
     if (a->json && o != NULL && (w.entities = json_array()) != NULL)
-        json_object_set_new(o, "fields", w.entities);
-    walk_plan(&w, conflict_slot);
+        json_object_set_new(o, show ? "entities" : "fields", w.entities);
+    void (*visit)(walk_t *, const cairn_field_view_t *) = show ? show_slot : conflict_slot;
+    cairn_field_view_t v;
+    for (size_t i = 0; cairn_plan_state_at(st, i, &v) == 0; i++)
+        visit(&w, &v);
     if (a->json)
-        rc = cli_print_json(o, "conflicts");
-    else if (w.shown == 0)
+        rc = cli_print_json(o, what);
+    else if (!show && w.shown == 0)
         printf("no conflicts\n");
     cairn_plan_state_free(st);
     cairn_plan_state_free(roster);
     return rc;
+}
+
+int cmd_plan_show(cli_args_t *a)
+{
+    if (cli_need_args(a, 2, "plan show DIR PLAN [--json]"))
+        return EXIT_USAGE;
+    return walk_cmd(a, 1);
+}
+
+int cmd_conflicts(cli_args_t *a)
+{
+    if (cli_need_args(a, 2, "conflicts DIR PLAN [--json]"))
+        return EXIT_USAGE;
+    return walk_cmd(a, 0);
 }

@@ -10,18 +10,8 @@
 #include "cli.h"
 
 #include <cairn/sync.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
 
 #define EXIT_SESSION 3 /* the session closed before the replicas were in sync */
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static int live(const cairn_sync_t *s)
 {
@@ -29,23 +19,19 @@ static int live(const cairn_sync_t *s)
     return st == CAIRN_SYNC_HANDSHAKE || st == CAIRN_SYNC_RUNNING;
 }
 
-/* Move one side's pending bytes to the other; 1 if any moved. */
+/*
+ * Move one side's pending bytes to the other; 1 if any moved. The bytes stay
+ * valid until from is next called, and feeding copies them into to.
+ */
 static int deliver(cairn_sync_t *from, cairn_sync_t *to, cairn_err_t *err)
 {
     size_t len;
     const uint8_t *p = cairn_sync_output(from, &len);
     if (len == 0)
         return 0;
-    uint8_t *copy = malloc(len);
-    if (copy == NULL) {
-        *err = CAIRN_ENOMEM;
-        return 0;
-    }
-    memcpy(copy, p, len);
-    *err = cairn_sync_consumed(from, len);
+    *err = cairn_sync_feed(to, p, len, cli_now_ms());
     if (*err == CAIRN_OK)
-        *err = cairn_sync_feed(to, copy, len, now_ms());
-    free(copy);
+        *err = cairn_sync_consumed(from, len);
     return *err == CAIRN_OK;
 }
 
@@ -67,7 +53,7 @@ static cairn_err_t run(cairn_sync_t *s[2], int *flights)
     return err;
 }
 
-static void report(cli_args_t *a, cairn_sync_t *s[2], int flights)
+static int report(cli_args_t *a, cairn_sync_t *s[2], int flights)
 {
     cairn_sync_stats_t st[2];
     cairn_sync_get_stats(s[0], &st[0]);
@@ -79,8 +65,7 @@ static void report(cli_args_t *a, cairn_sync_t *s[2], int flights)
                               (json_int_t)st[0].applied, "bytes_sent", (json_int_t)st[0].bytes_out,
                               "bytes_received", (json_int_t)st[1].bytes_out, "rejected",
                               (json_int_t)(st[0].rejected + st[1].rejected), "flights", flights);
-        cli_print_json(o, "sync");
-        return;
+        return cli_print_json(o, "sync");
     }
     printf("%s -> %s: %llu changes applied (%llu bytes sent)\n", a->pos[0], a->pos[1],
            (unsigned long long)st[1].applied, (unsigned long long)st[0].bytes_out);
@@ -89,6 +74,7 @@ static void report(cli_args_t *a, cairn_sync_t *s[2], int flights)
     if (st[0].rejected + st[1].rejected > 0)
         printf("rejected by ingest: %llu\n", (unsigned long long)(st[0].rejected + st[1].rejected));
     printf("%d flights; %s\n", flights, cairn_close_reason_name(cairn_sync_close_reason(s[0])));
+    return 0;
 }
 
 int cmd_sync(cli_args_t *a)
@@ -96,26 +82,26 @@ int cmd_sync(cli_args_t *a)
     if (cli_need_args(a, 2, "sync DIR PEERDIR [--json]"))
         return EXIT_USAGE;
     cairn_store_t *store[2] = {NULL, NULL};
-    char *first = a->pos[0];
-    int rc = cli_open_store(a, &store[0]);
-    if (rc == 0) { /* the peer is unlocked by the same secret source */
-        a->pos[0] = a->pos[1];
-        rc = cli_open_store(a, &store[1]);
-        a->pos[0] = first;
-    }
+    int rc = 0; /* both stores are unlocked from the same secret sources */
+    for (int k = 0; k < 2 && rc == 0; k++)
+        rc = cli_open_dir(&a->secret, a->pos[k], &store[k]);
     cairn_sync_t *s[2] = {NULL, NULL};
     cairn_err_t err = CAIRN_OK;
     for (int k = 0; k < 2 && rc == 0 && err == CAIRN_OK; k++) {
-        cairn_sync_opts_t o = {k == 0, now_ms(), 0, 0, 0, NULL};
+        cairn_sync_opts_t o = {k == 0, cli_now_ms(), 0, 0, 0, NULL};
         err = cairn_sync_new(store[k], &o, &s[k]);
     }
     int flights = 0;
     if (rc == 0 && err == CAIRN_OK)
         err = run(s, &flights);
-    if (rc == 0 && err != CAIRN_OK)
-        rc = cli_fail(err == CAIRN_ENOTFOUND ? "sync: no organisation" : "sync", err);
+    if (rc == 0 && err == CAIRN_ENOTFOUND)
+        rc = cli_fail_msg("sync", "a store belongs to no organisation (cairn org create or join)",
+                          err);
+    else if (rc == 0 && err != CAIRN_OK)
+        rc = cli_fail("sync", err);
+    if (rc == 0)
+        rc = report(a, s, flights);
     if (rc == 0) {
-        report(a, s, flights);
         int done = cairn_sync_state(s[0]) == CAIRN_SYNC_DONE &&
                    cairn_sync_state(s[1]) == CAIRN_SYNC_DONE;
         if (!done) {

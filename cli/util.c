@@ -4,9 +4,7 @@
  */
 #include "cli.h"
 
-#include <errno.h>
 #include <stdarg.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -38,20 +36,20 @@ int cli_usage_error(const char *fmt, ...)
     return EXIT_USAGE;
 }
 
+int cli_usage(const char *synopsis)
+{
+    fprintf(stderr, "usage: cairn %s\n", synopsis);
+    return EXIT_USAGE;
+}
+
 int cli_need_args(const cli_args_t *a, int n, const char *synopsis)
 {
-    if (a->npos == n)
-        return 0;
-    fprintf(stderr, "usage: cairn %s\n", synopsis);
-    return -1;
+    return a->npos == n ? 0 : cli_usage(synopsis);
 }
 
 int cli_need_min_args(const cli_args_t *a, int n, const char *synopsis)
 {
-    if (a->npos >= n)
-        return 0;
-    fprintf(stderr, "usage: cairn %s\n", synopsis);
-    return -1;
+    return a->npos >= n ? 0 : cli_usage(synopsis);
 }
 
 void cli_hex(char *out, const uint8_t *b, size_t n)
@@ -62,6 +60,13 @@ void cli_hex(char *out, const uint8_t *b, size_t n)
         out[2 * i + 1] = digits[b[i] & 15];
     }
     out[2 * n] = '\0';
+}
+
+void cli_print_hex(const uint8_t *b, size_t n)
+{
+    char hex[CLI_HEX(32)];
+    cli_hex(hex, b, n <= 32 ? n : 32);
+    printf("%s\n", hex);
 }
 
 static int hex_digit(char c)
@@ -89,19 +94,6 @@ int cli_parse_hex(const char *s, uint8_t *out, size_t n, const char *what)
     return ok ? 0 : -1;
 }
 
-int cli_parse_ms(const char *s, uint64_t *out)
-{
-    char *end;
-    if (*s < '0' || *s > '9')
-        return -1;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end || v > (1ull << 47))
-        return -1;
-    *out = v;
-    return 0;
-}
-
 uint64_t cli_now_ms(void)
 {
     struct timespec ts;
@@ -109,16 +101,20 @@ uint64_t cli_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-int cli_open_store(cli_args_t *a, cairn_store_t **store)
+int cli_open_dir(cli_secret_t *secret, const char *dir, cairn_store_t **store)
 {
-    const char *dir = a->pos[0];
-    cairn_err_t err = cli_secret_for_open(&a->secret, dir);
+    cairn_err_t err = cli_secret_for_open(secret, dir);
     if (err == CAIRN_OK)
-        err = cairn_store_open(dir, &a->secret.unlock, store);
-    cli_secret_free(&a->secret);
+        err = cairn_store_open(dir, &secret->unlock, store);
+    cli_secret_free(secret);
     if (err == CAIRN_ENOPASS)
         return cli_exit_code(err); /* already explained */
     return err == CAIRN_OK ? 0 : cli_fail(dir, err);
+}
+
+int cli_open_store(cli_args_t *a, cairn_store_t **store)
+{
+    return cli_open_dir(&a->secret, a->pos[0], store);
 }
 
 /* ---- roles ------------------------------------------------------------------ */

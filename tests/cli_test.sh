@@ -118,6 +118,21 @@ expect 16 "init over a store" -- "$CAIRN" init "$N" --kdf interactive
 expect 25 "init with a short passphrase" -- env CAIRN_PASSPHRASE=short "$CAIRN" init "$T/short"
 [ ! -e "$T/short" ] && passes=$((passes + 1)) || { fails=$((fails + 1)); echo "FAIL: short passphrase left a directory" >&2; }
 
+# Sizes past their limits, refused before anything is written.
+head -c $((16 * 1024 * 1024 + 1)) /dev/zero >"$T/big"
+expect 24 "put a value over 16 MiB" -- "$CAIRN" put "$N" big --file "$T/big"
+rm -f "$T/big"
+expect 24 "put a key over 448 bytes" -- "$CAIRN" put "$N" "$(printf 'k%.0s' $(seq 449))" --file "$T/plan.json"
+expect 11 "put an empty key" -- "$CAIRN" put "$N" "" --file "$T/plan.json"
+expect 2 "put --file that cannot be opened" -- "$CAIRN" put "$N" k --file "$T/nofile"
+expect 0 "nothing stored by the refused puts" -- "$CAIRN" status "$N"
+contains "$T/out" "records     1" "still one record"
+expect 2 "--max-size-mib 0" -- "$CAIRN" init "$T/x" --max-size-mib 0
+expect 2 "--max-size-mib over 2^24" -- "$CAIRN" init "$T/x" --max-size-mib 16777217
+expect 2 "--max-size-mib negative" -- "$CAIRN" init "$T/x" --max-size-mib -1
+expect 2 "--max-size-mib past 64 bits" -- "$CAIRN" init "$T/x" --max-size-mib 99999999999999999999999
+check "no store made with a bad --max-size-mib" -- test ! -e "$T/x"
+
 # Passphrase from a file.
 printf 'passphrase from a file\n' >"$T/pass"
 expect 0 "init with --passphrase-file" -- env -u CAIRN_PASSPHRASE "$CAIRN" init "$T/pf" --kdf interactive --passphrase-file "$T/pass"
@@ -182,6 +197,8 @@ contains "$T/out" '"plans": 0' "json plans"
 contains "$T/out" '"pending": 0' "json pending"
 expect 2 "org join with bad hex" -- "$CAIRN" org join "$B" "xyz$org"
 contains "$T/err" "ORGKEY must be 64 hex digits" "bad hex message"
+expect 2 "org join with a non-hex digit" -- "$CAIRN" org join "$B" "${org:0:63}g"
+contains "$T/err" "ORGKEY must be 64 hex digits" "non-hex digit message"
 for n in "$B" "$P" "$C" "$D"; do expect 0 "org join $n" -- "$CAIRN" org join "$n" "$org"; done
 expect 0 "org join again (same organisation)" -- "$CAIRN" org join "$B" "$org"
 expect 16 "org join another organisation" -- "$CAIRN" org join "$B" "$kA"
@@ -203,6 +220,15 @@ expect 2 "roster add without --roles" -- "$CAIRN" roster add "$A" "$kB" --name x
 expect 2 "roster add --until before --from" -- "$CAIRN" roster add "$A" "$kB" --name x --roles family --from 5 --until 4
 expect 2 "roster add bad --from" -- "$CAIRN" roster add "$A" "$kB" --name x --roles family --from yesterday
 expect 0 "roster revoke --at" -- "$CAIRN" roster revoke "$A" "$ghost" --at 1500
+expect 2 "roster revoke --at 0" -- "$CAIRN" roster revoke "$A" "$ghost" --at 0
+contains "$T/err" "--at takes a time after 0" "--at 0 message"
+expect 2 "roster revoke --at past 2^47" -- "$CAIRN" roster revoke "$A" "$ghost" --at 140737488355329
+expect 2 "roster revoke --at past 64 bits" -- "$CAIRN" roster revoke "$A" "$ghost" --at 99999999999999999999999
+expect 2 "roster add --until 0" -- "$CAIRN" roster add "$A" "$kB" --name x --roles family --until 0
+expect 2 "roster add a negative --from" -- "$CAIRN" roster add "$A" "$kB" --name x --roles family --from -5
+expect 11 "roster add a name that is not UTF-8" -- "$CAIRN" roster add "$A" "$kB" --name $'hospital \xff' --roles prescriber
+contains "$T/err" "UTF-8 text of at most 200 bytes" "roster name message"
+expect 11 "roster add a name over 200 bytes" -- "$CAIRN" roster add "$A" "$kB" --name "$(printf 'n%.0s' $(seq 201))" --roles prescriber
 expect 23 "roster revoke unknown key" -- "$CAIRN" roster revoke "$A" "$(printf 'cd%.0s' $(seq 32))"
 contains "$T/err" "no such roster entry" "revoke unknown message"
 expect 0 "org show" -- "$CAIRN" org show "$A"
@@ -255,6 +281,13 @@ lacks "$T/out" "need $need" "a removed entity is not shown"
 expect 23 "plan remove twice" -- "$CAIRN" plan remove "$A" "$plan" "need:$need"
 contains "$T/err" "no such need in this plan" "remove twice message"
 expect 23 "plan set a removed entity" -- "$CAIRN" plan set "$A" "$plan" "need:$need" status=closed
+
+# Stored text is printed with its control characters escaped.
+expect 0 "plan add text with control characters" -- "$CAIRN" plan add "$A" "$plan" need description=$'line\n\e[2J\xc2\x9bend'
+expect 0 "plan show escapes them" -- "$CAIRN" plan show "$A" "$plan"
+contains "$T/out" '  description    line\n\x1b[2J\u009bend' "escaped text"
+lacks "$T/out" $'\e' "no raw escape byte reaches the terminal"
+lacks "$T/out" $'\xc2\x9b' "no raw C1 control reaches the terminal"
 if grep -rqa "Marchetti" "$A"; then
     fails=$((fails + 1)); echo "FAIL: patient name found in plaintext under $A" >&2
 else
@@ -264,11 +297,19 @@ fi
 # Plan errors: names are usage errors (2), values the library refuses are EINVAL (11).
 expect 2 "plan show bad hex" -- "$CAIRN" plan show "$A" "${plan}0"
 contains "$T/err" "PLAN must be 32 hex digits" "plan bad hex message"
+expect 2 "plan show with a non-hex digit" -- "$CAIRN" plan show "$A" "${plan:0:31}x"
+expect 0 "plan show reads upper-case hex" -- "$CAIRN" plan show "$A" "${plan^^}"
+contains "$T/out" "plan $plan: " "upper-case id prints in lower case"
 expect 23 "plan show unknown plan" -- "$CAIRN" plan show "$A" 00000000000000000000000000000000
 expect 2 "unknown entity type" -- "$CAIRN" plan add "$A" "$plan" diagnosis code=F32
 contains "$T/err" "unknown entity type 'diagnosis'" "unknown entity message"
 expect 2 "unknown field" -- "$CAIRN" plan add "$A" "$plan" need mood=low
 contains "$T/err" "need has no field 'mood'" "unknown field message"
+expect 2 "an unknown field that reads like text" -- "$CAIRN" plan add "$A" "$plan" need "Marchetti moved=out"
+contains "$T/err" "need has no field" "unknown text field message"
+lacks "$T/err" "Marchetti" "text in a field name is not echoed"
+expect 2 "an unknown entity type that reads like text" -- "$CAIRN" plan add "$A" "$plan" "Ezinne Marchetti"
+lacks "$T/err" "Marchetti" "text in an entity type is not echoed"
 expect 2 "FIELD=VALUE without =" -- "$CAIRN" plan add "$A" "$plan" need housing
 expect 11 "invalid enum value" -- "$CAIRN" plan add "$A" "$plan" need status=sometimes
 contains "$T/err" "invalid value for need.status" "invalid value message"
@@ -276,6 +317,15 @@ lacks "$T/err" "sometimes" "the value is not echoed"
 expect 11 "integer out of range" -- "$CAIRN" plan add "$A" "$plan" checkin phq9=28
 expect 11 "integer field given text" -- "$CAIRN" plan add "$A" "$plan" checkin phq9=high
 contains "$T/err" "checkin.phq9 takes an integer" "integer message"
+expect 11 "integer past 64 bits" -- "$CAIRN" plan add "$A" "$plan" checkin phq9=99999999999999999999
+contains "$T/err" "checkin.phq9 takes an integer" "huge integer message"
+expect 11 "text that is not UTF-8" -- "$CAIRN" plan set "$A" "$plan" patient display_name=$'Ezinne \xff'
+contains "$T/err" "not valid UTF-8" "UTF-8 message"
+expect 11 "a check-in note that is not UTF-8" -- "$CAIRN" plan add "$A" "$plan" checkin kind=phone note=$'\xc3'
+contains "$T/err" "not valid UTF-8" "check-in UTF-8 message"
+lacks "$T/err" "append-only" "bad text in a new check-in is not called a write to an old one"
+expect 11 "plan new with a title over 200 bytes" -- "$CAIRN" plan new "$A" --title "$(printf 't%.0s' $(seq 201))"
+contains "$T/err" "invalid value for plan.title" "title message"
 expect 11 "bad date" -- "$CAIRN" plan set "$A" "$plan" patient birth_date=14/03/1987
 expect 11 "check-ins are append-only" -- "$CAIRN" plan set "$A" "$plan" "checkin:$checkin" note=later
 contains "$T/err" "append-only" "append-only message"
@@ -283,8 +333,11 @@ expect 11 "check-ins are never removed" -- "$CAIRN" plan remove "$A" "$plan" "ch
 expect 2 "set entity without an id" -- "$CAIRN" plan set "$A" "$plan" medication dose=1
 expect 2 "singleton with an id" -- "$CAIRN" plan set "$A" "$plan" "patient:$med" phone=1
 expect 2 "add a singleton" -- "$CAIRN" plan add "$A" "$plan" patient
+expect 2 "remove a singleton" -- "$CAIRN" plan remove "$A" "$plan" "patient:$med"
+contains "$T/err" "a patient cannot be removed" "remove a singleton message"
 expect 2 "entity id bad hex" -- "$CAIRN" plan set "$A" "$plan" "medication:${med:0:8}" dose=1
 contains "$T/err" "EID must be 32 hex digits" "eid bad hex message"
+expect 2 "entity id with a non-hex digit" -- "$CAIRN" plan set "$A" "$plan" "medication:${med:0:31}z" dose=1
 expect 23 "unknown entity id" -- "$CAIRN" plan set "$A" "$plan" medication:00000000000000000000000000000001 dose=1
 expect 2 "plan set without a field" -- "$CAIRN" plan set "$A" "$plan" patient
 expect 31 "prescriber may not write the plan entity" -- "$CAIRN" plan new "$B"
@@ -309,6 +362,7 @@ contains "$T/out" "sealed for node ${kB:0:16}" "bundle export message"
 n_export=$(sed -n 's/^wrote \([0-9]*\) changes.*/\1/p' "$T/out")
 expect 0 "bundle import" -- "$CAIRN" bundle import "$B" "$T/a-b.bundle"
 contains "$T/out" "applied $n_export, duplicate 0, pending 0, rejected 0" "bundle import counts"
+"$CAIRN" status "$B" --json >"$T/before-damaged"
 expect 0 "bundle import twice" -- "$CAIRN" bundle import "$B" "$T/a-b.bundle" --json
 contains "$T/out" "\"duplicate\": $n_export" "second import: all duplicates"
 contains "$T/out" '"applied": 0' "second import applies nothing"
@@ -325,6 +379,18 @@ contains "$T/err" "not a cairn bundle, or damaged" "malformed message"
 head -c 300 /dev/urandom >"$T/noise.bundle"
 expect 30 "not a bundle" -- "$CAIRN" bundle import "$B" "$T/noise.bundle"
 expect 23 "missing bundle" -- "$CAIRN" bundle import "$B" "$T/none.bundle"
+cp "$T/a-b.bundle" "$T/newer.bundle"
+printf '\x02' | dd of="$T/newer.bundle" bs=1 seek=8 conv=notrunc status=none
+expect 22 "bundle of a newer format" -- "$CAIRN" bundle import "$B" "$T/newer.bundle"
+contains "$T/err" "bundle format is newer than this version" "newer bundle message"
+: >"$T/empty.bundle"
+expect 30 "empty bundle" -- "$CAIRN" bundle import "$B" "$T/empty.bundle"
+truncate -s 1025M "$T/huge.bundle"
+expect 24 "bundle over 1 GiB" -- "$CAIRN" bundle import "$B" "$T/huge.bundle"
+contains "$T/err" "larger than a bundle may be" "huge bundle message"
+rm -f "$T/huge.bundle"
+"$CAIRN" status "$B" --json >"$T/after-damaged"
+check "damaged bundles changed nothing" -- cmp -s "$T/before-damaged" "$T/after-damaged"
 expect 2 "bundle export without --to" -- "$CAIRN" bundle export "$A" "$T/x.bundle"
 expect 2 "bundle export bad --to" -- "$CAIRN" bundle export "$A" --to "${kB}00" "$T/x.bundle"
 expect 11 "bundle export to a key that is no public key" -- "$CAIRN" bundle export "$A" --to "$(printf 'ff%.0s' $(seq 32))" "$T/x.bundle"
@@ -412,6 +478,14 @@ contains "$T/out" '"flights": 5' "in sync: handshake and one round trip"
 expect 23 "sync with a node of no organisation" -- "$CAIRN" sync "$A" "$S"
 expect 3 "sync with a node not on the roster" -- "$CAIRN" sync "$S2" "$A"
 expect 2 "sync without a peer" -- "$CAIRN" sync "$A"
+expect 17 "sync: the wrong key file for the peer" -- "$CAIRN" sync "$A" "$T/kf"
+contains "$T/err" "$T/kf: wrong passphrase or key file" "sync names the peer it could not open"
+expect 0 "sync released the first store" -- "$CAIRN" status "$A"
+expect 17 "sync: the wrong passphrase for the peer" -- env CAIRN_PASSPHRASE=wrong-passphrase "$CAIRN" sync "$A" "$N"
+expect 28 "sync: --key-file for a passphrase peer" -- "$CAIRN" sync "$A" "$N" --key-file "$T/nodes.key"
+expect 11 "org create with a name over 200 bytes" -- "$CAIRN" org create "$T/kf" --key-file "$T/node.key" --name "$(printf 'n%.0s' $(seq 201))"
+contains "$T/err" "at most 200 bytes" "org name message"
+expect 23 "no organisation made" -- "$CAIRN" org show "$T/kf" --key-file "$T/node.key"
 
 # Output that cannot be written is an error, not a silent success.
 if [ -w /dev/full ]; then
@@ -434,6 +508,9 @@ expect 2 "group without a subcommand" -- "$CAIRN" plan
 contains "$T/err" "plan takes one of: new list add set remove show" "group usage message"
 expect 2 "unknown subcommand" -- "$CAIRN" bundle send
 expect 2 "plan set: missing arguments" -- "$CAIRN" plan set x
+expect 2 "unknown option" -- "$CAIRN" org show "$A" --frobnicate
+matches "$T/err" "^cairn: .*frobnicate" "getopt's message starts with cairn"
+expect 2 "option without its value" -- "$CAIRN" bundle export "$A" "$T/x.bundle" --to
 expect 0 "help after a group" -- "$CAIRN" org --help
 expect 0 "help" -- "$CAIRN" help
 expect 0 "version" -- "$CAIRN" --version

@@ -224,24 +224,7 @@ static int edit_fail(const char *dir, const char *what, const edit_req_t *r, cai
     }
 }
 
-/* Whether the set entity r->t is present in the plan (singletons always are). */
-static cairn_err_t check_present(cairn_store_t *store, const edit_req_t *r)
-{
-    if (!cairn_etype_is_set(r->t.etype))
-        return CAIRN_OK;
-    cairn_plan_state_t *st;
-    cairn_err_t err = cairn_plan_read(store, r->plan, &st);
-    if (err != CAIRN_OK)
-        return err;
-    int present = cairn_plan_state_present(st, r->t.etype, r->t.eid);
-    cairn_plan_state_free(st);
-    return present ? CAIRN_OK : CAIRN_ENOTFOUND;
-}
-
-/*
- * Open the store, (for set) check the entity exists, run the edit, close.
- * Prints errors; returns 0 or the exit status.
- */
+/* Open the store, run the edit, close. Prints errors; returns 0 or the exit status. */
 static int edit_store(cli_args_t *a, edit_req_t *r, const char *what,
                       uint8_t id[CAIRN_CHANGE_ID_BYTES])
 {
@@ -249,9 +232,7 @@ static int edit_store(cli_args_t *a, edit_req_t *r, const char *what,
     int rc = cli_open_store(a, &store);
     if (rc != 0)
         return rc;
-    cairn_err_t err = r->kind == EDIT_SET ? check_present(store, r) : CAIRN_OK;
-    if (err == CAIRN_OK)
-        err = run_edit(store, r, id);
+    cairn_err_t err = run_edit(store, r, id);
     cairn_store_close(store);
     return err == CAIRN_OK ? 0 : edit_fail(a->pos[0], what, r, err);
 }

@@ -122,6 +122,31 @@ static cairn_err_t take_pred(cairn_edit_t *e, cairn_op_t *op)
     return CAIRN_OK;
 }
 
+/* Whether (etype, eid) is present now; loads it first. */
+static cairn_err_t entity_present(cairn_edit_t *e, uint16_t etype, const uint8_t *eid)
+{
+    cairn_err_t err = cairn_pstate_touch(e->st, etype, eid, 0);
+    if (err != CAIRN_OK)
+        return err;
+    return cairn_plan_state_present(e->st, etype, eid) ? CAIRN_OK : CAIRN_ENOTFOUND;
+}
+
+/*
+ * A field of a set or log entity is written only while the entity is
+ * present or once this edit adds it: a write to an absent one would be
+ * signed, stored and synced, yet never shown.
+ */
+static cairn_err_t entity_writable(cairn_edit_t *e, uint16_t etype, const uint8_t *eid)
+{
+    if (!cairn_etype_is_set(etype))
+        return CAIRN_OK;
+    for (size_t i = 0; i < e->nops; i++)
+        if (e->ops[i].kind == CAIRN_OP_ADD && e->ops[i].etype == etype &&
+            memcmp(e->ops[i].eid, eid, CAIRN_ENTITY_ID_BYTES) == 0)
+            return CAIRN_OK;
+    return entity_present(e, etype, eid);
+}
+
 cairn_err_t cairn_edit_set(cairn_edit_t *e, uint16_t etype,
                            const uint8_t eid[CAIRN_ENTITY_ID_BYTES], uint16_t field,
                            const cairn_value_t *value)
@@ -130,13 +155,16 @@ cairn_err_t cairn_edit_set(cairn_edit_t *e, uint16_t etype,
         return CAIRN_EINVAL;
     if (cairn_schema_check_value(etype, field, value) != CAIRN_OK)
         return CAIRN_EINVAL;
+    cairn_err_t err = entity_writable(e, etype, eid);
+    if (err != CAIRN_OK)
+        return err;
     for (size_t i = 0; i < e->nops; i++) {
         cairn_op_t *op = &e->ops[i];
         if (op->kind == CAIRN_OP_SET && op->etype == etype && op->field == field &&
             memcmp(op->eid, eid, CAIRN_ENTITY_ID_BYTES) == 0) {
             /* Written twice in one edit: the second value replaces the first. */
             cairn_value_t v;
-            cairn_err_t err = cairn_value_dup(&v, value);
+            err = cairn_value_dup(&v, value);
             if (err != CAIRN_OK)
                 return err;
             cairn_value_wipe(&op->value);
@@ -151,7 +179,7 @@ cairn_err_t cairn_edit_set(cairn_edit_t *e, uint16_t etype,
     op->etype = etype;
     op->field = field;
     memcpy(op->eid, eid, CAIRN_ENTITY_ID_BYTES);
-    cairn_err_t err = cairn_value_dup(&op->value, value);
+    err = cairn_value_dup(&op->value, value);
     if (err == CAIRN_OK)
         err = take_pred(e, op);
     if (err != CAIRN_OK) {
@@ -193,11 +221,9 @@ cairn_err_t cairn_edit_remove(cairn_edit_t *e, uint16_t etype,
     const cairn_etype_desc_t *et = cairn_schema_etype(etype);
     if (e == NULL || eid == NULL || et == NULL || et->kind != CAIRN_EK_SET)
         return CAIRN_EINVAL;
-    cairn_err_t err = cairn_pstate_touch(e->st, etype, eid, 0);
+    cairn_err_t err = entity_present(e, etype, eid);
     if (err != CAIRN_OK)
         return err;
-    if (!cairn_plan_state_present(e->st, etype, eid))
-        return CAIRN_ENOTFOUND;
     cairn_op_t *op = op_push(e);
     if (op == NULL)
         return e->nops == CAIRN_CHANGE_MAX_OPS ? CAIRN_ETOOBIG : CAIRN_ENOMEM;

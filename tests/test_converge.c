@@ -151,12 +151,18 @@ static void random_op(cairn_edit_t *e, const cairn_plan_state_t *st)
         v = str("housing");
         CHECK_OK(cairn_edit_set(e, CAIRN_ET_NEED, eid, field(CAIRN_ET_NEED, "domain"), &v));
         return;
-    case 3:
+    case 3: {
         if (!pick_present(st, CAIRN_ET_NEED, eid))
             break;
         v = str(need_status[below(3)]);
-        CHECK_OK(cairn_edit_set(e, CAIRN_ET_NEED, eid, field(CAIRN_ET_NEED, "status"), &v));
+        /* As for a remove: an earlier edit of this batch may have removed it. */
+        cairn_err_t err =
+            cairn_edit_set(e, CAIRN_ET_NEED, eid, field(CAIRN_ET_NEED, "status"), &v);
+        CHECK(err == CAIRN_OK || err == CAIRN_ENOTFOUND);
+        if (err == CAIRN_ENOTFOUND)
+            break;
         return;
+    }
     case 4: {
         if (!pick_present(st, CAIRN_ET_NEED, eid))
             break;

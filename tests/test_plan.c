@@ -121,6 +121,27 @@ static void test_edit_and_read(void)
     digest_of(n.store, plan, d1);
     CHECK_OK(cairn_plan_rebuild(n.store, plan, d2));
     CHECK(memcmp(d1, d2, 32) == 0);
+
+    /* A field of an absent entity (removed, or never added) is refused, not signed unseen. */
+    uint8_t never[CAIRN_ENTITY_ID_BYTES];
+    randombytes_buf(never, sizeof never);
+    cairn_value_t met = str("addressed");
+    CHECK_OK(cairn_batch_begin(n.store, &b));
+    CHECK_OK(cairn_edit_begin(b, plan, &e));
+    CHECK_ERR(cairn_edit_set(e, CAIRN_ET_NEED, need, field(CAIRN_ET_NEED, "status"), &met),
+              CAIRN_ENOTFOUND);
+    CHECK_ERR(cairn_edit_set(e, CAIRN_ET_NEED, never, field(CAIRN_ET_NEED, "status"), &met),
+              CAIRN_ENOTFOUND);
+    CHECK_ERR(cairn_edit_set(e, CAIRN_ET_MEDICATION, never,
+                             field(CAIRN_ET_MEDICATION, "dose"), &dose),
+              CAIRN_ENOTFOUND);
+    CHECK_ERR(cairn_edit_commit(e, NULL), CAIRN_EINVAL); /* nothing was taken */
+    cairn_batch_abort(b);
+    CHECK_OK(cairn_plan_read(n.store, plan, &st));
+    CHECK(cairn_plan_state_changes(st) == 4);
+    cairn_plan_state_free(st);
+    digest_of(n.store, plan, d2);
+    CHECK(memcmp(d1, d2, 32) == 0);
     test_node_destroy(&n);
 }
 

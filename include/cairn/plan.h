@@ -148,7 +148,11 @@ void cairn_batch_abort(cairn_batch_t *batch);
 /* Start an edit of plan within batch. */
 cairn_err_t cairn_edit_begin(cairn_batch_t *batch, const uint8_t plan[CAIRN_PLAN_ID_BYTES],
                              cairn_edit_t **out);
-/* Write a field; supersedes every value the field has now. */
+/*
+ * Write a field; supersedes every value the field has now. CAIRN_ENOTFOUND
+ * if the entity is of a set or log type and neither present nor added
+ * earlier in this edit.
+ */
 cairn_err_t cairn_edit_set(cairn_edit_t *edit, uint16_t etype,
                            const uint8_t eid[CAIRN_ENTITY_ID_BYTES], uint16_t field,
                            const cairn_value_t *value);

@@ -9,6 +9,7 @@
 
 #include "batch.h"
 #include "fsio.h"
+#include "grow.h"
 #include "pkeys.h"
 
 #include <errno.h>
@@ -65,15 +66,9 @@ static int add_plan(void *ctx, const uint8_t *plan, uint64_t nchanges)
     plan_ids_t *ids = ctx;
     if (ids->skip != NULL && memcmp(plan, ids->skip, CAIRN_PLAN_ID_BYTES) == 0)
         return 0;
-    if (ids->n == ids->cap) {
-        size_t cap = ids->cap ? 2 * ids->cap : 64;
-        uint8_t(*p)[CAIRN_PLAN_ID_BYTES] = realloc(ids->v, cap * sizeof *p);
-        if (p == NULL) {
-            ids->oom = 1;
-            return 1;
-        }
-        ids->v = p;
-        ids->cap = cap;
+    if (cairn_grow(&ids->v, &ids->cap, ids->n, sizeof *ids->v, 64) != CAIRN_OK) {
+        ids->oom = 1;
+        return 1;
     }
     memcpy(ids->v[ids->n++], plan, CAIRN_PLAN_ID_BYTES);
     return 0;

@@ -8,6 +8,7 @@
  */
 #include "batch.h"
 
+#include "grow.h"
 #include "schema.h"
 #include "wipe.h"
 
@@ -90,14 +91,8 @@ static cairn_op_t *op_push(cairn_edit_t *e)
 {
     if (e->nops == CAIRN_CHANGE_MAX_OPS)
         return NULL;
-    if (e->nops == e->cap) {
-        size_t cap = e->cap ? 2 * e->cap : 4;
-        cairn_op_t *p = realloc(e->ops, cap * sizeof *p);
-        if (p == NULL)
-            return NULL;
-        e->ops = p;
-        e->cap = cap;
-    }
+    if (cairn_grow(&e->ops, &e->cap, e->nops, sizeof *e->ops, 4) != CAIRN_OK)
+        return NULL;
     cairn_op_t *op = &e->ops[e->nops++];
     memset(op, 0, sizeof *op);
     return op;
@@ -341,14 +336,8 @@ static cairn_err_t submit_async(cairn_edit_t *e, const cairn_change_draft_t *d)
         }
         b->signer = &store->signer;
     }
-    if (b->nasync == b->cap_async) {
-        size_t cap = b->cap_async ? 2 * b->cap_async : 64;
-        cairn_async_edit_t **p = realloc(b->asyncs, cap * sizeof *p);
-        if (p == NULL)
-            return CAIRN_ENOMEM;
-        b->asyncs = p;
-        b->cap_async = cap;
-    }
+    if (cairn_grow(&b->asyncs, &b->cap_async, b->nasync, sizeof *b->asyncs, 64) != CAIRN_OK)
+        return CAIRN_ENOMEM;
     cairn_async_edit_t *a = calloc(1, sizeof *a);
     if (a == NULL)
         return CAIRN_ENOMEM;

@@ -16,6 +16,7 @@
  */
 #include "batch.h"
 
+#include "grow.h"
 #include "pkeys.h"
 #include "schema.h"
 #include "wipe.h"
@@ -296,15 +297,9 @@ static int find_affected(void *ctx, const cairn_plan_state_t *h)
             return 1;
         if (!found)
             continue;
-        if (r->n == r->cap) {
-            size_t cap = r->cap ? 2 * r->cap : 16;
-            uint8_t(*p)[CAIRN_PLAN_ID_BYTES] = realloc(r->plans, cap * sizeof *p);
-            if (p == NULL) {
-                r->err = CAIRN_ENOMEM;
-                return 1;
-            }
-            r->plans = p;
-            r->cap = cap;
+        if (cairn_grow(&r->plans, &r->cap, r->n, sizeof *r->plans, 16) != CAIRN_OK) {
+            r->err = CAIRN_ENOMEM;
+            return 1;
         }
         memcpy(r->plans[r->n++], h->plan, CAIRN_PLAN_ID_BYTES);
         return 0;
@@ -529,15 +524,9 @@ static int collect_waiter(void *ctx, const uint8_t *key, size_t len)
     cairn_batch_t *b = col->b;
     if (len != 2 * CAIRN_CHANGE_ID_BYTES)
         return 0;
-    if (b->nready == b->cap_ready) {
-        size_t cap = b->cap_ready ? 2 * b->cap_ready : 16;
-        cairn_ready_t *p = realloc(b->ready, cap * sizeof *p);
-        if (p == NULL) {
-            col->err = CAIRN_ENOMEM;
-            return 1;
-        }
-        b->ready = p;
-        b->cap_ready = cap;
+    if (cairn_grow(&b->ready, &b->cap_ready, b->nready, sizeof *b->ready, 16) != CAIRN_OK) {
+        col->err = CAIRN_ENOMEM;
+        return 1;
     }
     memcpy(b->ready[b->nready++].id, key + CAIRN_CHANGE_ID_BYTES, CAIRN_CHANGE_ID_BYTES);
     return 0;
@@ -559,19 +548,6 @@ static cairn_err_t release_waiters(cairn_batch_t *b, const uint8_t *id)
         err = cairn_db_del(b->txn, CAIRN_DB_WAITING, k, sizeof k);
     }
     return err;
-}
-
-static cairn_err_t grow_keys(cairn_batch_t *b)
-{
-    if (b->nreeval < b->cap_reeval)
-        return CAIRN_OK;
-    size_t cap = b->cap_reeval ? 2 * b->cap_reeval : 8;
-    uint8_t(*p)[32] = realloc(b->reeval, cap * sizeof *p);
-    if (p == NULL)
-        return CAIRN_ENOMEM;
-    b->reeval = p;
-    b->cap_reeval = cap;
-    return CAIRN_OK;
 }
 
 int cairn_batch_in_roster(const cairn_batch_t *b, const uint8_t *plan)
@@ -602,7 +578,7 @@ static cairn_err_t note_roster_keys(cairn_batch_t *b, const cairn_change_t *c)
             k++;
         if (k < b->nreeval)
             continue;
-        err = grow_keys(b);
+        err = cairn_grow(&b->reeval, &b->cap_reeval, b->nreeval, sizeof *b->reeval, 8);
         if (err == CAIRN_OK)
             memcpy(b->reeval[b->nreeval++], key, 32);
     }

@@ -3,6 +3,7 @@
  */
 #include "batch.h"
 #include "causal.h"
+#include "grow.h"
 #include "pkeys.h"
 
 #include <stdlib.h>
@@ -69,15 +70,9 @@ static int collect_id(void *ctx, const uint8_t *key, size_t len)
     ids_t *ids = ctx;
     if (len < CAIRN_CHANGE_ID_BYTES)
         return 0;
-    if (ids->n == ids->cap) {
-        size_t cap = ids->cap ? 2 * ids->cap : 64;
-        uint8_t(*p)[CAIRN_CHANGE_ID_BYTES] = realloc(ids->v, cap * sizeof *p);
-        if (p == NULL) {
-            ids->oom = 1;
-            return 1;
-        }
-        ids->v = p;
-        ids->cap = cap;
+    if (cairn_grow(&ids->v, &ids->cap, ids->n, sizeof *ids->v, 64) != CAIRN_OK) {
+        ids->oom = 1;
+        return 1;
     }
     memcpy(ids->v[ids->n++], key + len - CAIRN_CHANGE_ID_BYTES, CAIRN_CHANGE_ID_BYTES);
     return 0;

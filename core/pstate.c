@@ -9,6 +9,7 @@
  */
 #include "pstate.h"
 
+#include "grow.h"
 #include "schema.h"
 #include "wipe.h"
 #include "mpscan.h"
@@ -121,14 +122,8 @@ static cairn_pslot_t *slot_get(cairn_plan_state_t *st, uint16_t etype, const uin
     size_t i = slot_search(st, etype, eid, field, &found);
     if (found)
         return &st->slots[i];
-    if (st->nslots == st->cap_slots) {
-        size_t cap = st->cap_slots ? 2 * st->cap_slots : 16;
-        cairn_pslot_t *p = realloc(st->slots, cap * sizeof *p);
-        if (p == NULL)
-            return NULL;
-        st->slots = p;
-        st->cap_slots = cap;
-    }
+    if (cairn_grow(&st->slots, &st->cap_slots, st->nslots, sizeof *st->slots, 16) != CAIRN_OK)
+        return NULL;
     memmove(&st->slots[i + 1], &st->slots[i], (st->nslots - i) * sizeof st->slots[0]);
     st->nslots++;
     cairn_pslot_t *s = &st->slots[i];
@@ -252,14 +247,8 @@ cairn_err_t cairn_pstate_touch(cairn_plan_state_t *st, uint16_t etype, const uin
     int found;
     size_t i = ent_search(st, etype, eid, &found);
     if (!found) {
-        if (st->nents == st->cap_ents) {
-            size_t cap = st->cap_ents ? 2 * st->cap_ents : 16;
-            cairn_pent_t *p = realloc(st->ents, cap * sizeof *p);
-            if (p == NULL)
-                return CAIRN_ENOMEM;
-            st->ents = p;
-            st->cap_ents = cap;
-        }
+        if (cairn_grow(&st->ents, &st->cap_ents, st->nents, sizeof *st->ents, 16) != CAIRN_OK)
+            return CAIRN_ENOMEM;
         memmove(&st->ents[i + 1], &st->ents[i], (st->nents - i) * sizeof st->ents[0]);
         st->nents++;
         st->ents[i].etype = etype;
@@ -308,14 +297,8 @@ static cairn_err_t head_insert(cairn_plan_state_t *st, const uint8_t *id)
     size_t i = head_search(st, id, &found);
     if (found)
         return CAIRN_OK;
-    if (st->nheads == st->cap_heads) {
-        size_t cap = st->cap_heads ? 2 * st->cap_heads : 4;
-        uint8_t(*p)[CAIRN_CHANGE_ID_BYTES] = realloc(st->heads, cap * sizeof *p);
-        if (p == NULL)
-            return CAIRN_ENOMEM;
-        st->heads = p;
-        st->cap_heads = cap;
-    }
+    if (cairn_grow(&st->heads, &st->cap_heads, st->nheads, sizeof *st->heads, 4) != CAIRN_OK)
+        return CAIRN_ENOMEM;
     memmove(&st->heads[i + 1], &st->heads[i], (st->nheads - i) * sizeof st->heads[0]);
     memcpy(st->heads[i], id, CAIRN_CHANGE_ID_BYTES);
     st->nheads++;

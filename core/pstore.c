@@ -9,6 +9,7 @@
  * plan is one range scan, in the same order as the state's slots.
  */
 #include "batch.h"
+#include "grow.h"
 #include "pkeys.h"
 
 #include <stdlib.h>
@@ -159,15 +160,9 @@ static int collect_key(void *ctx, const uint8_t *key, size_t len)
     keys_t *ks = ctx;
     if (len != ENTITY_KEY_BYTES)
         return 0;
-    if (ks->n == ks->cap) {
-        size_t cap = ks->cap ? 2 * ks->cap : 64;
-        uint8_t(*p)[ENTITY_KEY_BYTES] = realloc(ks->k, cap * sizeof *p);
-        if (p == NULL) {
-            ks->oom = 1;
-            return 1;
-        }
-        ks->k = p;
-        ks->cap = cap;
+    if (cairn_grow(&ks->k, &ks->cap, ks->n, sizeof *ks->k, 64) != CAIRN_OK) {
+        ks->oom = 1;
+        return 1;
     }
     memcpy(ks->k[ks->n++], key, ENTITY_KEY_BYTES);
     return 0;

@@ -9,6 +9,7 @@
 
 #include "batch.h"
 #include "causal.h"
+#include "grow.h"
 #include "pkeys.h"
 #include "wipe.h"
 
@@ -131,15 +132,9 @@ static int collect_log(void *ctx, const uint8_t *key, size_t len)
     log_keys_t *lk = ctx;
     if (len != CAIRN_PK_LOG_BYTES)
         return 0;
-    if (lk->n == lk->cap) {
-        size_t cap = lk->cap ? 2 * lk->cap : 64;
-        uint8_t(*p)[CAIRN_PK_LOG_BYTES] = realloc(lk->k, cap * sizeof *p);
-        if (p == NULL) {
-            lk->oom = 1;
-            return 1;
-        }
-        lk->k = p;
-        lk->cap = cap;
+    if (cairn_grow(&lk->k, &lk->cap, lk->n, sizeof *lk->k, 64) != CAIRN_OK) {
+        lk->oom = 1;
+        return 1;
     }
     memcpy(lk->k[lk->n++], key, CAIRN_PK_LOG_BYTES);
     return 0;

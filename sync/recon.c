@@ -3,20 +3,16 @@
  */
 #include "recon.h"
 
+#include "grow.h"
+
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
 cairn_err_t cairn_recon_add(cairn_recon_set_t *set, const uint8_t *plan, const uint8_t *digest)
 {
-    if (set->n == set->cap) {
-        size_t cap = set->cap ? 2 * set->cap : 256;
-        cairn_recon_item_t *p = realloc(set->items, cap * sizeof *p);
-        if (p == NULL)
-            return CAIRN_ENOMEM;
-        set->items = p;
-        set->cap = cap;
-    }
+    if (cairn_grow(&set->items, &set->cap, set->n, sizeof *set->items, 256) != CAIRN_OK)
+        return CAIRN_ENOMEM;
     memcpy(set->items[set->n].plan, plan, CAIRN_PLAN_ID_BYTES);
     memcpy(set->items[set->n].digest, digest, CAIRN_SYNC_DIGEST_BYTES);
     set->items[set->n].queued = 0;

@@ -15,6 +15,7 @@
 #include "turn.h"
 
 #include "cairn/ingest.h"
+#include "grow.h"
 #include "mpscan.h"
 
 #include <msgpack.h>
@@ -33,22 +34,7 @@
 #define CHANGES_FRAME_BYTES ((size_t)256 << 10)
 #define CHANGES_FRAME_MAX 2048
 
-/* ---- small growable arrays ----------------------------------------------------- */
-
-static cairn_err_t grow(void **p, size_t *cap, size_t n, size_t size)
-{
-    if (n < *cap)
-        return CAIRN_OK;
-    size_t c = *cap ? 2 * *cap : 16;
-    void *q = realloc(*p, c * size);
-    if (q == NULL)
-        return CAIRN_ENOMEM;
-    *p = q;
-    *cap = c;
-    return CAIRN_OK;
-}
-
-#define PUSH_BACK(arr, n, cap) grow((void **)&(arr), &(cap), (n), sizeof *(arr))
+#define PUSH_BACK(arr, n, cap) cairn_grow(&(arr), &(cap), (n), sizeof *(arr), 16)
 
 static void reply_free(cairn_reply_t *r)
 {
@@ -77,9 +63,7 @@ static int reply_empty(const cairn_reply_t *r)
 
 static void chg_clear(cairn_sync_t *s)
 {
-    for (size_t i = 0; i < s->nchg; i++)
-        free(s->chg[i]);
-    s->nchg = s->chg_bytes = 0;
+    s->chg.len = s->nchg = 0;
 }
 
 void cairn_turn_reset(cairn_sync_t *s)
@@ -91,9 +75,8 @@ void cairn_turn_reset(cairn_sync_t *s)
     s->npush = s->push_at = s->cap_push = 0;
     reply_free(&s->reply);
     chg_clear(s);
-    free(s->chg);
+    cairn_buf_free(&s->chg);
     free(s->chg_len);
-    s->chg = NULL;
     s->chg_len = NULL;
     s->cap_chg = 0;
     s->turn_due = 0;
@@ -236,8 +219,8 @@ static cairn_err_t flush_changes(cairn_sync_t *s)
     msgpack_pack_array(&pk, 2);
     msgpack_pack_uint8(&pk, CAIRN_FRAME_CHANGES);
     msgpack_pack_array(&pk, s->nchg);
-    for (size_t i = 0; i < s->nchg; i++)
-        cairn_mp_pack_bin(&pk, s->chg[i], s->chg_len[i]);
+    for (size_t i = 0, at = 0; i < s->nchg; at += s->chg_len[i++])
+        cairn_mp_pack_bin(&pk, s->chg.data + at, s->chg_len[i]);
     cairn_err_t err = sink.oom ? CAIRN_ENOMEM : cairn_sync_send(s, buf.data, buf.len);
     cairn_buf_free(&buf);
     chg_clear(s);
@@ -254,25 +237,19 @@ static int add_change(void *ctx, const uint8_t *id, const uint8_t *bytes, size_t
     (void)id;
     push_ctx_t *pc = ctx;
     cairn_sync_t *s = pc->s;
-    if (s->chg_bytes + len + 16 > CHANGES_FRAME_BYTES || s->nchg == CHANGES_FRAME_MAX)
+    /* 16 bytes a change covers its bin header and the frame's own. */
+    if (s->chg.len + 16 * s->nchg + len + 16 > CHANGES_FRAME_BYTES ||
+        s->nchg == CHANGES_FRAME_MAX)
         pc->err = flush_changes(s);
     if (pc->err == CAIRN_OK)
-        pc->err = grow((void **)&s->chg, &s->cap_chg, s->nchg, sizeof *s->chg);
-    if (pc->err == CAIRN_OK && s->cap_chg > 0) {
-        size_t *l = realloc(s->chg_len, s->cap_chg * sizeof *l);
-        pc->err = l ? CAIRN_OK : CAIRN_ENOMEM;
-        if (l != NULL)
-            s->chg_len = l;
-    }
-    uint8_t *copy = pc->err == CAIRN_OK ? malloc(len) : NULL;
-    if (pc->err == CAIRN_OK && copy == NULL)
-        pc->err = CAIRN_ENOMEM;
+        pc->err = cairn_grow(&s->chg_len, &s->cap_chg, s->nchg, sizeof *s->chg_len, 16);
+    if (pc->err == CAIRN_OK)
+        pc->err = cairn_buf_reserve(&s->chg, s->chg.len + len);
     if (pc->err != CAIRN_OK)
         return 1;
-    memcpy(copy, bytes, len);
-    s->chg[s->nchg] = copy;
+    memcpy(s->chg.data + s->chg.len, bytes, len);
+    s->chg.len += len;
     s->chg_len[s->nchg++] = len;
-    s->chg_bytes += len + 16;
     s->stats.changes_out++;
     s->stats.change_bytes_out += len;
     return 0;
@@ -349,7 +326,7 @@ static cairn_err_t queue_push(cairn_sync_t *s, const uint8_t *plan, const cairn_
 static cairn_err_t add_vec(cairn_plan_vec_t **arr, size_t *n, size_t *cap, cairn_sync_t *s,
                            const uint8_t *plan, int mine_known)
 {
-    cairn_err_t err = grow((void **)arr, cap, *n, sizeof **arr);
+    cairn_err_t err = cairn_grow(arr, cap, *n, sizeof **arr, 16);
     if (err != CAIRN_OK)
         return err;
     cairn_plan_vec_t *v = &(*arr)[*n];
@@ -579,7 +556,7 @@ static cairn_err_t on_vec(cairn_sync_t *s, const msgpack_object *o, int want_bac
         err = mark_divergence(s, plan, mine, nm, theirs, n, &marked);
     if (err == CAIRN_OK && (want || marked)) {
         cairn_reply_t *rp = &s->reply;
-        err = grow((void **)&rp->wants, &rp->cap_wants, rp->nwants, sizeof *rp->wants);
+        err = cairn_grow(&rp->wants, &rp->cap_wants, rp->nwants, sizeof *rp->wants, 16);
         if (err == CAIRN_OK) {
             cairn_plan_vec_t *w = &rp->wants[rp->nwants++];
             memcpy(w->plan, plan, CAIRN_PLAN_ID_BYTES);

@@ -79,8 +79,8 @@ struct cairn_sync {
     cairn_reply_t reply;
     int turn_due;      /* our TURN goes out once the pushes are sent */
     int peer_asked;    /* the peer's last TURN asked something */
-    uint8_t **chg;     /* the CHANGES frame being filled */
-    size_t *chg_len, nchg, chg_bytes, cap_chg;
+    cairn_buf_t chg;   /* the CHANGES frame being filled: its changes end to end */
+    size_t *chg_len, nchg, cap_chg;
 };
 
 /* Send plain as one encrypted frame. */

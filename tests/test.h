@@ -68,6 +68,9 @@ void test_title(cairn_store_t *s, const uint8_t *plan, const char *title);
 void test_add_member(cairn_store_t *s, const uint8_t *plan, const uint8_t key[32],
                      uint8_t member[CAIRN_ENTITY_ID_BYTES]);
 
+/* Wait for child pid and fail the test unless it exited with status 0. */
+void test_wait_ok(int pid, const char *what);
+
 /* A node in a fresh temporary directory, unlocked by a key file there. */
 typedef struct test_node {
     char root[512], dir[600], key[600];

@@ -1584,12 +1584,7 @@ static void test_batch_disk_full(void)
         cairn_store_close(c);
         _exit(err == CAIRN_ENOSPC ? 0 : 110 - (int)err);
     }
-    int status;
-    CHECK(waitpid(pid, &status, 0) == pid);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        fprintf(stderr, "disk-full child: status %d\n", status);
-        CHECK(0);
-    }
+    test_wait_ok(pid, "disk-full child");
     test_node_open(n1);
     check_none_of(n1->store, w.plan, big, BIG_CHANGES, &before);
     CHECK(held_id(n1->store, w.plan, id));

@@ -323,8 +323,7 @@ static void locked_by_another_opener(void)
         cairn_store_t *c;
         _exit(cairn_store_open(dir, &u, &c) == CAIRN_ELOCKED ? 0 : 1);
     }
-    int status;
-    CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    test_wait_ok(pid, "second opener");
     cairn_store_close(a);
     CHECK_OK(cairn_store_open(dir, &u, &b));
     cairn_store_close(b);
@@ -661,12 +660,7 @@ static void disk_full_keeps_committed(void)
         cairn_store_close(c);
         _exit(err == CAIRN_ENOSPC ? 0 : 110 - (int)err);
     }
-    int status;
-    CHECK(waitpid(pid, &status, 0) == pid);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        fprintf(stderr, "disk-full child: status %d\n", status);
-        CHECK(0);
-    }
+    test_wait_ok(pid, "disk-full child");
     cairn_buf_t b = CAIRN_BUF_INIT;
     CHECK_OK(cairn_store_open(dir, &u, &s));
     CHECK_OK(get_one(s, "keep", &b));

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "test.h"
@@ -180,4 +181,14 @@ void test_add_member(cairn_store_t *s, const uint8_t *plan, const uint8_t key[32
     CHECK_OK(cairn_batch_commit(b));
     if (member != NULL)
         memcpy(member, eid, CAIRN_ENTITY_ID_BYTES);
+}
+
+void test_wait_ok(int pid, const char *what)
+{
+    int status;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        fprintf(stderr, "%s: status %d\n", what, status);
+        CHECK(0);
+    }
 }

@@ -214,7 +214,7 @@ cairn_err_t cli_org_read(cairn_store_t *store, cli_org_t *org)
     org->has = err == CAIRN_OK;
     if (org->has)
         cairn_roster_plan_id(org->key, org->roster);
-    return err == CAIRN_ENOTFOUND ? CAIRN_OK : err;
+    return err == CAIRN_ENOORG ? CAIRN_OK : err;
 }
 
 int cli_is_roster(const cli_org_t *org, const uint8_t plan[CAIRN_PLAN_ID_BYTES])
@@ -289,11 +289,11 @@ int cmd_org_show(cli_args_t *a)
     cairn_plan_state_t *st = NULL;
     cairn_err_t err = cli_org_read(store, &org);
     if (err == CAIRN_OK && !org.has)
-        err = CAIRN_ENOTFOUND;
+        err = CAIRN_ENOORG;
     if (err == CAIRN_OK)
         err = cairn_plan_read(store, org.roster, &st);
     cairn_store_close(store);
-    if (err == CAIRN_ENOTFOUND)
+    if (err == CAIRN_ENOORG)
         return cli_fail_msg(a->pos[0], "belongs to no organisation (cairn org create or join)",
                             err);
     if (err != CAIRN_OK)
@@ -311,7 +311,9 @@ static int roster_fail(const char *dir, cairn_err_t err)
     if (err == CAIRN_EINVAL) /* the key, roles and times were checked here: the name */
         return name_fail(err);
     if (err == CAIRN_ENOTFOUND)
-        return cli_fail_msg(dir, "no such roster entry, or no organisation here", err);
+        return cli_fail_msg(dir, "no such roster entry", err);
+    if (err == CAIRN_ENOORG)
+        return cli_fail_msg(dir, "belongs to no organisation (cairn org create or join)", err);
     if (err == CAIRN_EDENIED)
         return cli_fail_msg(dir, "only an administrator may change the roster", err);
     return cli_fail("roster", err);

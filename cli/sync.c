@@ -94,7 +94,7 @@ int cmd_sync(cli_args_t *a)
     int flights = 0;
     if (rc == 0 && err == CAIRN_OK)
         err = run(s, &flights);
-    if (rc == 0 && err == CAIRN_ENOTFOUND)
+    if (rc == 0 && err == CAIRN_ENOORG)
         rc = cli_fail_msg("sync", "a store belongs to no organisation (cairn org create or join)",
                           err);
     else if (rc == 0 && err != CAIRN_OK)

@@ -81,6 +81,16 @@ void cairn_value_wipe(cairn_value_t *v)
     v->s = NULL;
 }
 
+void cairn_ops_release(cairn_op_t *ops, size_t n)
+{
+    for (size_t i = 0; ops != NULL && i < n; i++) {
+        free((void *)(uintptr_t)ops[i].pred);
+        ops[i].pred = NULL;
+        cairn_value_wipe(&ops[i].value);
+    }
+    free(ops);
+}
+
 void cairn_hash_domain(uint8_t *out, size_t out_len, const char *domain, const void *a,
                        size_t a_len, const void *b, size_t b_len, const void *c, size_t c_len)
 {

@@ -7,7 +7,7 @@
  */
 #include "cairn/bundle.h"
 
-#include "batch.h"
+#include "store_int.h"
 #include "fsio.h"
 #include "grow.h"
 #include "pkeys.h"
@@ -109,7 +109,7 @@ cairn_err_t cairn_bundle_export(cairn_store_t *store, const uint8_t (*plans)[CAI
     if (store == NULL || recipient == NULL || path == NULL || (nplans > 0 && plans == NULL))
         return CAIRN_EINVAL;
     frames_t f = {CAIRN_BUF_INIT, 0, CAIRN_OK};
-    plan_ids_t ids = {NULL, 0, 0, store->has_org ? store->roster_plan : NULL, 0};
+    plan_ids_t ids = {NULL, 0, 0, store->org.has ? store->org.roster_plan : NULL, 0};
     unsigned roles = 0;
     uint8_t curve_pk[crypto_box_PUBLICKEYBYTES];
     if (crypto_sign_ed25519_pk_to_curve25519(curve_pk, recipient) != 0)
@@ -118,8 +118,8 @@ cairn_err_t cairn_bundle_export(cairn_store_t *store, const uint8_t (*plans)[CAI
     cairn_err_t err = cairn_roster_member(store, recipient, cairn_store_now(store), &roles, NULL);
     int explicit = nplans > 0;
     if (err == CAIRN_OK && nplans == 0) {
-        if (store->has_org)
-            err = frames_of(store, store->roster_plan, &f);
+        if (store->org.has)
+            err = frames_of(store, store->org.roster_plan, &f);
         if (err == CAIRN_OK)
             err = cairn_plan_list(store, add_plan, &ids);
         if (err == CAIRN_OK && ids.oom)

@@ -14,18 +14,15 @@
  * signature (the successor signed over that id, and BLAKE2b binds the id to
  * the bytes). Only chain tips, and changes that do not link, are verified.
  */
-#include "batch.h"
+#include "ingest_int.h"
 
 #include "grow.h"
+#include "log.h"
 #include "pkeys.h"
 #include "schema.h"
-#include "wipe.h"
 
-#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
-
-static const char meta_clock[] = "hlc";
 
 static const char *const reason_names[CAIRN_REASON__COUNT] = {
     "none",           "too-big",       "malformed",     "bad-signature", "bad-chain",
@@ -37,401 +34,59 @@ const char *cairn_reason_name(cairn_reason_t reason)
     return (unsigned)reason < CAIRN_REASON__COUNT ? reason_names[reason] : "unknown";
 }
 
-void cairn_roster_eid(const uint8_t key[32], uint8_t eid[CAIRN_ENTITY_ID_BYTES])
+/* ---- the pipeline ---------------------------------------------------------- */
+
+cairn_err_t cairn_pipeline_init(cairn_pipeline_t *p, cairn_store_t *store, cairn_txn_t *txn)
 {
-    cairn_hash_domain(eid, CAIRN_ENTITY_ID_BYTES, "cairn roster entry v1", key, 32, NULL, 0, NULL,
-                      0);
+    memset(p, 0, sizeof *p);
+    p->store = store;
+    p->txn = txn;
+    p->cache.txn = txn;
+    return cairn_db_count(txn, CAIRN_DB_PENDING, &p->pending);
 }
 
-void cairn_roster_plan_id(const uint8_t org[32], uint8_t plan[CAIRN_PLAN_ID_BYTES])
+void cairn_pipeline_free(cairn_pipeline_t *p)
 {
-    cairn_hash_domain(plan, CAIRN_PLAN_ID_BYTES, "cairn roster v1", org, 32, NULL, 0, NULL, 0);
+    cairn_cache_free(&p->cache);
+    free(p->ready);
+    free(p->reeval);
+    p->ready = NULL;
+    p->reeval = NULL;
 }
 
-/* ---- the batch ------------------------------------------------------------- */
-
-static uint64_t plan_hash(const uint8_t *plan)
+static int in_roster(const cairn_pipeline_t *p, const uint8_t *plan)
 {
-    uint64_t h;
-    memcpy(&h, plan, sizeof h); /* plan ids are random or hashes */
-    return h;
-}
-
-static cairn_plan_slot_t *plan_find(cairn_batch_t *b, const uint8_t *plan)
-{
-    size_t mask = b->plans_cap - 1;
-    for (size_t i = plan_hash(plan) & mask;; i = (i + 1) & mask) {
-        cairn_plan_slot_t *s = &b->plans[i];
-        if (s->st == NULL || memcmp(s->st->plan, plan, CAIRN_PLAN_ID_BYTES) == 0)
-            return s;
-    }
-}
-
-static cairn_err_t plans_grow(cairn_batch_t *b)
-{
-    size_t cap = b->plans_cap ? 2 * b->plans_cap : 64;
-    cairn_plan_slot_t *old = b->plans;
-    size_t old_cap = b->plans_cap;
-    b->plans = calloc(cap, sizeof *b->plans);
-    if (b->plans == NULL) {
-        b->plans = old;
-        return CAIRN_ENOMEM;
-    }
-    b->plans_cap = cap;
-    for (size_t i = 0; i < old_cap; i++)
-        if (old[i].st != NULL)
-            *plan_find(b, old[i].st->plan) = old[i];
-    free(old);
-    return CAIRN_OK;
-}
-
-cairn_err_t cairn_batch_plan(cairn_batch_t *b, const uint8_t *plan, cairn_plan_state_t **out)
-{
-    if (2 * (b->plans_used + 1) > b->plans_cap) {
-        cairn_err_t err = plans_grow(b);
-        if (err != CAIRN_OK)
-            return err;
-    }
-    cairn_plan_slot_t *s = plan_find(b, plan);
-    if (s->st == NULL) {
-        cairn_err_t err = cairn_state_load(b->txn, plan, &s->st);
-        if (err != CAIRN_OK)
-            return err;
-        b->plans_used++;
-    }
-    if (s->inflight != NULL) {
-        /* The plan's last local edit is being signed: it goes first. */
-        cairn_async_edit_t *a = s->inflight;
-        s->inflight = NULL;
-        cairn_err_t err = cairn_async_finish(b, a);
-        if (err != CAIRN_OK)
-            return err;
-        s = plan_find(b, plan); /* finishing may have grown the table */
-    }
-    *out = s->st;
-    return CAIRN_OK;
-}
-
-cairn_err_t cairn_async_settle(cairn_batch_t *b, cairn_async_edit_t *a)
-{
-    if (cairn_async_finished(a))
-        return CAIRN_OK;
-    cairn_plan_slot_t *s = plan_find(b, cairn_async_plan(a));
-    if (s->inflight == a)
-        s->inflight = NULL;
-    return cairn_async_finish(b, a);
-}
-
-int cairn_batch_plan_busy(cairn_batch_t *b, const uint8_t *plan)
-{
-    return b->plans_cap > 0 && plan_find(b, plan)->inflight != NULL;
-}
-
-void cairn_batch_plan_slot_inflight(cairn_batch_t *b, const uint8_t *plan, cairn_async_edit_t *a)
-{
-    plan_find(b, plan)->inflight = a;
-}
-
-void cairn_batch_mark_dirty(cairn_batch_t *b, const uint8_t *plan)
-{
-    cairn_plan_slot_t *s = plan_find(b, plan);
-    if (s->st != NULL)
-        s->dirty = 1;
-}
-
-static uint64_t load_be64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
-static void store_be64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (56 - 8 * i));
-}
-
-static cairn_err_t load_clock(cairn_store_t *store, cairn_txn_t *txn)
-{
-    cairn_buf_t buf = CAIRN_BUF_INIT;
-    cairn_err_t err = cairn_meta_get(txn, meta_clock, &buf);
-    if (err == CAIRN_OK && buf.len == 8) {
-        cairn_hlc_t h = load_be64(buf.data);
-        if (h > store->clock.last)
-            store->clock.last = h;
-    } else if (err == CAIRN_OK) {
-        err = CAIRN_ECORRUPT;
-    }
-    cairn_buf_free(&buf);
-    return err == CAIRN_ENOTFOUND ? CAIRN_OK : err;
-}
-
-cairn_err_t cairn_batch_begin(cairn_store_t *store, cairn_batch_t **out)
-{
-    if (store == NULL || out == NULL)
-        return CAIRN_EINVAL;
-    cairn_batch_t *b = calloc(1, sizeof *b);
-    if (b == NULL)
-        return CAIRN_ENOMEM;
-    b->store = store;
-    cairn_err_t err = cairn_txn_begin(store, 1, &b->txn);
-    if (err == CAIRN_OK)
-        err = load_clock(store, b->txn);
-    if (err == CAIRN_OK)
-        err = cairn_db_count(b->txn, CAIRN_DB_PENDING, &b->pending);
-    if (err != CAIRN_OK) {
-        cairn_batch_abort(b);
-        return err;
-    }
-    b->clock_at_begin = store->clock.last;
-    *out = b;
-    return CAIRN_OK;
-}
-
-static void batch_free(cairn_batch_t *b)
-{
-    free(b->reeval);
-    cairn_async_release(b);
-    /* The signer's threads belong to the store and outlive the batch. */
-    for (size_t i = 0; i < b->plans_cap; i++)
-        cairn_plan_state_free(b->plans[i].st);
-    free(b->plans);
-    free(b->ready);
-    free(b);
-}
-
-void cairn_batch_abort(cairn_batch_t *b)
-{
-    if (b == NULL)
-        return;
-    if (b->txn != NULL)
-        cairn_txn_abort(b->txn);
-    b->store->clock.last = b->clock_at_begin; /* nothing of the batch happened */
-    batch_free(b);
-}
-
-static int any_key(void *ctx, const uint8_t *key, size_t len)
-{
-    (void)key, (void)len;
-    *(int *)ctx = 1;
-    return 1;
-}
-
-static cairn_err_t flush_states(cairn_batch_t *b)
-{
-    cairn_err_t err = CAIRN_OK;
-    for (size_t i = 0; i < b->plans_cap && err == CAIRN_OK; i++) {
-        cairn_plan_slot_t *s = &b->plans[i];
-        if (s->st != NULL && s->rebuilt)
-            err = cairn_state_replace(b->txn, s->st);
-        else if (s->st != NULL && s->dirty)
-            err = cairn_state_flush(b->txn, s->st);
-    }
-    return err;
-}
-
-cairn_err_t cairn_inert_flags(cairn_plan_state_t *roster, cairn_change_t *const *cs, size_t n,
-                              int *inert)
-{
-    cairn_err_t err = CAIRN_OK;
-    for (size_t i = 0; i < n && err == CAIRN_OK; i++) {
-        unsigned roles;
-        cairn_reason_t why = cairn_roster_judge(roster, cs[i]->author, CAIRN_HLC_MS(cs[i]->hlc),
-                                                &roles, &err);
-        inert[i] = why != CAIRN_REASON_NONE;
-    }
-    return err;
-}
-
-/* Rebuild plan from its log, judging every change against the roster now. */
-static cairn_err_t rebuild_in_batch(cairn_batch_t *b, const uint8_t *plan)
-{
-    cairn_change_t **cs = NULL;
-    cairn_plan_state_t *roster, *old, *st = NULL;
-    size_t n = 0;
-    int *inert = NULL;
-    cairn_err_t err = cairn_batch_plan(b, plan, &old); /* makes its slot */
-    if (err == CAIRN_OK)
-        err = cairn_batch_plan(b, b->store->roster_plan, &roster);
-    if (err == CAIRN_OK)
-        err = cairn_log_load(b->txn, plan, &cs, &n);
-    if (err == CAIRN_OK)
-        err = (inert = calloc(n ? n : 1, sizeof *inert)) ? CAIRN_OK : CAIRN_ENOMEM;
-    if (err == CAIRN_OK)
-        err = cairn_inert_flags(roster, cs, n, inert);
-    if (err == CAIRN_OK)
-        err = cairn_pstate_rebuild(plan, cs, inert, n, &st);
-    if (err == CAIRN_OK) {
-        cairn_plan_slot_t *s = plan_find(b, plan);
-        cairn_plan_state_free(s->st);
-        s->st = st;
-        s->dirty = s->rebuilt = 1;
-    }
-    cairn_log_free(cs, n);
-    free(inert);
-    return err;
-}
-
-typedef struct reeval_ctx {
-    cairn_batch_t *b;
-    uint8_t (*plans)[CAIRN_PLAN_ID_BYTES];
-    size_t n, cap;
-    cairn_err_t err;
-} reeval_ctx_t;
-
-/* Collect the care plans holding a change by any member being judged again. */
-static int find_affected(void *ctx, const cairn_plan_state_t *h)
-{
-    reeval_ctx_t *r = ctx;
-    if (cairn_batch_in_roster(r->b, h->plan))
-        return 0;
-    for (size_t k = 0; k < r->b->nreeval; k++) {
-        uint8_t prefix[CAIRN_PK_SEQ_BYTES];
-        int found = 0;
-        cairn_pk_seq(prefix, h->plan, r->b->reeval[k], 0); /* the author's part only is used */
-        r->err = cairn_db_scan(r->b->txn, CAIRN_DB_PLANS, prefix, CAIRN_PK_AUTHOR_BYTES, any_key,
-                               &found);
-        if (r->err != CAIRN_OK)
-            return 1;
-        if (!found)
-            continue;
-        if (cairn_grow(&r->plans, &r->cap, r->n, sizeof *r->plans, 16) != CAIRN_OK) {
-            r->err = CAIRN_ENOMEM;
-            return 1;
-        }
-        memcpy(r->plans[r->n++], h->plan, CAIRN_PLAN_ID_BYTES);
-        return 0;
-    }
-    return 0;
-}
-
-/*
- * After roster changes, judge again the changes of the members they touched:
- * every care plan holding one is rebuilt from its log against the roster now,
- * so a revocation voids the late changes a replica had already applied and
- * every replica ends with the same plan, whatever order things arrived in.
- */
-static cairn_err_t reevaluate(cairn_batch_t *b)
-{
-    reeval_ctx_t r = {b, NULL, 0, 0, CAIRN_OK};
-    cairn_err_t err = cairn_headers_each(b->txn, find_affected, &r);
-    if (err == CAIRN_OK)
-        err = r.err;
-    for (size_t i = 0; i < r.n && err == CAIRN_OK; i++)
-        err = rebuild_in_batch(b, r.plans[i]);
-    free(r.plans);
-    b->nreeval = 0;
-    return err;
-}
-
-static cairn_err_t save_clock(cairn_batch_t *b)
-{
-    uint8_t v[8];
-    cairn_hlc_t h = b->store->clock.last;
-    if (h == b->clock_at_begin)
-        return CAIRN_OK;
-    store_be64(v, h);
-    return cairn_meta_put(b->txn, meta_clock, v, sizeof v);
-}
-
-cairn_err_t cairn_batch_commit(cairn_batch_t *b)
-{
-    if (b == NULL)
-        return CAIRN_EINVAL;
-    cairn_err_t err = b->failed;
-    for (size_t i = 0; i < b->nasync && err == CAIRN_OK; i++)
-        err = cairn_async_settle(b, b->asyncs[i]);
-    if (err == CAIRN_OK && b->nreeval > 0)
-        err = reevaluate(b);
-    if (err == CAIRN_OK)
-        err = flush_states(b);
-    if (err == CAIRN_OK)
-        err = save_clock(b);
-    if (err != CAIRN_OK) {
-        cairn_batch_abort(b);
-        return err;
-    }
-    err = cairn_txn_commit(b->txn);
-    b->txn = NULL;
-    if (err != CAIRN_OK)
-        b->store->clock.last = b->clock_at_begin;
-    batch_free(b);
-    return err;
+    return cairn_org_is_roster(&p->store->org, plan);
 }
 
 /* ---- checks ------------------------------------------------------------------ */
 
 /* Whether plan's change id is applied here. */
-static int has_change(cairn_batch_t *b, const uint8_t *plan, const uint8_t *id, cairn_err_t *err)
+static int has_change(cairn_pipeline_t *b, const uint8_t *plan, const uint8_t *id, cairn_err_t *err)
 {
-    uint8_t k[CAIRN_PK_CHANGE_BYTES];
-    int rc = cairn_db_has(b->txn, CAIRN_DB_PLANS, k, cairn_pk_change(k, plan, id));
+    int rc = cairn_log_has(b->txn, plan, id);
     if (rc < 0)
         *err = (cairn_err_t)rc;
     return rc == 1;
-}
-
-/* The integer winner of a roster field, or dflt when unset or cleared. */
-static int64_t roster_int(const cairn_plan_state_t *roster, const uint8_t *eid, uint16_t field,
-                          int64_t dflt)
-{
-    const cairn_pslot_t *s = cairn_pstate_find(roster, CAIRN_ET_ROSTER_ENTRY, eid, field);
-    if (s == NULL || s->n == 0 || s->values[0].type != CAIRN_VALUE_INT)
-        return dflt;
-    return s->values[0].i;
-}
-
-static int roster_key_matches(const cairn_plan_state_t *roster, const uint8_t *eid,
-                              const uint8_t *author)
-{
-    char hex[65];
-    const cairn_pslot_t *s = cairn_pstate_find(roster, CAIRN_ET_ROSTER_ENTRY, eid, 1);
-    if (s == NULL || s->n == 0 || s->values[0].type != CAIRN_VALUE_STR || s->values[0].len != 64)
-        return 0;
-    sodium_bin2hex(hex, sizeof hex, author, 32);
-    return memcmp(hex, s->values[0].s, 64) == 0;
 }
 
 /*
  * The roles of c's author at c's time, or a reason. In the roster itself
  * the organisation's root key acts as an administrator.
  */
-static cairn_reason_t author_roles(cairn_batch_t *b, const cairn_change_t *c, int in_roster,
+static cairn_reason_t author_roles(cairn_pipeline_t *b, const cairn_change_t *c, int roster_change,
                                    unsigned *roles, cairn_err_t *err)
 {
-    const cairn_store_t *store = b->store;
-    if (in_roster && memcmp(c->author, store->org, 32) == 0) {
+    const cairn_org_t *org = &b->store->org;
+    if (roster_change && memcmp(c->author, org->key, 32) == 0) {
         *roles = CAIRN_ROLE_ADMIN;
         return CAIRN_REASON_NONE;
     }
     cairn_plan_state_t *roster;
-    *err = cairn_batch_plan(b, store->roster_plan, &roster);
+    *err = cairn_cache_plan(&b->cache, org->roster_plan, &roster);
     if (*err != CAIRN_OK)
         return CAIRN_REASON_NONE;
     return cairn_roster_judge(roster, c->author, CAIRN_HLC_MS(c->hlc), roles, err);
-}
-
-cairn_reason_t cairn_roster_judge(cairn_plan_state_t *roster, const uint8_t key[32],
-                                  uint64_t at_ms, unsigned *roles, cairn_err_t *err)
-{
-    uint8_t eid[CAIRN_ENTITY_ID_BYTES];
-    cairn_roster_eid(key, eid);
-    *err = cairn_pstate_touch(roster, CAIRN_ET_ROSTER_ENTRY, eid, 0);
-    if (*err != CAIRN_OK)
-        return CAIRN_REASON_NONE;
-    if (!cairn_plan_state_present(roster, CAIRN_ET_ROSTER_ENTRY, eid) ||
-        !roster_key_matches(roster, eid, key))
-        return CAIRN_REASON_UNKNOWN_AUTHOR;
-    int64_t at = (int64_t)at_ms;
-    int64_t from = roster_int(roster, eid, 4, 0);
-    int64_t until = roster_int(roster, eid, 5, 0);
-    int64_t revoked = roster_int(roster, eid, 6, 0);
-    *roles = (unsigned)roster_int(roster, eid, 3, 0); /* also when not valid: see precheck */
-    if (at < from || (until != 0 && at >= until) || (revoked != 0 && at >= revoked))
-        return CAIRN_REASON_NOT_VALID;
-    return CAIRN_REASON_NONE;
 }
 
 /* Collect the ids c names that the store does not hold. */
@@ -450,7 +105,7 @@ static void missing_add(missing_t *m, const uint8_t *id)
 }
 
 /* Add to m the deps and pred changes of c not held here. */
-static cairn_err_t find_missing(cairn_batch_t *b, const cairn_change_t *c, missing_t *m)
+static cairn_err_t find_missing(cairn_pipeline_t *b, const cairn_change_t *c, missing_t *m)
 {
     cairn_err_t err = CAIRN_OK;
     for (size_t i = 0; i < c->ndeps && err == CAIRN_OK; i++)
@@ -469,7 +124,7 @@ static cairn_err_t find_missing(cairn_batch_t *b, const cairn_change_t *c, missi
  * along its own chain, so a revoked key cannot date new changes before
  * the last one it made.
  */
-static cairn_reason_t check_chain(cairn_batch_t *b, const cairn_change_t *c, missing_t *m,
+static cairn_reason_t check_chain(cairn_pipeline_t *b, const cairn_change_t *c, missing_t *m,
                                   cairn_err_t *err)
 {
     if (!c->has_prev)
@@ -478,26 +133,18 @@ static cairn_reason_t check_chain(cairn_batch_t *b, const cairn_change_t *c, mis
         missing_add(m, c->prev);
         return CAIRN_REASON_NONE;
     }
-    uint8_t k[CAIRN_PK_LOG_BYTES];
-    cairn_buf_t buf = CAIRN_BUF_INIT;
-    *err = cairn_db_get(b->txn, CAIRN_DB_PLANS, k,
-                        cairn_pk_log(k, c->plan, c->author, c->seq - 1, c->prev), &buf);
-    cairn_reason_t why = CAIRN_REASON_NONE;
-    if (*err == CAIRN_ENOTFOUND) {
+    cairn_hlc_t prev_hlc = 0;
+    *err = cairn_log_clock(b->txn, c->plan, c->author, c->seq - 1, c->prev, &prev_hlc);
+    if (*err == CAIRN_ENOTFOUND) { /* held, but not as the author's change seq - 1 */
         *err = CAIRN_OK;
-        why = CAIRN_REASON_BAD_CHAIN;
-    } else if (*err == CAIRN_OK && buf.len != 8) {
-        *err = CAIRN_ECORRUPT;
-    } else if (*err == CAIRN_OK && c->hlc <= load_be64(buf.data)) {
-        why = CAIRN_REASON_BAD_CHAIN;
+        return CAIRN_REASON_BAD_CHAIN;
     }
-    cairn_buf_free(&buf);
-    return why;
+    return *err == CAIRN_OK && c->hlc <= prev_hlc ? CAIRN_REASON_BAD_CHAIN : CAIRN_REASON_NONE;
 }
 
 /* ---- park, apply, release ------------------------------------------------------ */
 
-static cairn_err_t park(cairn_batch_t *b, const cairn_change_t *c, const missing_t *m)
+static cairn_err_t park(cairn_pipeline_t *b, const cairn_change_t *c, const missing_t *m)
 {
     cairn_err_t err = cairn_db_put(b->txn, CAIRN_DB_PENDING, c->id, CAIRN_CHANGE_ID_BYTES,
                                    c->bytes, c->len);
@@ -514,14 +161,14 @@ static cairn_err_t park(cairn_batch_t *b, const cairn_change_t *c, const missing
 
 
 typedef struct collect {
-    cairn_batch_t *b;
+    cairn_pipeline_t *b;
     cairn_err_t err;
 } collect_t;
 
 static int collect_waiter(void *ctx, const uint8_t *key, size_t len)
 {
     collect_t *col = ctx;
-    cairn_batch_t *b = col->b;
+    cairn_pipeline_t *b = col->b;
     if (len != 2 * CAIRN_CHANGE_ID_BYTES)
         return 0;
     if (cairn_grow(&b->ready, &b->cap_ready, b->nready, sizeof *b->ready, 16) != CAIRN_OK) {
@@ -533,7 +180,7 @@ static int collect_waiter(void *ctx, const uint8_t *key, size_t len)
 }
 
 /* Queue the changes that waited for id, and forget that they did. */
-static cairn_err_t release_waiters(cairn_batch_t *b, const uint8_t *id)
+static cairn_err_t release_waiters(cairn_pipeline_t *b, const uint8_t *id)
 {
     size_t first = b->nready;
     collect_t col = {b, CAIRN_OK};
@@ -550,28 +197,19 @@ static cairn_err_t release_waiters(cairn_batch_t *b, const uint8_t *id)
     return err;
 }
 
-int cairn_batch_in_roster(const cairn_batch_t *b, const uint8_t *plan)
-{
-    return b->store->has_org && memcmp(plan, b->store->roster_plan, CAIRN_PLAN_ID_BYTES) == 0;
-}
-
 /*
  * Remember the members whose roster entries roster change c touched: their
  * changes in care plans are judged again at commit (a revocation may make
  * some inert, a new entry may bring some back).
  */
-static cairn_err_t note_roster_keys(cairn_batch_t *b, const cairn_change_t *c)
+static cairn_err_t note_roster_keys(cairn_pipeline_t *b, const cairn_change_t *c)
 {
     cairn_plan_state_t *roster;
-    cairn_err_t err = cairn_batch_plan(b, b->store->roster_plan, &roster);
+    cairn_err_t err = cairn_cache_plan(&b->cache, b->store->org.roster_plan, &roster);
     for (size_t i = 0; i < c->nops && err == CAIRN_OK; i++) {
-        if (c->ops[i].etype != CAIRN_ET_ROSTER_ENTRY)
-            continue;
-        const cairn_pslot_t *s = cairn_pstate_find(roster, CAIRN_ET_ROSTER_ENTRY, c->ops[i].eid, 1);
         uint8_t key[32];
-        if (s == NULL || s->n == 0 || s->values[0].type != CAIRN_VALUE_STR ||
-            s->values[0].len != 64 ||
-            sodium_hex2bin(key, sizeof key, s->values[0].s, 64, NULL, NULL, NULL) != 0)
+        if (c->ops[i].etype != CAIRN_ET_ROSTER_ENTRY ||
+            !cairn_roster_entry_key(roster, c->ops[i].eid, key))
             continue;
         size_t k = 0;
         while (k < b->nreeval && memcmp(b->reeval[k], key, 32) != 0)
@@ -585,36 +223,25 @@ static cairn_err_t note_roster_keys(cairn_batch_t *b, const cairn_change_t *c)
     return err;
 }
 
-static cairn_err_t apply(cairn_batch_t *b, const cairn_change_t *c, cairn_ingest_result_t *res,
+static cairn_err_t apply(cairn_pipeline_t *b, const cairn_change_t *c, cairn_ingest_result_t *res,
                          int inert)
 {
-    uint8_t k[CAIRN_PK_LOG_BYTES], ck[CAIRN_PK_CHANGE_BYTES];
     int forked = 0;
-    size_t n = cairn_pk_seq(k, c->plan, c->author, c->seq);
-    cairn_err_t err = cairn_db_scan(b->txn, CAIRN_DB_PLANS, k, n, any_key, &forked);
+    cairn_err_t err = cairn_log_append(b->txn, c, &forked);
     if (err == CAIRN_OK && forked) {
-        err = cairn_db_put(b->txn, CAIRN_DB_FORKS, k, n, "", 0);
         res->fork = 1;
         b->stats.forks++;
     }
-    if (err == CAIRN_OK)
-        err = cairn_db_put(b->txn, CAIRN_DB_PLANS, ck, cairn_pk_change(ck, c->plan, c->id),
-                           c->bytes, c->len);
-    uint8_t hlc[8];
-    store_be64(hlc, c->hlc);
-    if (err == CAIRN_OK) /* the log entry keeps the change's clock, for check_chain */
-        err = cairn_db_put(b->txn, CAIRN_DB_PLANS, k,
-                           cairn_pk_log(k, c->plan, c->author, c->seq, c->id), hlc, sizeof hlc);
     cairn_plan_state_t *st;
     if (err == CAIRN_OK)
-        err = cairn_batch_plan(b, c->plan, &st);
+        err = cairn_cache_plan(&b->cache, c->plan, &st);
     if (err == CAIRN_OK)
         err = cairn_pstate_apply(st, c, inert);
-    if (err == CAIRN_OK && cairn_batch_in_roster(b, c->plan))
+    if (err == CAIRN_OK && in_roster(b, c->plan))
         err = note_roster_keys(b, c);
     if (err != CAIRN_OK)
         return err;
-    cairn_batch_mark_dirty(b, c->plan);
+    cairn_cache_mark_dirty(&b->cache, c->plan);
     cairn_hlc_observe(&b->store->clock, c->hlc, cairn_store_now(b->store));
     res->verdict = inert ? CAIRN_INERT : CAIRN_APPLIED;
     res->reason = inert ? CAIRN_REASON_NOT_VALID : CAIRN_REASON_NONE;
@@ -626,15 +253,16 @@ static cairn_err_t apply(cairn_batch_t *b, const cairn_change_t *c, cairn_ingest
     return b->pending == 0 ? CAIRN_OK : release_waiters(b, c->id);
 }
 
-cairn_reason_t cairn_batch_precheck(cairn_batch_t *b, const cairn_change_t *c, cairn_err_t *err)
+cairn_reason_t cairn_pipeline_precheck(cairn_pipeline_t *b, const cairn_change_t *c,
+                                       cairn_err_t *err)
 {
-    int in_roster = cairn_batch_in_roster(b, c->plan);
+    int roster_change = in_roster(b, c->plan);
     unsigned roles = 0;
-    if (!b->store->has_org) /* no roster: no author is known */
+    if (!b->store->org.has) /* no roster: no author is known */
         return CAIRN_REASON_UNKNOWN_AUTHOR;
-    cairn_reason_t why = cairn_schema_check(c, in_roster);
+    cairn_reason_t why = cairn_schema_check(c, roster_change);
     if (why == CAIRN_REASON_NONE)
-        why = author_roles(b, c, in_roster, &roles, err);
+        why = author_roles(b, c, roster_change, &roles, err);
     /* A change outside its author's validity must still be one the roles allow. */
     if ((why == CAIRN_REASON_NONE || why == CAIRN_REASON_NOT_VALID) && *err == CAIRN_OK &&
         !cairn_schema_allows(c, roles))
@@ -643,11 +271,11 @@ cairn_reason_t cairn_batch_precheck(cairn_batch_t *b, const cairn_change_t *c, c
 }
 
 /* Every check after the signature; on success c is applied or parked. */
-static cairn_err_t process_checked(cairn_batch_t *b, const cairn_change_t *c,
+static cairn_err_t process_checked(cairn_pipeline_t *b, const cairn_change_t *c,
                                    cairn_ingest_result_t *res)
 {
     cairn_err_t err = CAIRN_OK;
-    missing_t m; /* about 10 KiB; per call, as calls nest (async edits) */
+    missing_t m; /* about 10 KiB; per call, as released changes nest */
     memcpy(res->id, c->id, CAIRN_CHANGE_ID_BYTES);
     if (has_change(b, c->plan, c->id, &err) || err != CAIRN_OK) {
         res->verdict = CAIRN_DUPLICATE;
@@ -664,13 +292,13 @@ static cairn_err_t process_checked(cairn_batch_t *b, const cairn_change_t *c,
     m.n = 0;
     cairn_reason_t why = check_chain(b, c, &m, &err);
     if (why == CAIRN_REASON_NONE && err == CAIRN_OK)
-        why = cairn_batch_precheck(b, c, &err);
+        why = cairn_pipeline_precheck(b, c, &err);
     /*
      * A care-plan change made outside its author's validity is kept but
      * inert: every replica then holds the same history whichever it learned
      * first, the change or the revocation, and none applies its operations.
      */
-    int inert = why == CAIRN_REASON_NOT_VALID && !cairn_batch_in_roster(b, c->plan);
+    int inert = why == CAIRN_REASON_NOT_VALID && !in_roster(b, c->plan);
     if (inert)
         why = CAIRN_REASON_NONE;
     if (why == CAIRN_REASON_NONE && err == CAIRN_OK)
@@ -698,7 +326,7 @@ static cairn_err_t process_checked(cairn_batch_t *b, const cairn_change_t *c,
 }
 
 /* Take a released change out of the pending area and process it again. */
-static cairn_err_t process_released(cairn_batch_t *b, const uint8_t *queued_id)
+static cairn_err_t process_released(cairn_pipeline_t *b, const uint8_t *queued_id)
 {
     uint8_t id[CAIRN_CHANGE_ID_BYTES]; /* the queue may move while we work */
     memcpy(id, queued_id, sizeof id);
@@ -725,8 +353,8 @@ static cairn_err_t process_released(cairn_batch_t *b, const uint8_t *queued_id)
     return err;
 }
 
-cairn_err_t cairn_batch_process(cairn_batch_t *b, const cairn_change_t *c,
-                                cairn_ingest_result_t *res)
+cairn_err_t cairn_pipeline_process(cairn_pipeline_t *b, const cairn_change_t *c,
+                                   cairn_ingest_result_t *res)
 {
     if (b->failed != CAIRN_OK)
         return b->failed;
@@ -739,27 +367,6 @@ cairn_err_t cairn_batch_process(cairn_batch_t *b, const cairn_change_t *c,
     if (err != CAIRN_OK)
         b->failed = err;
     return err;
-}
-
-cairn_err_t cairn_batch_chain_head(cairn_batch_t *b, const uint8_t *plan, const uint8_t *author,
-                                   uint64_t *seq, uint8_t id[CAIRN_CHANGE_ID_BYTES])
-{
-    uint8_t prefix[CAIRN_PK_SEQ_BYTES], k[CAIRN_PK_LOG_BYTES];
-    size_t len;
-    cairn_pk_seq(prefix, plan, author, 0);
-    cairn_err_t err = cairn_db_last(b->txn, CAIRN_DB_PLANS, prefix, CAIRN_PK_AUTHOR_BYTES, k,
-                                    sizeof k, &len);
-    if (err == CAIRN_ENOTFOUND) {
-        *seq = 0;
-        return CAIRN_OK;
-    }
-    if (err != CAIRN_OK)
-        return err;
-    if (len != CAIRN_PK_LOG_BYTES)
-        return CAIRN_ECORRUPT;
-    *seq = cairn_pk_log_seq(k);
-    memcpy(id, k + CAIRN_PK_SEQ_BYTES, CAIRN_CHANGE_ID_BYTES);
-    return CAIRN_OK;
 }
 
 /* ---- cairn_ingest: decode, authenticate per chain, process ------------------- */
@@ -829,17 +436,12 @@ static void reject(cairn_ingest_result_t *res, cairn_ingest_stats_t *stats, cair
     stats->rejected++;
 }
 
-cairn_err_t cairn_ingest(cairn_store_t *store, const uint8_t *const *bytes, const size_t *lens,
-                         size_t n, cairn_ingest_result_t *results, cairn_ingest_stats_t *stats)
+cairn_err_t cairn_pipeline_run(cairn_pipeline_t *p, const uint8_t *const *bytes,
+                               const size_t *lens, size_t n, cairn_ingest_result_t *res)
 {
-    if (store == NULL || (n > 0 && (bytes == NULL || lens == NULL)))
-        return CAIRN_EINVAL;
-    cairn_ingest_result_t *res = results ? results : calloc(n ? n : 1, sizeof *res);
     item_t *items = calloc(n ? n : 1, sizeof *items);
-    cairn_batch_t *b = NULL;
-    cairn_err_t err = (res == NULL || items == NULL) ? CAIRN_ENOMEM : CAIRN_OK;
-    if (err == CAIRN_OK)
-        err = cairn_batch_begin(store, &b);
+    item_t **order = calloc(n ? n : 1, sizeof *order);
+    cairn_err_t err = items == NULL || order == NULL ? CAIRN_ENOMEM : p->failed;
     for (size_t i = 0; i < n && err == CAIRN_OK; i++) {
         memset(&res[i], 0, sizeof res[i]);
         items[i].index = i;
@@ -847,40 +449,32 @@ cairn_err_t cairn_ingest(cairn_store_t *store, const uint8_t *const *bytes, cons
         if (derr == CAIRN_ENOMEM)
             err = derr;
         else if (derr != CAIRN_OK)
-            reject(&res[i], &b->stats, derr == CAIRN_ETOOBIG ? CAIRN_REASON_TOO_BIG
-                                                           : CAIRN_REASON_MALFORMED);
+            reject(&res[i], &p->stats,
+                   derr == CAIRN_ETOOBIG ? CAIRN_REASON_TOO_BIG : CAIRN_REASON_MALFORMED);
     }
     if (err == CAIRN_OK) {
         qsort(items, n, sizeof *items, cmp_chain);
-        authenticate(items, n, &b->stats);
-        /* Process in arrival order, which is causal order from a sane peer. */
+        authenticate(items, n, &p->stats);
         for (size_t k = 0; k < n; k++) {
             item_t *it = &items[k];
+            order[it->index] = it;
             if (it->c != NULL && !it->authentic) {
                 memcpy(res[it->index].id, it->c->id, CAIRN_CHANGE_ID_BYTES);
-                reject(&res[it->index], &b->stats, CAIRN_REASON_BAD_SIGNATURE);
+                reject(&res[it->index], &p->stats, CAIRN_REASON_BAD_SIGNATURE);
                 cairn_change_free(it->c);
                 it->c = NULL;
             }
         }
-        item_t **order = calloc(n ? n : 1, sizeof *order);
-        err = order ? CAIRN_OK : CAIRN_ENOMEM;
-        for (size_t k = 0; k < n && order; k++)
-            order[items[k].index] = &items[k];
+        /* Process in arrival order, which is causal order from a sane peer. */
         for (size_t i = 0; i < n && err == CAIRN_OK; i++)
             if (order[i]->c != NULL)
-                err = cairn_batch_process(b, order[i]->c, &res[i]);
-        free(order);
+                err = cairn_pipeline_process(p, order[i]->c, &res[i]);
     }
-    cairn_ingest_stats_t st = b ? b->stats : (cairn_ingest_stats_t){0};
-    if (b != NULL)
-        err = err == CAIRN_OK ? cairn_batch_commit(b) : (cairn_batch_abort(b), err);
-    if (stats != NULL)
-        *stats = st;
     for (size_t i = 0; items != NULL && i < n; i++)
         cairn_change_free(items[i].c);
     free(items);
-    if (res != results)
-        free(res);
+    free(order);
+    if (err != CAIRN_OK && p->failed == CAIRN_OK)
+        p->failed = err;
     return err;
 }

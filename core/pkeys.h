@@ -73,6 +73,20 @@ static inline size_t cairn_pk_log(uint8_t *k, const uint8_t *plan, const uint8_t
     return CAIRN_PK_LOG_BYTES;
 }
 
+static inline uint64_t cairn_be64_load(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static inline void cairn_be64_store(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (56 - 8 * i));
+}
+
 static inline uint64_t cairn_pk_log_seq(const uint8_t *k)
 {
     uint64_t s = 0;

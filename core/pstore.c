@@ -8,7 +8,8 @@
  * and a batch loads only the entities its changes touch. Reading a whole
  * plan is one range scan, in the same order as the state's slots.
  */
-#include "batch.h"
+#include "pstore.h"
+
 #include "grow.h"
 #include "pkeys.h"
 
@@ -179,8 +180,60 @@ cairn_err_t cairn_state_replace(cairn_txn_t *txn, cairn_plan_state_t *st)
     for (size_t i = 0; i < ks.n && err == CAIRN_OK; i++)
         err = cairn_db_del(txn, CAIRN_DB_PLANS, ks.k[i], ENTITY_KEY_BYTES);
     free(ks.k);
+    if (err == CAIRN_OK && st->nchanges == 0) { /* no history: no plan, no header */
+        uint8_t k[CAIRN_PK_PREFIX];
+        err = cairn_db_del(txn, CAIRN_DB_PLANS, k, cairn_pk_prefix(k, st->plan, CAIRN_PK_HEADER));
+        return err == CAIRN_ENOTFOUND ? CAIRN_OK : err;
+    }
     st->header_dirty = 1;
     for (size_t i = 0; i < st->nents; i++)
         st->ents[i].dirty = 1;
     return err == CAIRN_OK ? cairn_state_flush(txn, st) : err;
+}
+
+/* ---- plan headers ---------------------------------------------------------- */
+
+/* The next plan id after p (big-endian increment); 0 when p was the last. */
+static int plan_next(uint8_t *p)
+{
+    for (int i = CAIRN_PLAN_ID_BYTES - 1; i >= 0; i--)
+        if (++p[i] != 0)
+            return 1;
+    return 0;
+}
+
+cairn_err_t cairn_headers_each(cairn_txn_t *txn, int (*fn)(void *, const cairn_plan_state_t *),
+                               void *ctx)
+{
+    cairn_err_t err;
+    uint8_t at[CAIRN_PK_PREFIX] = {0}, key[CAIRN_RECORD_KEY_MAX];
+    cairn_buf_t buf = CAIRN_BUF_INIT;
+    size_t len;
+    /* A plan's keys start with its header: seek to it, then past the plan. */
+    while ((err = cairn_db_seek(txn, CAIRN_DB_PLANS, at, sizeof at, key, sizeof key, &len)) ==
+           CAIRN_OK) {
+        if (len < CAIRN_PK_PREFIX) {
+            err = CAIRN_ECORRUPT;
+            break;
+        }
+        /*
+         * A plan whose first key is not its header is one a write transaction
+         * is building: its header is written at commit. It counts as empty.
+         */
+        int has_header = key[CAIRN_PLAN_ID_BYTES] == CAIRN_PK_HEADER;
+        cairn_plan_state_t *st = cairn_pstate_new(key);
+        err = st == NULL   ? CAIRN_ENOMEM
+              : has_header ? cairn_db_get(txn, CAIRN_DB_PLANS, key, CAIRN_PK_PREFIX, &buf)
+                           : CAIRN_OK;
+        if (err == CAIRN_OK && has_header)
+            err = cairn_pstate_decode_header(st, buf.data, buf.len);
+        int stop = err == CAIRN_OK && fn(ctx, st) != 0;
+        cairn_plan_state_free(st);
+        memcpy(at, key, CAIRN_PLAN_ID_BYTES);
+        at[CAIRN_PLAN_ID_BYTES] = 0;
+        if (err != CAIRN_OK || stop || !plan_next(at))
+            break;
+    }
+    cairn_buf_free(&buf);
+    return err == CAIRN_ENOTFOUND ? CAIRN_OK : err;
 }

@@ -7,10 +7,12 @@
  */
 #include "cairn/replica.h"
 
-#include "batch.h"
 #include "causal.h"
 #include "grow.h"
+#include "log.h"
 #include "pkeys.h"
+#include "pstore.h"
+#include "store_int.h"
 #include "wipe.h"
 
 #include <sodium.h>
@@ -21,56 +23,11 @@
 
 typedef int (*header_fn)(void *ctx, const cairn_plan_state_t *header);
 
-/* The next plan id after p (big-endian increment); 0 when p was the last. */
-static int plan_next(uint8_t *p)
-{
-    for (int i = CAIRN_PLAN_ID_BYTES - 1; i >= 0; i--)
-        if (++p[i] != 0)
-            return 1;
-    return 0;
-}
-
-cairn_err_t cairn_headers_each(cairn_txn_t *txn, int (*fn)(void *, const cairn_plan_state_t *),
-                               void *ctx)
-{
-    cairn_err_t err;
-    uint8_t at[CAIRN_PK_PREFIX] = {0}, key[CAIRN_RECORD_KEY_MAX];
-    cairn_buf_t buf = CAIRN_BUF_INIT;
-    size_t len;
-    /* A plan's keys start with its header: seek to it, then past the plan. */
-    while ((err = cairn_db_seek(txn, CAIRN_DB_PLANS, at, sizeof at, key, sizeof key, &len)) ==
-           CAIRN_OK) {
-        if (len < CAIRN_PK_PREFIX) {
-            err = CAIRN_ECORRUPT;
-            break;
-        }
-        /*
-         * A plan whose first key is not its header is one a write transaction
-         * is building: its header is written at commit. It counts as empty.
-         */
-        int has_header = key[CAIRN_PLAN_ID_BYTES] == CAIRN_PK_HEADER;
-        cairn_plan_state_t *st = cairn_pstate_new(key);
-        err = st == NULL   ? CAIRN_ENOMEM
-              : has_header ? cairn_db_get(txn, CAIRN_DB_PLANS, key, CAIRN_PK_PREFIX, &buf)
-                           : CAIRN_OK;
-        if (err == CAIRN_OK && has_header)
-            err = cairn_pstate_decode_header(st, buf.data, buf.len);
-        int stop = err == CAIRN_OK && fn(ctx, st) != 0;
-        cairn_plan_state_free(st);
-        memcpy(at, key, CAIRN_PLAN_ID_BYTES);
-        at[CAIRN_PLAN_ID_BYTES] = 0;
-        if (err != CAIRN_OK || stop || !plan_next(at))
-            break;
-    }
-    cairn_buf_free(&buf);
-    return err == CAIRN_ENOTFOUND ? CAIRN_OK : err;
-}
-
 /* Call fn with the header of every plan, in plan id order. */
 static cairn_err_t headers_each(cairn_store_t *store, header_fn fn, void *ctx)
 {
     cairn_txn_t *txn;
-    cairn_err_t err = cairn_txn_begin(store, 0, &txn);
+    cairn_err_t err = cairn_kv_begin(&store->kv, 0, &txn);
     if (err != CAIRN_OK)
         return err;
     err = cairn_headers_each(txn, fn, ctx);
@@ -187,7 +144,7 @@ cairn_err_t cairn_plan_vector(cairn_store_t *store, const uint8_t plan[CAIRN_PLA
         return CAIRN_EINVAL;
     cairn_txn_t *txn;
     log_keys_t lk = {NULL, 0, 0, 0};
-    cairn_err_t err = cairn_txn_begin(store, 0, &txn);
+    cairn_err_t err = cairn_kv_begin(&store->kv, 0, &txn);
     if (err != CAIRN_OK)
         return err;
     err = read_log(txn, plan, &lk);
@@ -299,7 +256,7 @@ cairn_err_t cairn_plan_changes_since(cairn_store_t *store, const uint8_t plan[CA
     log_keys_t lk = {NULL, 0, 0, 0};
     cairn_change_t **cs = NULL;
     size_t n = 0, *order = NULL;
-    cairn_err_t err = cairn_txn_begin(store, 0, &txn);
+    cairn_err_t err = cairn_kv_begin(&store->kv, 0, &txn);
     if (err != CAIRN_OK)
         return err;
     err = read_log(txn, plan, &lk);
@@ -330,7 +287,7 @@ cairn_err_t cairn_plan_has_change(cairn_store_t *store, const uint8_t plan[CAIRN
         return CAIRN_EINVAL;
     cairn_txn_t *txn;
     uint8_t k[CAIRN_PK_CHANGE_BYTES];
-    cairn_err_t err = cairn_txn_begin(store, 0, &txn);
+    cairn_err_t err = cairn_kv_begin(&store->kv, 0, &txn);
     if (err != CAIRN_OK)
         return err;
     int rc = cairn_db_has(txn, CAIRN_DB_PLANS, k, cairn_pk_change(k, plan, id));
@@ -347,22 +304,12 @@ cairn_err_t cairn_roster_member(cairn_store_t *store, const uint8_t key[32], uin
     if (store == NULL || key == NULL || roles == NULL)
         return CAIRN_EINVAL;
     cairn_reason_t r = CAIRN_REASON_UNKNOWN_AUTHOR;
-    cairn_err_t err = CAIRN_OK;
-    *roles = 0;
-    if (store->has_org && memcmp(key, store->org, 32) == 0) {
-        r = CAIRN_REASON_NONE;
-    } else if (store->has_org) {
-        cairn_txn_t *txn;
-        cairn_plan_state_t *roster = NULL;
-        err = cairn_txn_begin(store, 0, &txn);
-        if (err != CAIRN_OK)
-            return err;
-        err = cairn_state_load(txn, store->roster_plan, &roster);
-        if (err == CAIRN_OK)
-            r = cairn_roster_judge(roster, key, now_ms, roles, &err);
-        cairn_plan_state_free(roster);
-        cairn_txn_abort(txn);
-    }
+    cairn_txn_t *txn;
+    cairn_err_t err = cairn_kv_begin(&store->kv, 0, &txn);
+    if (err != CAIRN_OK)
+        return err;
+    err = cairn_roster_judge_key(txn, &store->org, key, now_ms, roles, &r);
+    cairn_txn_abort(txn);
     if (why != NULL)
         *why = r;
     if (err != CAIRN_OK)
@@ -370,71 +317,16 @@ cairn_err_t cairn_roster_member(cairn_store_t *store, const uint8_t key[32], uin
     return r == CAIRN_REASON_NONE ? CAIRN_OK : CAIRN_EDENIED;
 }
 
-/* Whether a present member of st has person_key hex. */
-static int on_team(const cairn_plan_state_t *st, const char *hex)
-{
-    uint16_t person = (uint16_t)cairn_field_by_name(CAIRN_ET_MEMBER, "person_key");
-    for (size_t i = 0; i < st->nslots; i++) {
-        const cairn_pslot_t *s = &st->slots[i];
-        if (s->etype != CAIRN_ET_MEMBER || s->field != person || s->n == 0 ||
-            s->values[0].type != CAIRN_VALUE_STR || s->values[0].len != 64 ||
-            memcmp(s->values[0].s, hex, 64) != 0)
-            continue;
-        if (cairn_plan_state_present(st, CAIRN_ET_MEMBER, s->eid))
-            return 1;
-    }
-    return 0;
-}
-
-typedef struct team_ctx {
-    cairn_plan_state_t *st;
-    cairn_err_t err;
-} team_ctx_t;
-
-static int load_member(void *ctx, const uint8_t *key, size_t len)
-{
-    team_ctx_t *t = ctx;
-    if (len != CAIRN_PK_ENTITY_BYTES)
-        return 0;
-    t->err = cairn_pstate_touch(t->st, CAIRN_ET_MEMBER, key + CAIRN_PK_PREFIX + 2, 0);
-    return t->err != CAIRN_OK;
-}
-
-/* The plan's care team alone: its member rows, not the rest of the plan. */
-static cairn_err_t load_team(cairn_txn_t *txn, const uint8_t *plan, cairn_plan_state_t **out)
-{
-    uint8_t prefix[CAIRN_PK_ENTITY_BYTES];
-    cairn_pk_entity(prefix, plan, CAIRN_ET_MEMBER, cairn_singleton_eid);
-    team_ctx_t t = {NULL, CAIRN_OK};
-    cairn_err_t err = cairn_state_load(txn, plan, &t.st);
-    if (err == CAIRN_OK)
-        err = cairn_db_scan(txn, CAIRN_DB_PLANS, prefix, CAIRN_PK_PREFIX + 2, load_member, &t);
-    if (err == CAIRN_OK)
-        err = t.err;
-    *out = t.st;
-    return err;
-}
-
 cairn_err_t cairn_plan_may_hold(cairn_store_t *store, const uint8_t plan[CAIRN_PLAN_ID_BYTES],
                                 const uint8_t key[32], unsigned roles, int *may)
 {
     if (store == NULL || plan == NULL || key == NULL || may == NULL)
         return CAIRN_EINVAL;
-    *may = (store->has_org && memcmp(plan, store->roster_plan, CAIRN_PLAN_ID_BYTES) == 0) ||
-           (roles & CAIRN_ROLE_CARE_MANAGER) != 0;
-    if (*may)
-        return CAIRN_OK;
-    char hex[65];
-    sodium_bin2hex(hex, sizeof hex, key, 32);
     cairn_txn_t *txn;
-    cairn_plan_state_t *st = NULL;
-    cairn_err_t err = cairn_txn_begin(store, 0, &txn);
+    cairn_err_t err = cairn_kv_begin(&store->kv, 0, &txn);
     if (err != CAIRN_OK)
         return err;
-    err = load_team(txn, plan, &st);
-    if (err == CAIRN_OK)
-        *may = on_team(st, hex);
-    cairn_plan_state_free(st); /* it reads through txn: free it first */
+    err = cairn_roster_may_hold(txn, &store->org, plan, key, roles, may);
     cairn_txn_abort(txn);
     return err;
 }

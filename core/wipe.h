@@ -18,6 +18,12 @@ cairn_err_t cairn_value_dup(cairn_value_t *dst, const cairn_value_t *src);
 void cairn_value_wipe(cairn_value_t *v);
 
 /*
+ * Release an array of n ops built by an edit (each op's pred array malloc'd,
+ * its value copied by cairn_value_dup), wiping values, then the array.
+ */
+void cairn_ops_release(cairn_op_t *ops, size_t n);
+
+/*
  * BLAKE2b of out_len bytes over domain (with its NUL) then each part in
  * turn (a NULL part ends the list): the derived ids of the roster and log.
  */

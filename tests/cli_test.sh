@@ -178,7 +178,7 @@ contains "$T/out" "plans       0" "status: no plans"
 contains "$T/out" "pending     0" "status: nothing pending"
 expect 0 "status --json without an organisation" -- "$CAIRN" status "$A" --json
 contains "$T/out" '"organisation": null' "json: no organisation"
-expect 23 "org show without an organisation" -- "$CAIRN" org show "$A"
+expect 35 "org show without an organisation" -- "$CAIRN" org show "$A"
 contains "$T/err" "belongs to no organisation" "no organisation message"
 expect 31 "edit without an organisation" -- "$CAIRN" plan new "$A"
 
@@ -475,7 +475,7 @@ expect 0 "plan show after sync" -- "$CAIRN" plan show "$C" "$plan"
 expect 0 "sync again: nothing to do" -- "$CAIRN" sync "$C" "$A" --json
 contains "$T/out" '"result": "done"' "sync json result"
 contains "$T/out" '"flights": 5' "in sync: handshake and one round trip"
-expect 23 "sync with a node of no organisation" -- "$CAIRN" sync "$A" "$S"
+expect 35 "sync with a node of no organisation" -- "$CAIRN" sync "$A" "$S"
 expect 3 "sync with a node not on the roster" -- "$CAIRN" sync "$S2" "$A"
 expect 2 "sync without a peer" -- "$CAIRN" sync "$A"
 expect 17 "sync: the wrong key file for the peer" -- "$CAIRN" sync "$A" "$T/kf"
@@ -485,7 +485,7 @@ expect 17 "sync: the wrong passphrase for the peer" -- env CAIRN_PASSPHRASE=wron
 expect 28 "sync: --key-file for a passphrase peer" -- "$CAIRN" sync "$A" "$N" --key-file "$T/nodes.key"
 expect 11 "org create with a name over 200 bytes" -- "$CAIRN" org create "$T/kf" --key-file "$T/node.key" --name "$(printf 'n%.0s' $(seq 201))"
 contains "$T/err" "at most 200 bytes" "org name message"
-expect 23 "no organisation made" -- "$CAIRN" org show "$T/kf" --key-file "$T/node.key"
+expect 35 "no organisation made" -- "$CAIRN" org show "$T/kf" --key-file "$T/node.key"
 
 # Output that cannot be written is an error, not a silent success.
 if [ -w /dev/full ]; then

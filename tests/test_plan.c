@@ -105,7 +105,7 @@ static void test_edit_and_read(void)
     CHECK_OK(cairn_edit_set(e2, CAIRN_ET_PLAN, cairn_singleton_eid, field(CAIRN_ET_PLAN, "title"),
                             &t2));
     CHECK_OK(cairn_edit_commit(e, NULL));
-    CHECK_ERR(cairn_edit_commit(e2, NULL), CAIRN_EINVAL);
+    CHECK_ERR(cairn_edit_commit(e2, NULL), CAIRN_ECONFLICT);
     CHECK_OK(cairn_batch_commit(b));
 
     /* Removing the need hides it; the rebuild agrees with the incremental state. */

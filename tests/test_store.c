@@ -559,7 +559,7 @@ static void limits_and_misuse(void)
     char longkey[CAIRN_RECORD_KEY_MAX + 1];
     memset(longkey, 'k', sizeof longkey);
     CHECK_OK(cairn_txn_begin(s, 1, &txn));
-    CHECK_ERR(cairn_txn_begin(s, 1, &txn2), CAIRN_EINVAL);
+    CHECK_ERR(cairn_txn_begin(s, 1, &txn2), CAIRN_EBUSY);
     CHECK_ERR(cairn_record_put(txn, longkey, sizeof longkey, "v", 1), CAIRN_ETOOBIG);
     CHECK_OK(cairn_record_put(txn, longkey, CAIRN_RECORD_KEY_MAX, "v", 1));
     CHECK_ERR(cairn_record_put(txn, "k", 0, "v", 1), CAIRN_EINVAL);
@@ -601,7 +601,7 @@ static void map_full_keeps_committed(void)
         err = cairn_record_put(txn, k, strlen(k), big, sizeof big);
     }
     CHECK_ERR(err, CAIRN_EMAPFULL);
-    CHECK_ERR(cairn_record_put(txn, "more", 4, "x", 1), CAIRN_EINVAL); /* txn is dead */
+    CHECK_ERR(cairn_record_put(txn, "more", 4, "x", 1), CAIRN_EPOISONED); /* txn is dead */
     CHECK(cairn_txn_commit(txn) != CAIRN_OK);
     cairn_buf_t b = CAIRN_BUF_INIT;
     CHECK_OK(get_one(s, "keep", &b));

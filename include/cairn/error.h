@@ -13,33 +13,48 @@
 extern "C" {
 #endif
 
+/*
+ * The one table of errors: code, value, message (what cairn_strerror gives).
+ * The enum, cairn_err_name() and cairn_strerror() are generated from it, so
+ * a code, its name and its sentence cannot drift apart. Values are stable:
+ * the CLI's exit status is 10 - value (docs/cli.md).
+ */
+#define CAIRN_ERRNO_MAP(X)                                                                  \
+    X(OK, 0, "success")                                                                     \
+    X(EINVAL, -1, "invalid argument")                                                       \
+    X(ENOMEM, -2, "out of memory")                                                          \
+    X(EIO, -3, "input/output error")                                                        \
+    X(ENODIR, -4, "directory does not exist")                                               \
+    X(ENOTSTORE, -5, "not a cairn store")                                                   \
+    X(EEXIST, -6, "a store or other files already exist there")                             \
+    X(EBADKEY, -7, "wrong passphrase or key file")                                          \
+    X(ECORRUPT, -8, "stored data is corrupt or was tampered with")                          \
+    X(ELOCKED, -9, "store is in use by another process")                                    \
+    X(ENOSPC, -10, "disk full")                                                             \
+    X(EMAPFULL, -11, "store reached its maximum size")                                      \
+    X(EVERSION, -12, "store format is newer than this version of cairn supports")           \
+    X(ENOTFOUND, -13, "not found")                                                          \
+    X(ETOOBIG, -14, "key or value too large")                                               \
+    X(ENOPASS, -15, "no passphrase or key file given")                                      \
+    X(ECRYPTO, -16, "crypto library failed to initialise")                                  \
+    X(EPERM, -17, "permission denied")                                                      \
+    X(EKEYKIND, -18, "store is protected by the other kind of secret")                      \
+    X(EREADONLY, -19, "write in a read-only transaction")                                   \
+    X(EMALFORMED, -20, "malformed or non-canonical encoding")                               \
+    X(EDENIED, -21, "not allowed by the organisation's roster")                             \
+    X(EBUSY, -22, "a write transaction is already open on this store handle")               \
+    X(ECONFLICT, -23, "another edit of this plan came first in the batch")                  \
+    X(EPOISONED, -24, "an earlier write of this transaction failed: only abort remains")    \
+    X(ENOORG, -25, "the store belongs to no organisation")
+
 typedef enum cairn_err {
-    CAIRN_OK = 0,
-    CAIRN_EINVAL = -1,     /* an argument is invalid (NULL, empty, out of range) */
-    CAIRN_ENOMEM = -2,     /* out of memory */
-    CAIRN_EIO = -3,        /* the operating system reported an I/O error */
-    CAIRN_ENODIR = -4,     /* the node directory (or a parent) does not exist */
-    CAIRN_ENOTSTORE = -5,  /* the directory exists but holds no cairn store */
-    CAIRN_EEXIST = -6,     /* a store (or other files) already exist there */
-    CAIRN_EBADKEY = -7,    /* wrong passphrase or key file */
-    CAIRN_ECORRUPT = -8,   /* stored data is corrupt or was tampered with */
-    CAIRN_ELOCKED = -9,    /* another process has the store open */
-    CAIRN_ENOSPC = -10,    /* the disk (or a file size limit) is full */
-    CAIRN_EMAPFULL = -11,  /* the store reached its configured maximum size */
-    CAIRN_EVERSION = -12,  /* the store's format is newer than this build */
-    CAIRN_ENOTFOUND = -13, /* no record under that key */
-    CAIRN_ETOOBIG = -14,   /* a key or value exceeds its maximum size */
-    CAIRN_ENOPASS = -15,   /* no passphrase or key file was provided */
-    CAIRN_ECRYPTO = -16,   /* the crypto library could not initialise */
-    CAIRN_EPERM = -17,     /* the operating system denied access */
-    CAIRN_EKEYKIND = -18,  /* the store is protected by the other kind of secret */
-    CAIRN_EREADONLY = -19, /* a write was attempted in a read-only transaction */
-    CAIRN_EMALFORMED = -20, /* bytes that are not a valid (canonical) encoding */
-    CAIRN_EDENIED = -21,    /* the organisation's roster does not allow this author or edit */
+#define CAIRN_ERR_ENUM_(name, value, msg) CAIRN_##name = value,
+    CAIRN_ERRNO_MAP(CAIRN_ERR_ENUM_)
+#undef CAIRN_ERR_ENUM_
 } cairn_err_t;
 
 /* Number of distinct error codes, CAIRN_OK included. */
-#define CAIRN_ERR_COUNT 22
+#define CAIRN_ERR_COUNT 26
 
 /*
  * A short human-readable sentence for err ("wrong passphrase or key file").

@@ -81,6 +81,21 @@ typedef struct cairn_ingest_stats {
 cairn_err_t cairn_ingest(cairn_store_t *store, const uint8_t *const *bytes, const size_t *lens,
                          size_t n, cairn_ingest_result_t *results, cairn_ingest_stats_t *stats);
 
+/* A batch: one write transaction (cairn/plan.h: begin, commit, abort, edits). */
+typedef struct cairn_batch cairn_batch_t;
+
+/*
+ * cairn_ingest() into an open batch: nothing is durable until
+ * cairn_batch_commit(). For a writer that groups the changes several
+ * sync sessions received into one commit. Changes still being signed in
+ * the background for the batch's edits go in first. stats count this
+ * call only. Errors: as cairn_ingest(); after one, only
+ * cairn_batch_abort() remains (commit returns the same error).
+ */
+cairn_err_t cairn_batch_ingest(cairn_batch_t *batch, const uint8_t *const *bytes,
+                               const size_t *lens, size_t n, cairn_ingest_result_t *results,
+                               cairn_ingest_stats_t *stats);
+
 /* ---- the organisation and its roster ----------------------------------- */
 
 /*

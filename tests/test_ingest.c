@@ -1003,6 +1003,57 @@ static void test_inert_comes_back(void)
 }
 
 /*
+ * One rebuild: when a revocation arrives after changes it voids, ingest's
+ * re-evaluation rebuilds the plan from its log; the public rebuild, run
+ * afterwards, gives the same digest, for the care plan and for the roster
+ * plan itself, and so does a fresh node that learns the revocation first.
+ */
+static void test_rebuild_paths_agree(void)
+{
+    world_t w;
+    world_new(&w, "ingest-rebuild");
+    member_t m;
+    member_new(&w, &m, "locum", CLINICAL, 0, 0);
+    cairn_store_t *s = w.n[1].store;
+    cairn_change_t *c1 = sign_title(&m, w.plan, 1, NULL, 10000, "before");
+    cairn_change_t *c2 = sign_title(&m, w.plan, 2, c1, 20000, "after the revocation");
+    APPLIES(s, c1);
+    APPLIES(s, c2);
+    char t[256];
+    title_of(s, w.plan, t, sizeof t);
+    CHECK(strcmp(t, "after the revocation") == 0);
+    /* The revocation reaches n[1] afterwards: re-evaluation voids c2 there. */
+    CHECK_OK(cairn_roster_revoke(w.n[0].store, m.pk, T0 + 15000));
+    sync_roster(&w);
+    title_of(s, w.plan, t, sizeof t);
+    CHECK(strcmp(t, "before") == 0);
+    uint8_t by_ingest[32], by_api[32], roster_ingest[32], roster_api[32];
+    digest_of(s, w.plan, by_ingest);
+    digest_of(s, w.rplan, roster_ingest);
+    CHECK_OK(cairn_plan_rebuild(s, w.plan, by_api));
+    CHECK(memcmp(by_ingest, by_api, 32) == 0);
+    CHECK_OK(cairn_plan_rebuild(s, w.rplan, roster_api));
+    CHECK(memcmp(roster_ingest, roster_api, 32) == 0);
+    /* What the rebuild stored is what a reader sees afterwards. */
+    digest_of(s, w.plan, by_api);
+    CHECK(memcmp(by_ingest, by_api, 32) == 0);
+    /* A node that learns the revocation first applies c2 inert: the same plan. */
+    test_node_t x;
+    node_join(&w, &x, "ingest-rebuild-x");
+    APPLIES(x.store, c1);
+    INERT(x.store, w.plan, c2);
+    uint8_t fresh[32];
+    digest_of(x.store, w.plan, fresh);
+    CHECK(memcmp(by_ingest, fresh, 32) == 0);
+    digest_of(x.store, w.rplan, fresh);
+    CHECK(memcmp(roster_ingest, fresh, 32) == 0);
+    cairn_change_free(c1);
+    cairn_change_free(c2);
+    test_node_destroy(&x);
+    world_free(&w);
+}
+
+/*
  * The author's roles must allow every op (DATA-MODEL.md's roles table):
  * a patient may not touch medications, needs or the roster, an
  * administrator writes no clinical content, a care manager may set a
@@ -1659,6 +1710,86 @@ static void test_reason_names(void)
     CHECK(CAIRN_REASON_BAD_SIGNATURE == 3 && CAIRN_REASON_PENDING_FULL == 9); /* stable numbers */
 }
 
+/*
+ * The threading model (docs/architecture.md): one writer thread commits
+ * while reader threads use the read API on the same handle. Every read sees
+ * one committed state: a title "tN" exactly when the plan has N changes,
+ * never fewer changes than the reader saw before.
+ */
+typedef struct reader {
+    cairn_store_t *s;
+    const uint8_t *plan;
+    _Atomic int *done;
+    unsigned reads, torn, backwards, errors;
+} reader_t;
+
+static int count_plan(void *ctx, const uint8_t *plan, uint64_t nchanges)
+{
+    (void)plan, (void)nchanges;
+    (*(unsigned *)ctx)++;
+    return 0;
+}
+
+static void *reader_run(void *arg)
+{
+    reader_t *r = arg;
+    uint64_t last = 0;
+    while (!*r->done) {
+        cairn_plan_state_t *st;
+        cairn_field_view_t v;
+        unsigned plans = 0;
+        if (cairn_plan_read(r->s, r->plan, &st) != CAIRN_OK ||
+            cairn_plan_list(r->s, count_plan, &plans) != CAIRN_OK) {
+            r->errors++;
+            continue;
+        }
+        uint64_t n = cairn_plan_state_changes(st);
+        char want[32], got[32] = "";
+        snprintf(want, sizeof want, "t%llu", (unsigned long long)n);
+        if (cairn_plan_state_field(st, CAIRN_ET_PLAN, cairn_singleton_eid,
+                                   field(CAIRN_ET_PLAN, "title"), &v) == 0 &&
+            v.values[0].len < sizeof got) {
+            memcpy(got, v.values[0].s, v.values[0].len);
+            got[v.values[0].len] = '\0';
+        }
+        r->torn += n > 0 && strcmp(got, want) != 0;
+        r->backwards += n < last;
+        last = n;
+        r->reads++;
+        cairn_plan_state_free(st);
+    }
+    return NULL;
+}
+
+static void test_readers_beside_writer(void)
+{
+    world_t w;
+    world_new(&w, "ingest-readers");
+    cairn_store_t *s = w.n[0].store;
+    _Atomic int done = 0;
+    reader_t r[2];
+    pthread_t th[2];
+    local_title(s, w.plan, "t1", NULL);
+    for (int t = 0; t < 2; t++) {
+        r[t] = (reader_t){s, w.plan, &done, 0, 0, 0, 0};
+        CHECK(pthread_create(&th[t], NULL, reader_run, &r[t]) == 0);
+    }
+    for (int i = 2; i <= 150; i++) {
+        char t[32];
+        snprintf(t, sizeof t, "t%d", i);
+        local_title(s, w.plan, t, NULL);
+    }
+    done = 1;
+    for (int t = 0; t < 2; t++) {
+        CHECK(pthread_join(th[t], NULL) == 0);
+        CHECK(r[t].reads > 0);
+        CHECK(r[t].torn == 0);
+        CHECK(r[t].backwards == 0);
+        CHECK(r[t].errors == 0);
+    }
+    world_free(&w);
+}
+
 int main(void)
 {
     CHECK(sodium_init() >= 0);
@@ -1672,6 +1803,7 @@ int main(void)
     RUN(test_roster_edits);
     RUN(test_not_valid);
     RUN(test_inert_comes_back);
+    RUN(test_rebuild_paths_agree);
     RUN(test_not_permitted);
     RUN(test_invalid_op);
     RUN(test_pending);
@@ -1682,5 +1814,6 @@ int main(void)
     RUN(test_batch_map_full);
     RUN(test_batch_disk_full);
     RUN(test_two_stores_two_threads);
+    RUN(test_readers_beside_writer);
     return 0;
 }

@@ -227,8 +227,7 @@ static cairn_err_t async_finish(cairn_batch_t *b, cairn_async_t *a)
 static cairn_async_t *async_of(const cairn_batch_t *b, const uint8_t *plan)
 {
     for (size_t i = b->nasync; b->unsettled > 0 && i-- > 0;)
-        if (!b->asyncs[i]->finished &&
-            memcmp(b->asyncs[i]->plan, plan, CAIRN_PLAN_ID_BYTES) == 0)
+        if (!b->asyncs[i]->finished && memcmp(b->asyncs[i]->plan, plan, CAIRN_PLAN_ID_BYTES) == 0)
             return b->asyncs[i];
     return NULL;
 }
@@ -306,8 +305,8 @@ static cairn_err_t rebuild_in_batch(cairn_batch_t *b, const uint8_t *plan)
 {
     const cairn_org_t *org = &b->store->org;
     cairn_plan_state_t *roster = NULL, *st = NULL;
-    cairn_err_t err = org->has ? cairn_cache_plan(&b->pipe.cache, org->roster_plan, &roster)
-                               : CAIRN_OK;
+    cairn_err_t err =
+        org->has ? cairn_cache_plan(&b->pipe.cache, org->roster_plan, &roster) : CAIRN_OK;
     if (err == CAIRN_OK)
         err = cairn_rebuild(b->txn, org, roster, plan, &st);
     return err == CAIRN_OK ? cairn_cache_put_rebuilt(&b->pipe.cache, st) : err;

@@ -19,7 +19,7 @@ typedef struct cairn_cache_slot {
 } cairn_cache_slot_t;
 
 typedef struct cairn_cache {
-    cairn_txn_t *txn; /* states load through it; it outlives the cache */
+    cairn_txn_t *txn;          /* states load through it; it outlives the cache */
     cairn_cache_slot_t *slots; /* open addressing on the plan id */
     size_t cap, used;
 } cairn_cache_t;

@@ -35,7 +35,7 @@ void cairn_plan_id_new(uint8_t plan[CAIRN_PLAN_ID_BYTES])
 }
 
 cairn_err_t cairn_edit_begin_as(cairn_batch_t *b, const uint8_t *plan, const uint8_t *sk,
-                               const uint8_t *pk, cairn_edit_t **out)
+                                const uint8_t *pk, cairn_edit_t **out)
 {
     if (b == NULL || plan == NULL || out == NULL)
         return CAIRN_EINVAL;

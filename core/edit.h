@@ -13,7 +13,7 @@
  * other than the store's identity is always signed before commit returns.
  */
 cairn_err_t cairn_edit_begin_as(cairn_batch_t *b, const uint8_t *plan, const uint8_t *sk,
-                               const uint8_t *pk, cairn_edit_t **out);
+                                const uint8_t *pk, cairn_edit_t **out);
 
 /* Whether (etype, eid) is present in the plan now: 1 or 0 in *present. */
 cairn_err_t cairn_edit_present(cairn_edit_t *e, uint16_t etype, const uint8_t *eid, int *present);

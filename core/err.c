@@ -9,8 +9,8 @@
 const char *cairn_strerror(cairn_err_t err)
 {
     switch (err) {
-#define CAIRN_ERR_MSG_(name, value, msg)                                                     \
-    case CAIRN_##name:                                                                       \
+#define CAIRN_ERR_MSG_(name, value, msg)                                                           \
+    case CAIRN_##name:                                                                             \
         return msg;
         CAIRN_ERRNO_MAP(CAIRN_ERR_MSG_)
 #undef CAIRN_ERR_MSG_
@@ -21,8 +21,8 @@ const char *cairn_strerror(cairn_err_t err)
 const char *cairn_err_name(cairn_err_t err)
 {
     switch (err) {
-#define CAIRN_ERR_NAME_(name, value, msg)                                                    \
-    case CAIRN_##name:                                                                       \
+#define CAIRN_ERR_NAME_(name, value, msg)                                                          \
+    case CAIRN_##name:                                                                             \
         return "CAIRN_" #name;
         CAIRN_ERRNO_MAP(CAIRN_ERR_NAME_)
 #undef CAIRN_ERR_NAME_

@@ -25,8 +25,8 @@
 #include <string.h>
 
 static const char *const reason_names[CAIRN_REASON__COUNT] = {
-    "none",           "too-big",       "malformed",     "bad-signature", "bad-chain",
-    "unknown-author", "not-valid",     "not-permitted", "invalid-op",    "pending-full",
+    "none",           "too-big",   "malformed",     "bad-signature", "bad-chain",
+    "unknown-author", "not-valid", "not-permitted", "invalid-op",    "pending-full",
 };
 
 const char *cairn_reason_name(cairn_reason_t reason)
@@ -146,8 +146,8 @@ static cairn_reason_t check_chain(cairn_pipeline_t *b, const cairn_change_t *c, 
 
 static cairn_err_t park(cairn_pipeline_t *b, const cairn_change_t *c, const missing_t *m)
 {
-    cairn_err_t err = cairn_db_put(b->txn, CAIRN_DB_PENDING, c->id, CAIRN_CHANGE_ID_BYTES,
-                                   c->bytes, c->len);
+    cairn_err_t err =
+        cairn_db_put(b->txn, CAIRN_DB_PENDING, c->id, CAIRN_CHANGE_ID_BYTES, c->bytes, c->len);
     uint8_t k[2 * CAIRN_CHANGE_ID_BYTES];
     memcpy(k + CAIRN_CHANGE_ID_BYTES, c->id, CAIRN_CHANGE_ID_BYTES);
     for (size_t i = 0; i < m->n && err == CAIRN_OK; i++) {
@@ -158,7 +158,6 @@ static cairn_err_t park(cairn_pipeline_t *b, const cairn_change_t *c, const miss
         b->pending++;
     return err;
 }
-
 
 typedef struct collect {
     cairn_pipeline_t *b;
@@ -184,8 +183,8 @@ static cairn_err_t release_waiters(cairn_pipeline_t *b, const uint8_t *id)
 {
     size_t first = b->nready;
     collect_t col = {b, CAIRN_OK};
-    cairn_err_t err = cairn_db_scan(b->txn, CAIRN_DB_WAITING, id, CAIRN_CHANGE_ID_BYTES,
-                                    collect_waiter, &col);
+    cairn_err_t err =
+        cairn_db_scan(b->txn, CAIRN_DB_WAITING, id, CAIRN_CHANGE_ID_BYTES, collect_waiter, &col);
     if (err == CAIRN_OK)
         err = col.err;
     uint8_t k[2 * CAIRN_CHANGE_ID_BYTES];
@@ -282,8 +281,8 @@ static cairn_err_t process_checked(cairn_pipeline_t *b, const cairn_change_t *c,
         b->stats.duplicate += err == CAIRN_OK;
         return err;
     }
-    int rc = b->pending == 0 ? 0 : cairn_db_has(b->txn, CAIRN_DB_PENDING, c->id,
-                                                 CAIRN_CHANGE_ID_BYTES);
+    int rc =
+        b->pending == 0 ? 0 : cairn_db_has(b->txn, CAIRN_DB_PENDING, c->id, CAIRN_CHANGE_ID_BYTES);
     if (rc != 0) {
         res->verdict = CAIRN_DUPLICATE;
         b->stats.duplicate += rc == 1;
@@ -395,8 +394,7 @@ static int cmp_chain(const void *pa, const void *pb)
 /* Whether succ links back to c: same author and plan, the next seq, prev = c. */
 static int links(const cairn_change_t *c, const cairn_change_t *succ)
 {
-    return succ->has_prev && succ->seq == c->seq + 1 &&
-           memcmp(succ->author, c->author, 32) == 0 &&
+    return succ->has_prev && succ->seq == c->seq + 1 && memcmp(succ->author, c->author, 32) == 0 &&
            memcmp(succ->plan, c->plan, CAIRN_PLAN_ID_BYTES) == 0 &&
            memcmp(succ->prev, c->id, CAIRN_CHANGE_ID_BYTES) == 0;
 }
@@ -436,8 +434,8 @@ static void reject(cairn_ingest_result_t *res, cairn_ingest_stats_t *stats, cair
     stats->rejected++;
 }
 
-cairn_err_t cairn_pipeline_run(cairn_pipeline_t *p, const uint8_t *const *bytes,
-                               const size_t *lens, size_t n, cairn_ingest_result_t *res)
+cairn_err_t cairn_pipeline_run(cairn_pipeline_t *p, const uint8_t *const *bytes, const size_t *lens,
+                               size_t n, cairn_ingest_result_t *res)
 {
     item_t *items = calloc(n ? n : 1, sizeof *items);
     item_t **order = calloc(n ? n : 1, sizeof *order);

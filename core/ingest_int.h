@@ -51,8 +51,8 @@ cairn_err_t cairn_pipeline_process(cairn_pipeline_t *p, const cairn_change_t *c,
  * Decode n encoded changes, authenticate them per hash chain, and process
  * them in arrival order; results (n entries) per change.
  */
-cairn_err_t cairn_pipeline_run(cairn_pipeline_t *p, const uint8_t *const *bytes,
-                               const size_t *lens, size_t n, cairn_ingest_result_t *results);
+cairn_err_t cairn_pipeline_run(cairn_pipeline_t *p, const uint8_t *const *bytes, const size_t *lens,
+                               size_t n, cairn_ingest_result_t *results);
 
 /*
  * The checks that need no dependencies or signature: schema, roster,

@@ -45,7 +45,7 @@ typedef struct cairn_keyring {
  * Errors: CAIRN_ENOTSTORE (bad magic or short file), CAIRN_EVERSION (newer
  * format), CAIRN_ECORRUPT (invalid fields), CAIRN_EIO.
  */
-cairn_err_t cairn_keyring_read(int fd, cairn_keyring_t *kr);
+CAIRN_MUST_USE cairn_err_t cairn_keyring_read(int fd, cairn_keyring_t *kr);
 
 /* Write kr to dir/keyring durably; CAIRN_EEXIST if one is there. */
 cairn_err_t cairn_keyring_write(const char *dir, const cairn_keyring_t *kr);
@@ -62,7 +62,7 @@ cairn_err_t cairn_keyring_wrap(cairn_keyring_t *kr, const cairn_unlock_t *unlock
  * Unwrap the data key into data_key (CAIRN_DATA_KEY_BYTES, caller's guarded
  * memory). Errors: CAIRN_EKEYKIND, CAIRN_EBADKEY, CAIRN_ENOMEM, CAIRN_EINVAL.
  */
-cairn_err_t cairn_keyring_unwrap(const cairn_keyring_t *kr, const cairn_unlock_t *unlock,
-                                 uint8_t *data_key);
+CAIRN_MUST_USE cairn_err_t cairn_keyring_unwrap(const cairn_keyring_t *kr,
+                                                const cairn_unlock_t *unlock, uint8_t *data_key);
 
 #endif

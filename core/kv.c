@@ -23,12 +23,8 @@
 #define MAX_DBS 16
 
 static const char *const db_names[CAIRN_DB__COUNT] = {
-    [CAIRN_DB_META] = "meta",
-    [CAIRN_DB_RECORDS] = "records",
-    [CAIRN_DB_PLANS] = "plans",
-    [CAIRN_DB_PENDING] = "pending",
-    [CAIRN_DB_WAITING] = "waiting",
-    [CAIRN_DB_FORKS] = "forks",
+    [CAIRN_DB_META] = "meta",       [CAIRN_DB_RECORDS] = "records", [CAIRN_DB_PLANS] = "plans",
+    [CAIRN_DB_PENDING] = "pending", [CAIRN_DB_WAITING] = "waiting", [CAIRN_DB_FORKS] = "forks",
 };
 
 cairn_err_t cairn_err_from_mdb(int rc)
@@ -60,8 +56,7 @@ cairn_err_t cairn_err_from_mdb(int rc)
  * Associated data of a value: format version, database name, NUL, key.
  * Binding the name and key means ciphertext moved to another place fails.
  */
-static size_t make_ad(uint8_t *ad, uint32_t version, cairn_db_t db, const void *key,
-                      size_t key_len)
+static size_t make_ad(uint8_t *ad, uint32_t version, cairn_db_t db, const void *key, size_t key_len)
 {
     size_t name_len = strlen(db_names[db]);
     ad[0] = (uint8_t)version;
@@ -312,8 +307,7 @@ static cairn_err_t diagnose_write_error(const cairn_kv_t *kv, int rc)
     if (err != CAIRN_EIO || kv->dir == NULL)
         return err;
     struct statvfs vfs;
-    if (statvfs(kv->dir, &vfs) == 0 &&
-        (uint64_t)vfs.f_bavail * vfs.f_frsize < LOW_SPACE_BYTES)
+    if (statvfs(kv->dir, &vfs) == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize < LOW_SPACE_BYTES)
         return CAIRN_ENOSPC;
     struct rlimit rl;
     char path[4096];

@@ -45,7 +45,7 @@ struct cairn_txn {
     cairn_kv_t *kv;
     MDB_txn *txn;
     int write;
-    int failed; /* a write failed mid-way: only abort is allowed */
+    int failed;                           /* a write failed mid-way: only abort is allowed */
     MDB_cursor *cursors[CAIRN_DB__COUNT]; /* opened on first use, closed at the end */
 };
 

@@ -150,8 +150,7 @@ void cairn_log_free(cairn_change_t **cs, size_t n)
     free(cs);
 }
 
-cairn_err_t cairn_log_load(cairn_txn_t *txn, const uint8_t *plan, cairn_change_t ***out,
-                           size_t *n)
+cairn_err_t cairn_log_load(cairn_txn_t *txn, const uint8_t *plan, cairn_change_t ***out, size_t *n)
 {
     ids_t ids = {0};
     cairn_change_t **cs = NULL;

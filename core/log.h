@@ -48,8 +48,7 @@ cairn_err_t cairn_log_append(cairn_txn_t *txn, const cairn_change_t *c, int *for
  * them); free with cairn_log_free. CAIRN_ECORRUPT if an indexed change is
  * missing or does not decode.
  */
-cairn_err_t cairn_log_load(cairn_txn_t *txn, const uint8_t *plan, cairn_change_t ***cs,
-                           size_t *n);
+cairn_err_t cairn_log_load(cairn_txn_t *txn, const uint8_t *plan, cairn_change_t ***cs, size_t *n);
 void cairn_log_free(cairn_change_t **cs, size_t n);
 
 #endif

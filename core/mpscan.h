@@ -21,7 +21,7 @@
 #include "cairn/error.h"
 
 /* CAIRN_OK, or CAIRN_EMALFORMED for anything else. */
-cairn_err_t cairn_mp_prescan(const uint8_t *p, size_t len, int max_depth);
+CAIRN_MUST_USE cairn_err_t cairn_mp_prescan(const uint8_t *p, size_t len, int max_depth);
 
 /*
  * A msgpack packer's destination that appends to a cairn_buf_t (which

@@ -68,8 +68,7 @@ static cairn_err_t set_int(cairn_edit_t *e, const uint8_t *eid, const char *fiel
                           (uint16_t)cairn_field_by_name(CAIRN_ET_ROSTER_ENTRY, field), &val);
 }
 
-static cairn_err_t set_str(cairn_edit_t *e, const uint8_t *eid, const char *field,
-                           const char *s)
+static cairn_err_t set_str(cairn_edit_t *e, const uint8_t *eid, const char *field, const char *s)
 {
     cairn_value_t val = {CAIRN_VALUE_STR, 0, s, strlen(s)};
     return cairn_edit_set(e, CAIRN_ET_ROSTER_ENTRY, eid,

@@ -10,9 +10,9 @@
 #include "pstate.h"
 
 #include "grow.h"
+#include "mpscan.h"
 #include "schema.h"
 #include "wipe.h"
-#include "mpscan.h"
 
 #include <msgpack.h>
 #include <sodium.h>
@@ -62,8 +62,8 @@ typedef struct key {
 typedef int (*elem_cmp_fn)(const void *elem, const search_key_t *key);
 
 /* Index of the element equal to key, or where it would go (with *found = 0). */
-static size_t search(const void *base, size_t n, size_t size, elem_cmp_fn cmp, const search_key_t *key,
-                     int *found)
+static size_t search(const void *base, size_t n, size_t size, elem_cmp_fn cmp,
+                     const search_key_t *key, int *found)
 {
     size_t lo = 0, hi = n;
     while (lo < hi) {
@@ -337,8 +337,8 @@ cairn_err_t cairn_pstate_apply(cairn_plan_state_t *st, const cairn_change_t *c, 
         }
         cairn_op_id_t id;
         cairn_change_op_id(c, (uint16_t)i, &id);
-        err = slot_insert(s, op->kind == CAIRN_OP_SET ? &op->value : &nil_value,
-                                      c->hlc, c->author, &id);
+        err = slot_insert(s, op->kind == CAIRN_OP_SET ? &op->value : &nil_value, c->hlc, c->author,
+                          &id);
         if (err != CAIRN_OK)
             return err;
     }
@@ -380,33 +380,49 @@ static void pack_slot(msgpack_packer *pk, const cairn_pslot_t *s)
     pack_entries(pk, s);
 }
 
+/* The canonical encoding of a complete state, to any packer. */
+static void pack_state(msgpack_packer *pk, const cairn_plan_state_t *st)
+{
+    msgpack_pack_array(pk, 5);
+    msgpack_pack_uint8(pk, STATE_FORMAT);
+    cairn_mp_pack_bin(pk, st->plan, CAIRN_PLAN_ID_BYTES);
+    msgpack_pack_uint64(pk, st->nchanges);
+    msgpack_pack_array(pk, st->nheads);
+    for (size_t i = 0; i < st->nheads; i++)
+        cairn_mp_pack_bin(pk, st->heads[i], CAIRN_CHANGE_ID_BYTES);
+    msgpack_pack_array(pk, st->nslots);
+    for (size_t i = 0; i < st->nslots; i++)
+        pack_slot(pk, &st->slots[i]);
+}
+
 cairn_err_t cairn_pstate_encode(const cairn_plan_state_t *st, cairn_buf_t *out)
 {
     msgpack_packer pk;
     cairn_mp_sink_t sink = {out, 0};
     msgpack_packer_init(&pk, &sink, cairn_mp_sink_write);
-    msgpack_pack_array(&pk, 5);
-    msgpack_pack_uint8(&pk, STATE_FORMAT);
-    cairn_mp_pack_bin(&pk, st->plan, CAIRN_PLAN_ID_BYTES);
-    msgpack_pack_uint64(&pk, st->nchanges);
-    msgpack_pack_array(&pk, st->nheads);
-    for (size_t i = 0; i < st->nheads; i++)
-        cairn_mp_pack_bin(&pk, st->heads[i], CAIRN_CHANGE_ID_BYTES);
-    msgpack_pack_array(&pk, st->nslots);
-    for (size_t i = 0; i < st->nslots; i++)
-        pack_slot(&pk, &st->slots[i]);
+    pack_state(&pk, st);
     return sink.oom ? CAIRN_ENOMEM : CAIRN_OK;
 }
 
+static int hash_write(void *data, const char *buf, size_t len)
+{
+    crypto_generichash_update(data, (const unsigned char *)buf, len);
+    return 0;
+}
+
+/*
+ * The encoding streams into the hash: nothing is allocated, so the digest
+ * cannot fail (an encoding into a buffer could, and must never turn into
+ * a digest of nothing).
+ */
 void cairn_plan_state_digest(const cairn_plan_state_t *st, uint8_t out[32])
 {
-    cairn_buf_t b = CAIRN_BUF_INIT;
-    if (cairn_pstate_encode(st, &b) != CAIRN_OK) {
-        memset(out, 0, 32);
-    } else {
-        crypto_generichash(out, 32, b.data, b.len, NULL, 0);
-    }
-    cairn_buf_free(&b);
+    crypto_generichash_state h;
+    msgpack_packer pk;
+    crypto_generichash_init(&h, NULL, 0, 32);
+    msgpack_packer_init(&pk, &h, hash_write);
+    pack_state(&pk, st);
+    crypto_generichash_final(&h, out, 32);
 }
 
 /* ---- decoding (of our own sealed blobs: corrupt, not hostile) ------------ */
@@ -717,8 +733,8 @@ static cairn_err_t rebuild_change(cairn_plan_state_t *st, const cairn_change_t *
         cairn_pslot_t *s = slot_get(st, op->etype, op->eid, op->field);
         if (s == NULL)
             return CAIRN_ENOMEM;
-        err = slot_insert(s, op->kind == CAIRN_OP_SET ? &op->value : &nil_value,
-                                      c->hlc, c->author, &key.op);
+        err = slot_insert(s, op->kind == CAIRN_OP_SET ? &op->value : &nil_value, c->hlc, c->author,
+                          &key.op);
         if (err != CAIRN_OK)
             return err;
     }

@@ -80,11 +80,13 @@ cairn_err_t cairn_pstate_touch(cairn_plan_state_t *st, uint16_t etype, const uin
  * nothing (out unchanged), and its row should be deleted.
  */
 cairn_err_t cairn_pstate_encode_header(const cairn_plan_state_t *st, cairn_buf_t *out);
-cairn_err_t cairn_pstate_decode_header(cairn_plan_state_t *st, const uint8_t *bytes, size_t len);
+CAIRN_MUST_USE cairn_err_t cairn_pstate_decode_header(cairn_plan_state_t *st, const uint8_t *bytes,
+                                                      size_t len);
 cairn_err_t cairn_pstate_encode_entity(const cairn_plan_state_t *st, uint16_t etype,
                                        const uint8_t *eid, cairn_buf_t *out);
-cairn_err_t cairn_pstate_decode_entity(cairn_plan_state_t *st, uint16_t etype, const uint8_t *eid,
-                                       const uint8_t *bytes, size_t len);
+CAIRN_MUST_USE cairn_err_t cairn_pstate_decode_entity(cairn_plan_state_t *st, uint16_t etype,
+                                                      const uint8_t *eid, const uint8_t *bytes,
+                                                      size_t len);
 
 /*
  * The same state computed from the changes alone, in any order (no

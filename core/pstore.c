@@ -46,8 +46,8 @@ static cairn_err_t load_header(cairn_txn_t *txn, const uint8_t *plan, cairn_plan
     if (st == NULL)
         return CAIRN_ENOMEM;
     uint8_t k[CAIRN_PK_PREFIX];
-    cairn_err_t err = cairn_db_get(txn, CAIRN_DB_PLANS, k,
-                                   cairn_pk_prefix(k, plan, CAIRN_PK_HEADER), &buf);
+    cairn_err_t err =
+        cairn_db_get(txn, CAIRN_DB_PLANS, k, cairn_pk_prefix(k, plan, CAIRN_PK_HEADER), &buf);
     if (err == CAIRN_OK)
         err = cairn_pstate_decode_header(st, buf.data, buf.len);
     cairn_buf_free(&buf);
@@ -112,8 +112,8 @@ cairn_err_t cairn_state_load_full(cairn_txn_t *txn, const uint8_t *plan, cairn_p
     return CAIRN_OK;
 }
 
-static cairn_err_t put_entity(cairn_txn_t *txn, const cairn_plan_state_t *st,
-                              const cairn_pent_t *e, cairn_buf_t *buf)
+static cairn_err_t put_entity(cairn_txn_t *txn, const cairn_plan_state_t *st, const cairn_pent_t *e,
+                              cairn_buf_t *buf)
 {
     uint8_t k[ENTITY_KEY_BYTES];
     entity_key(k, st->plan, e->etype, e->eid);
@@ -136,8 +136,8 @@ cairn_err_t cairn_state_flush(cairn_txn_t *txn, cairn_plan_state_t *st)
         uint8_t k[CAIRN_PK_PREFIX];
         err = cairn_pstate_encode_header(st, &buf);
         if (err == CAIRN_OK)
-            err = cairn_db_put(txn, CAIRN_DB_PLANS, k, cairn_pk_prefix(k, st->plan, CAIRN_PK_HEADER),
-                               buf.data, buf.len);
+            err = cairn_db_put(txn, CAIRN_DB_PLANS, k,
+                               cairn_pk_prefix(k, st->plan, CAIRN_PK_HEADER), buf.data, buf.len);
         st->header_dirty = err != CAIRN_OK;
     }
     for (size_t i = 0; i < st->nents && err == CAIRN_OK; i++) {

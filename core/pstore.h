@@ -18,8 +18,7 @@
  * reads everything. A plan never seen gives an empty state.
  */
 cairn_err_t cairn_state_load(cairn_txn_t *txn, const uint8_t *plan, cairn_plan_state_t **out);
-cairn_err_t cairn_state_load_full(cairn_txn_t *txn, const uint8_t *plan,
-                                  cairn_plan_state_t **out);
+cairn_err_t cairn_state_load_full(cairn_txn_t *txn, const uint8_t *plan, cairn_plan_state_t **out);
 
 /* Write the header and entities marked dirty. */
 cairn_err_t cairn_state_flush(cairn_txn_t *txn, cairn_plan_state_t *st);

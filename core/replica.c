@@ -210,8 +210,8 @@ static int send_all(cairn_txn_t *txn, const uint8_t *plan, const log_keys_t *lk,
 }
 
 static cairn_err_t load_selected(cairn_txn_t *txn, const uint8_t *plan, const log_keys_t *lk,
-                                 const cairn_vec_entry_t *peer, size_t npeer,
-                                 cairn_change_t ***out, size_t *nout)
+                                 const cairn_vec_entry_t *peer, size_t npeer, cairn_change_t ***out,
+                                 size_t *nout)
 {
     cairn_change_t **cs = calloc(lk->n ? lk->n : 1, sizeof *cs);
     cairn_vec_entry_t *mine = NULL;

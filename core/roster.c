@@ -90,8 +90,7 @@ static const char *roster_key_hex(const cairn_plan_state_t *roster, const uint8_
     return s->values[0].s;
 }
 
-int cairn_roster_entry_key(const cairn_plan_state_t *roster, const uint8_t *eid,
-                           uint8_t key[32])
+int cairn_roster_entry_key(const cairn_plan_state_t *roster, const uint8_t *eid, uint8_t key[32])
 {
     const char *hex = roster_key_hex(roster, eid);
     return hex != NULL && sodium_hex2bin(key, 32, hex, 64, NULL, NULL, NULL) == 0;
@@ -108,8 +107,8 @@ static int roster_key_matches(const cairn_plan_state_t *roster, const uint8_t *e
     return memcmp(hex, have, 64) == 0;
 }
 
-cairn_reason_t cairn_roster_judge(cairn_plan_state_t *roster, const uint8_t key[32],
-                                  uint64_t at_ms, unsigned *roles, cairn_err_t *err)
+cairn_reason_t cairn_roster_judge(cairn_plan_state_t *roster, const uint8_t key[32], uint64_t at_ms,
+                                  unsigned *roles, cairn_err_t *err)
 {
     uint8_t eid[CAIRN_ENTITY_ID_BYTES];
     cairn_roster_eid(key, eid);
@@ -153,8 +152,8 @@ cairn_err_t cairn_inert_flags(cairn_plan_state_t *roster, cairn_change_t *const 
     cairn_err_t err = CAIRN_OK;
     for (size_t i = 0; i < n && err == CAIRN_OK; i++) {
         unsigned roles;
-        cairn_reason_t why = cairn_roster_judge(roster, cs[i]->author, CAIRN_HLC_MS(cs[i]->hlc),
-                                                &roles, &err);
+        cairn_reason_t why =
+            cairn_roster_judge(roster, cs[i]->author, CAIRN_HLC_MS(cs[i]->hlc), &roles, &err);
         inert[i] = why != CAIRN_REASON_NONE;
     }
     return err;

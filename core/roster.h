@@ -18,8 +18,8 @@
 #include "pstate.h"
 
 typedef struct cairn_org {
-    int has;                                /* the store belongs to an organisation */
-    uint8_t key[32];                        /* its root public key */
+    int has;                                  /* the store belongs to an organisation */
+    uint8_t key[32];                          /* its root public key */
     uint8_t roster_plan[CAIRN_PLAN_ID_BYTES]; /* cairn_roster_plan_id(key) */
 } cairn_org_t;
 
@@ -37,8 +37,7 @@ int cairn_org_is_roster(const cairn_org_t *org, const uint8_t *plan);
 void cairn_roster_eid(const uint8_t key[32], uint8_t eid[CAIRN_ENTITY_ID_BYTES]);
 
 /* The member key of roster entry eid in roster, if it holds a valid one: 1, else 0. */
-int cairn_roster_entry_key(const cairn_plan_state_t *roster, const uint8_t *eid,
-                           uint8_t key[32]);
+int cairn_roster_entry_key(const cairn_plan_state_t *roster, const uint8_t *eid, uint8_t key[32]);
 
 /*
  * Judge member key against roster (a state of the roster plan, loading
@@ -46,8 +45,8 @@ int cairn_roster_entry_key(const cairn_plan_state_t *roster, const uint8_t *eid,
  * why not (unknown-author, not-valid; roles are still set for not-valid).
  * A load failure sets *err.
  */
-cairn_reason_t cairn_roster_judge(cairn_plan_state_t *roster, const uint8_t key[32],
-                                  uint64_t at_ms, unsigned *roles, cairn_err_t *err);
+cairn_reason_t cairn_roster_judge(cairn_plan_state_t *roster, const uint8_t key[32], uint64_t at_ms,
+                                  unsigned *roles, cairn_err_t *err);
 
 /*
  * Judge member key against org's roster as txn sees it: the root key is

@@ -41,7 +41,7 @@ void cairn_seal(cairn_sealer_t *s, const uint8_t *ad, size_t ad_len, const uint8
  * Open in (in_len bytes) into out, which must hold in_len - CAIRN_SEAL_OVERHEAD.
  * Errors: CAIRN_ECORRUPT (too short, or authentication failed; out is wiped).
  */
-cairn_err_t cairn_unseal(const cairn_sealer_t *s, const uint8_t *ad, size_t ad_len,
-                         const uint8_t *in, size_t in_len, uint8_t *out);
+CAIRN_MUST_USE cairn_err_t cairn_unseal(const cairn_sealer_t *s, const uint8_t *ad, size_t ad_len,
+                                        const uint8_t *in, size_t in_len, uint8_t *out);
 
 #endif

@@ -29,13 +29,10 @@
 
 #define DEFAULT_MAP_SIZE ((size_t)32 << 30) /* address space only; valgrind refuses 64 GiB */
 
-
 /* Keys of the meta database. */
 static const char meta_format[] = "format";
 static const char meta_node_id[] = "node_id";
 static const char meta_identity[] = "identity";
-
-
 
 cairn_hlc_t cairn_store_hlc(const cairn_store_t *store)
 {
@@ -49,7 +46,6 @@ void cairn_store_set_clock(cairn_store_t *store, uint64_t (*now_ms)(void *ctx), 
     store->now_ms = now_ms;
     store->now_ctx = ctx;
 }
-
 
 cairn_err_t cairn_txn_begin(cairn_store_t *store, int write, cairn_txn_t **out)
 {

@@ -73,8 +73,8 @@ typedef struct cairn_op {
     cairn_op_kind_t kind;
     uint16_t etype; /* entity type (see cairn/plan.h) */
     uint8_t eid[CAIRN_ENTITY_ID_BYTES];
-    uint16_t field; /* SET: which field; ADD, REMOVE: 0 */
-    cairn_value_t value; /* SET: the value; ADD, REMOVE: nil */
+    uint16_t field;            /* SET: which field; ADD, REMOVE: 0 */
+    cairn_value_t value;       /* SET: the value; ADD, REMOVE: nil */
     const cairn_op_id_t *pred; /* strictly ascending */
     size_t npred;
 } cairn_op_t;
@@ -84,9 +84,9 @@ typedef struct cairn_change {
     uint8_t id[CAIRN_CHANGE_ID_BYTES];
     uint8_t plan[CAIRN_PLAN_ID_BYTES];
     uint8_t author[32];
-    uint64_t seq;                        /* 1, 2, ... per (author, plan) */
-    int has_prev;                        /* seq > 1 */
-    uint8_t prev[CAIRN_CHANGE_ID_BYTES]; /* id of the author's change seq - 1 */
+    uint64_t seq;                                 /* 1, 2, ... per (author, plan) */
+    int has_prev;                                 /* seq > 1 */
+    uint8_t prev[CAIRN_CHANGE_ID_BYTES];          /* id of the author's change seq - 1 */
     const uint8_t (*deps)[CAIRN_CHANGE_ID_BYTES]; /* heads seen; strictly ascending */
     size_t ndeps;
     cairn_hlc_t hlc;
@@ -126,10 +126,11 @@ cairn_err_t cairn_change_create(const cairn_change_draft_t *draft, const uint8_t
  * limit), CAIRN_EMALFORMED (truncated, trailing bytes, wrong types, invalid
  * UTF-8, or any encoding other than the canonical one), CAIRN_ENOMEM.
  */
-cairn_err_t cairn_change_decode(const uint8_t *bytes, size_t len, cairn_change_t **out);
+CAIRN_MUST_USE cairn_err_t cairn_change_decode(const uint8_t *bytes, size_t len,
+                                               cairn_change_t **out);
 
 /* 0 if change's signature verifies under its author key, -1 otherwise. */
-int cairn_change_verify(const cairn_change_t *change);
+CAIRN_MUST_USE int cairn_change_verify(const cairn_change_t *change);
 
 /* The id of op number index of change. */
 void cairn_change_op_id(const cairn_change_t *change, uint16_t index, cairn_op_id_t *out);

@@ -110,7 +110,10 @@ cairn_err_t cairn_plan_read(cairn_store_t *store, const uint8_t plan[CAIRN_PLAN_
                             cairn_plan_state_t **out);
 void cairn_plan_state_free(cairn_plan_state_t *state);
 
-/* BLAKE2b-256 of the state's canonical encoding: equal on converged replicas. */
+/*
+ * BLAKE2b-256 of the state's canonical encoding: equal on converged
+ * replicas. The encoding streams into the hash, so it cannot fail.
+ */
 void cairn_plan_state_digest(const cairn_plan_state_t *state, uint8_t out[32]);
 uint64_t cairn_plan_state_changes(const cairn_plan_state_t *state);
 

@@ -102,8 +102,9 @@ static void asyncs_release(cairn_batch_t *b)
         free(a);
     }
     free(b->asyncs);
-    b->asyncs = NULL;
-    b->nasync = b->cap_async = b->unsettled = 0;
+    free(b->index);
+    b->asyncs = b->index = NULL;
+    b->nasync = b->cap_async = b->unsettled = b->nindex = b->cap_index = 0;
 }
 
 /* Free b; the transaction has ended (or is aborted here). */
@@ -167,6 +168,44 @@ cairn_err_t cairn_batch_precheck_local(cairn_batch_t *b, const cairn_change_t *v
     return verdict_error(why);
 }
 
+/*
+ * The index of background signatures by plan: open addressing on the plan
+ * id, each plan's latest (edit.c refuses a second while one is unfinished),
+ * so finding a plan's costs O(1), not a scan of the batch's thousands.
+ */
+static cairn_async_t **index_find(const cairn_batch_t *b, const uint8_t *plan)
+{
+    uint64_t h;
+    memcpy(&h, plan, sizeof h); /* plan ids are random or hashes */
+    size_t mask = b->cap_index - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+        cairn_async_t **slot = &b->index[i];
+        if (*slot == NULL || memcmp((*slot)->plan, plan, CAIRN_PLAN_ID_BYTES) == 0)
+            return slot;
+    }
+}
+
+static cairn_err_t index_put(cairn_batch_t *b, cairn_async_t *a)
+{
+    if (2 * (b->nindex + 1) > b->cap_index) {
+        size_t cap = b->cap_index ? 2 * b->cap_index : 64, old_cap = b->cap_index;
+        cairn_async_t **old = b->index;
+        if ((b->index = calloc(cap, sizeof *b->index)) == NULL) {
+            b->index = old;
+            return CAIRN_ENOMEM;
+        }
+        b->cap_index = cap;
+        for (size_t i = 0; i < old_cap; i++)
+            if (old[i] != NULL)
+                *index_find(b, old[i]->plan) = old[i];
+        free(old);
+    }
+    cairn_async_t **slot = index_find(b, a->plan);
+    b->nindex += *slot == NULL;
+    *slot = a;
+    return CAIRN_OK;
+}
+
 cairn_err_t cairn_batch_sign_async(cairn_batch_t *b, const cairn_change_draft_t *d,
                                    const uint8_t *sk, cairn_op_t *ops)
 {
@@ -183,14 +222,19 @@ cairn_err_t cairn_batch_sign_async(cairn_batch_t *b, const cairn_change_draft_t 
         err = (a = calloc(1, sizeof *a)) != NULL ? CAIRN_OK : CAIRN_ENOMEM;
     if (err == CAIRN_OK && d->ndeps > 0)
         err = (a->deps = malloc(d->ndeps * sizeof *a->deps)) != NULL ? CAIRN_OK : CAIRN_ENOMEM;
+    if (err == CAIRN_OK) {
+        memcpy(a->plan, d->plan, CAIRN_PLAN_ID_BYTES);
+        err = index_put(b, a); /* last: nothing after it can fail */
+    }
     if (err != CAIRN_OK) {
+        if (a != NULL)
+            free(a->deps);
         free(a);
         cairn_ops_release(ops, d->nops);
         return err;
     }
     if (d->ndeps > 0)
         memcpy(a->deps, d->deps, d->ndeps * sizeof *a->deps);
-    memcpy(a->plan, d->plan, CAIRN_PLAN_ID_BYTES);
     if (d->prev != NULL)
         memcpy(a->prev, d->prev, CAIRN_CHANGE_ID_BYTES);
     a->ops = ops;
@@ -223,13 +267,13 @@ static cairn_err_t async_finish(cairn_batch_t *b, cairn_async_t *a)
     return err;
 }
 
-/* plan's unfinished background signature (at most one: edit.c refuses a second). */
+/* plan's unfinished background signature, if any. */
 static cairn_async_t *async_of(const cairn_batch_t *b, const uint8_t *plan)
 {
-    for (size_t i = b->nasync; b->unsettled > 0 && i-- > 0;)
-        if (!b->asyncs[i]->finished && memcmp(b->asyncs[i]->plan, plan, CAIRN_PLAN_ID_BYTES) == 0)
-            return b->asyncs[i];
-    return NULL;
+    if (b->unsettled == 0)
+        return NULL;
+    cairn_async_t *a = *index_find(b, plan);
+    return a != NULL && !a->finished ? a : NULL;
 }
 
 cairn_err_t cairn_batch_settle_plan(cairn_batch_t *b, const uint8_t *plan)

@@ -26,7 +26,9 @@ struct cairn_batch {
     cairn_hlc_t clock_at_begin;
     cairn_async_t **asyncs; /* every background signature of the batch, in order */
     size_t nasync, cap_async;
-    size_t unsettled;           /* of those, not yet ingested */
+    size_t unsettled;      /* of those, not yet ingested */
+    cairn_async_t **index; /* each plan's latest, by plan id (open addressing) */
+    size_t nindex, cap_index;
     cairn_reason_t last_reason; /* why the last refused edit was refused */
 };
 

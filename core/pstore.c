@@ -1,5 +1,5 @@
 /*
- * pstore.c - plan states in the `state` database.
+ * pstore.c - plan states in the plans database.
  *
  * A plan's state is stored as a header row under the plan id (change count
  * and heads) and one row per entity under plan id, entity type, entity id

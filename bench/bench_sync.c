@@ -61,6 +61,14 @@ static void run_session(cairn_store_t *a, cairn_store_t *b, result_t *r)
             /* p stays valid until s[k] is next called: the peer reads it in place. */
             bench_check(cairn_sync_feed(s[1 - k], p, len, now), "feed");
             bench_check(cairn_sync_consumed(s[k], len), "consumed");
+            /* The receiver's writer: each CHANGES frame one ingest, as before the boundary. */
+            cairn_sync_work_t w;
+            while (cairn_sync_work(s[1 - k], &w)) {
+                cairn_ingest_stats_t st;
+                cairn_err_t err = cairn_ingest(k ? a : b, w.bytes, w.lens, w.n, NULL, &st);
+                bench_check(err, "ingest");
+                bench_check(cairn_sync_work_done(s[1 - k], err, &st), "work done");
+            }
             moved = 1;
             flights++;
         }

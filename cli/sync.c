@@ -5,7 +5,9 @@
  * through memory: the protocol is the one nodes speak over a network
  * (handshake, roster checks, reconciliation, changes through ingest), for
  * an administrator syncing an attached replica by hand. The network
- * service comes with libuv; this command has no sockets.
+ * service comes with libuv; this command has no sockets. It is also the
+ * sessions' writer: the changes each session receives come out as work,
+ * which this command ingests into that session's store at once.
  */
 #include "cli.h"
 
@@ -20,10 +22,31 @@ static int live(const cairn_sync_t *s)
 }
 
 /*
- * Move one side's pending bytes to the other; 1 if any moved. The bytes stay
- * valid until from is next called, and feeding copies them into to.
+ * Ingest the work s has outstanding into store, one commit per CHANGES
+ * frame. A failing ingest is reported to the session (which closes with
+ * reason store) and returned.
  */
-static int deliver(cairn_sync_t *from, cairn_sync_t *to, cairn_err_t *err)
+static cairn_err_t run_work(cairn_sync_t *s, cairn_store_t *store)
+{
+    cairn_sync_work_t w;
+    cairn_err_t err = CAIRN_OK;
+    while (err == CAIRN_OK && cairn_sync_work(s, &w)) {
+        cairn_ingest_stats_t st;
+        cairn_err_t ierr = cairn_ingest(store, w.bytes, w.lens, w.n, NULL, &st);
+        err = cairn_sync_work_done(s, ierr, &st);
+        if (err == CAIRN_OK)
+            err = ierr;
+    }
+    return err;
+}
+
+/*
+ * Move one side's pending bytes to the other and run what the receiver
+ * must ingest; 1 if any moved. The bytes stay valid until from is next
+ * called, and feeding copies them into to.
+ */
+static int deliver(cairn_sync_t *from, cairn_sync_t *to, cairn_store_t *to_store,
+                   cairn_err_t *err)
 {
     size_t len;
     const uint8_t *p = cairn_sync_output(from, &len);
@@ -32,18 +55,20 @@ static int deliver(cairn_sync_t *from, cairn_sync_t *to, cairn_err_t *err)
     *err = cairn_sync_feed(to, p, len, cli_now_ms());
     if (*err == CAIRN_OK)
         *err = cairn_sync_consumed(from, len);
+    if (*err == CAIRN_OK)
+        *err = run_work(to, to_store);
     return *err == CAIRN_OK;
 }
 
 /* Run the session to its end; flights counts one-way deliveries. */
-static cairn_err_t run(cairn_sync_t *s[2], int *flights)
+static cairn_err_t run(cairn_sync_t *s[2], cairn_store_t *store[2], int *flights)
 {
     cairn_err_t err = CAIRN_OK;
     *flights = 0;
     while (err == CAIRN_OK && (live(s[0]) || live(s[1]))) {
         int moved = 0;
         for (int k = 0; k < 2 && err == CAIRN_OK; k++)
-            if (deliver(s[k], s[1 - k], &err)) {
+            if (deliver(s[k], s[1 - k], store[1 - k], &err)) {
                 moved = 1;
                 (*flights)++;
             }
@@ -93,7 +118,7 @@ int cmd_sync(cli_args_t *a)
     }
     int flights = 0;
     if (rc == 0 && err == CAIRN_OK)
-        err = run(s, &flights);
+        err = run(s, store, &flights);
     if (rc == 0 && err == CAIRN_ENOORG)
         rc = cli_fail_msg("sync", "a store belongs to no organisation (cairn org create or join)",
                           err);

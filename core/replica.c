@@ -7,7 +7,6 @@
  */
 #include "cairn/replica.h"
 
-#include "causal.h"
 #include "grow.h"
 #include "log.h"
 #include "pkeys.h"
@@ -183,103 +182,6 @@ int cairn_vector_behind(const cairn_vec_entry_t *mine, size_t nmine, const cairn
     return 0;
 }
 
-/*
- * Whether the peer may lack more than the author's changes above its
- * max_seq: it holds a fork, we hold one below its max_seq, or we do not hold
- * its head (its chain went another way). Then all of the author's changes
- * are sent; ingest drops what the peer has.
- */
-static int send_all(cairn_txn_t *txn, const uint8_t *plan, const log_keys_t *lk, size_t first,
-                    size_t end, const cairn_vec_entry_t *mine, const cairn_vec_entry_t *p,
-                    cairn_err_t *err)
-{
-    if (p == NULL || p->count != p->max_seq)
-        return 1;
-    uint64_t upto = p->max_seq < mine->max_seq ? p->max_seq : mine->max_seq, held = 0;
-    for (size_t k = first; k < end; k++)
-        held += cairn_pk_log_seq(lk->k[k]) <= upto;
-    if (held != upto)
-        return 1;
-    if (p->max_seq > mine->max_seq)
-        return 0; /* it is ahead: it will find out from our vector if we went astray */
-    uint8_t k[CAIRN_PK_CHANGE_BYTES];
-    int rc = cairn_db_has(txn, CAIRN_DB_PLANS, k, cairn_pk_change(k, plan, p->head));
-    if (rc < 0)
-        *err = (cairn_err_t)rc;
-    return rc == 0;
-}
-
-static cairn_err_t load_selected(cairn_txn_t *txn, const uint8_t *plan, const log_keys_t *lk,
-                                 const cairn_vec_entry_t *peer, size_t npeer, cairn_change_t ***out,
-                                 size_t *nout)
-{
-    cairn_change_t **cs = calloc(lk->n ? lk->n : 1, sizeof *cs);
-    cairn_vec_entry_t *mine = NULL;
-    size_t nmine = 0, a = 0;
-    cairn_buf_t buf = CAIRN_BUF_INIT;
-    cairn_err_t err = cs ? vector_of(lk, &mine, &nmine) : CAIRN_ENOMEM;
-    size_t n = 0;
-    for (size_t first = 0; first < lk->n && err == CAIRN_OK; a++) {
-        size_t end = first;
-        while (end < lk->n && memcmp(log_author(lk->k[end]), log_author(lk->k[first]), 32) == 0)
-            end++;
-        const cairn_vec_entry_t *p = vec_find(peer, npeer, log_author(lk->k[first]));
-        int all = send_all(txn, plan, lk, first, end, &mine[a], p, &err);
-        for (size_t i = first; i < end && err == CAIRN_OK; i++) {
-            if (!all && cairn_pk_log_seq(lk->k[i]) <= p->max_seq)
-                continue;
-            uint8_t k[CAIRN_PK_CHANGE_BYTES];
-            err = cairn_db_get(txn, CAIRN_DB_PLANS, k,
-                               cairn_pk_change(k, plan, lk->k[i] + CAIRN_PK_SEQ_BYTES), &buf);
-            if (err == CAIRN_ENOTFOUND)
-                err = CAIRN_ECORRUPT;
-            if (err == CAIRN_OK && cairn_change_decode(buf.data, buf.len, &cs[n]) != CAIRN_OK)
-                err = CAIRN_ECORRUPT;
-            n += err == CAIRN_OK;
-        }
-        first = end;
-    }
-    cairn_buf_free(&buf);
-    free(mine);
-    *out = cs;
-    *nout = n;
-    return err;
-}
-
-cairn_err_t cairn_plan_changes_since(cairn_store_t *store, const uint8_t plan[CAIRN_PLAN_ID_BYTES],
-                                     const cairn_vec_entry_t *peer, size_t npeer,
-                                     cairn_change_fn fn, void *ctx)
-{
-    if (store == NULL || plan == NULL || fn == NULL || (npeer > 0 && peer == NULL))
-        return CAIRN_EINVAL;
-    cairn_txn_t *txn;
-    log_keys_t lk = {NULL, 0, 0, 0};
-    cairn_change_t **cs = NULL;
-    size_t n = 0, *order = NULL;
-    cairn_err_t err = cairn_kv_begin(&store->kv, 0, &txn);
-    if (err != CAIRN_OK)
-        return err;
-    err = read_log(txn, plan, &lk);
-    if (err == CAIRN_OK)
-        err = load_selected(txn, plan, &lk, peer, npeer, &cs, &n);
-    cairn_txn_abort(txn);
-    if (err == CAIRN_OK)
-        err = (order = malloc((n ? n : 1) * sizeof *order)) ? CAIRN_OK : CAIRN_ENOMEM;
-    if (err == CAIRN_OK)
-        err = cairn_causal_order(cs, n, order);
-    for (size_t i = 0; i < n && err == CAIRN_OK; i++) {
-        const cairn_change_t *c = cs[order[i]];
-        if (fn(ctx, c->id, c->bytes, c->len) != 0)
-            break;
-    }
-    for (size_t i = 0; cs != NULL && i < n; i++)
-        cairn_change_free(cs[i]);
-    free(cs);
-    free(order);
-    free(lk.k);
-    return err;
-}
-
 cairn_err_t cairn_plan_has_change(cairn_store_t *store, const uint8_t plan[CAIRN_PLAN_ID_BYTES],
                                   const uint8_t id[CAIRN_CHANGE_ID_BYTES], int *held)
 {
@@ -329,12 +231,4 @@ cairn_err_t cairn_plan_may_hold(cairn_store_t *store, const uint8_t plan[CAIRN_P
     err = cairn_roster_may_hold(txn, &store->org, plan, key, roles, may);
     cairn_txn_abort(txn);
     return err;
-}
-
-cairn_err_t cairn_store_identity_secret(cairn_store_t *store, uint8_t sk[64])
-{
-    if (store == NULL || sk == NULL)
-        return CAIRN_EINVAL;
-    memcpy(sk, store->identity_sk, 64);
-    return CAIRN_OK;
 }

@@ -166,18 +166,38 @@ static void mix_hash(cairn_noise_t *n, const uint8_t *data, size_t len)
     hash2(n->h, n->h, HASHLEN, data, len);
 }
 
+/* MixKey(dh), then wipe dh: every DH result goes through here. */
+static void mix_key(cairn_noise_t *n, uint8_t dh[KEYLEN])
+{
+    uint8_t k[HASHLEN];
+    cairn_noise_hkdf(n->ck, dh, KEYLEN, n->ck, k, NULL);
+    cipher_init(&n->cs, k);
+    sodium_memzero(dh, KEYLEN);
+    sodium_memzero(k, sizeof k);
+}
+
 /* MixKey(DH(sk, pk)). A zero DH result (low-order pk) is refused, as libsodium reports it. */
 static cairn_err_t mix_key_dh(cairn_noise_t *n, const uint8_t sk[KEYLEN], const uint8_t pk[KEYLEN])
 {
-    uint8_t dh[KEYLEN], k[HASHLEN];
+    uint8_t dh[KEYLEN];
     if (crypto_scalarmult(dh, sk, pk) != 0) {
         sodium_memzero(dh, sizeof dh);
         return CAIRN_EBADKEY;
     }
-    cairn_noise_hkdf(n->ck, dh, KEYLEN, n->ck, k, NULL);
-    cipher_init(&n->cs, k);
-    sodium_memzero(dh, sizeof dh);
-    sodium_memzero(k, sizeof k);
+    mix_key(n, dh);
+    return CAIRN_OK;
+}
+
+/* MixKey(DH(own static, pk)): the caller's function holds the secret. */
+static cairn_err_t mix_key_static(cairn_noise_t *n, const uint8_t pk[KEYLEN])
+{
+    uint8_t dh[KEYLEN];
+    cairn_err_t err = n->s.dh(n->s.ctx, pk, dh);
+    if (err != CAIRN_OK) {
+        sodium_memzero(dh, sizeof dh);
+        return err;
+    }
+    mix_key(n, dh);
     return CAIRN_OK;
 }
 
@@ -229,46 +249,38 @@ static cairn_err_t setup(cairn_noise_t *n, int initiator, const uint8_t *prologu
     return CAIRN_OK;
 }
 
-cairn_err_t cairn_noise_init(cairn_noise_t *n, int initiator, const uint8_t ed25519_sk[64],
+cairn_err_t cairn_noise_init(cairn_noise_t *n, int initiator, const cairn_noise_static_t *key,
                              const uint8_t *prologue, size_t prologue_len,
                              const uint8_t *ephemeral_seed)
 {
-    uint8_t seed[32], pk[KEYLEN], sk[64];
-    int consistent;
-
-    if (n == NULL || ed25519_sk == NULL || (prologue == NULL && prologue_len > 0))
+    if (n == NULL || key == NULL || key->dh == NULL || (prologue == NULL && prologue_len > 0))
         return CAIRN_EINVAL;
     memset(n, 0, sizeof *n);
     if (sodium_init() < 0)
         return CAIRN_ECRYPTO;
-    /* A secret key whose public half is not its own would only fail on the peer's side. */
-    crypto_sign_ed25519_sk_to_seed(seed, ed25519_sk);
-    crypto_sign_ed25519_seed_keypair(pk, sk, seed);
-    consistent = memcmp(pk, ed25519_sk + 32, KEYLEN) == 0;
-    sodium_memzero(seed, sizeof seed);
-    sodium_memzero(sk, sizeof sk);
-    if (!consistent)
-        return CAIRN_EINVAL;
-    if (crypto_sign_ed25519_sk_to_curve25519(n->s_dh, ed25519_sk) != 0)
-        return fail(n, CAIRN_EINVAL);
-    memcpy(n->s_pub, pk, KEYLEN);
+    n->s = *key;
     return setup(n, initiator, prologue, prologue_len, ephemeral_seed);
+}
+
+/* The DH of cairn_noise_init_x25519: ctx is the caller's raw X25519 secret. */
+static cairn_err_t raw_x25519_dh(const void *ctx, const uint8_t peer[KEYLEN],
+                                 uint8_t shared[KEYLEN])
+{
+    return crypto_scalarmult(shared, ctx, peer) == 0 ? CAIRN_OK : CAIRN_EBADKEY;
 }
 
 cairn_err_t cairn_noise_init_x25519(cairn_noise_t *n, int initiator, const uint8_t x25519_sk[32],
                                     const uint8_t *prologue, size_t prologue_len,
                                     const uint8_t *ephemeral_seed)
 {
-    if (n == NULL || x25519_sk == NULL || (prologue == NULL && prologue_len > 0))
+    if (n == NULL || x25519_sk == NULL)
         return CAIRN_EINVAL;
-    memset(n, 0, sizeof *n);
     if (sodium_init() < 0)
         return CAIRN_ECRYPTO;
-    n->x25519_statics = 1;
-    memcpy(n->s_dh, x25519_sk, KEYLEN);
-    if (crypto_scalarmult_base(n->s_pub, n->s_dh) != 0)
-        return fail(n, CAIRN_EINVAL);
-    return setup(n, initiator, prologue, prologue_len, ephemeral_seed);
+    cairn_noise_static_t key = {{0}, 1, raw_x25519_dh, x25519_sk};
+    if (crypto_scalarmult_base(key.pub, x25519_sk) != 0)
+        return CAIRN_EINVAL;
+    return cairn_noise_init(n, initiator, &key, prologue, prologue_len, ephemeral_seed);
 }
 
 /* ee, es, se: which secret meets which public key depends on the role. */
@@ -279,16 +291,16 @@ static cairn_err_t dh_token(cairn_noise_t *n, int tok)
     case T_EE:
         return mix_key_dh(n, n->e_sk, n->re);
     case T_ES:
-        return ini ? mix_key_dh(n, n->e_sk, n->rs_dh) : mix_key_dh(n, n->s_dh, n->re);
+        return ini ? mix_key_dh(n, n->e_sk, n->rs_dh) : mix_key_static(n, n->re);
     default: /* T_SE */
-        return ini ? mix_key_dh(n, n->s_dh, n->re) : mix_key_dh(n, n->e_sk, n->rs_dh);
+        return ini ? mix_key_static(n, n->re) : mix_key_dh(n, n->e_sk, n->rs_dh);
     }
 }
 
 /* The peer's static key, just decrypted into rs; the DH needs it on the other curve form. */
 static cairn_err_t rs_to_dh(cairn_noise_t *n)
 {
-    if (n->x25519_statics)
+    if (n->s.x25519)
         memcpy(n->rs_dh, n->rs, KEYLEN);
     else if (crypto_sign_ed25519_pk_to_curve25519(n->rs_dh, n->rs) != 0)
         return CAIRN_EBADKEY;
@@ -307,7 +319,8 @@ static void split(cairn_noise_t *n)
     sodium_memzero(n->ck, sizeof n->ck);
     sodium_memzero(&n->cs, sizeof n->cs);
     sodium_memzero(n->e_sk, sizeof n->e_sk);
-    sodium_memzero(n->s_dh, sizeof n->s_dh);
+    n->s.dh = NULL; /* the static key's work is over: forget its context */
+    n->s.ctx = NULL;
 }
 
 /* A handshake message went through: on to the next, or to the transport after message 3. */
@@ -352,7 +365,7 @@ static cairn_err_t write_message(cairn_noise_t *n, const uint8_t *payload, size_
             mix_hash(n, n->e_pub, KEYLEN);
             pos += KEYLEN;
         } else if (*tok == T_S) {
-            err = encrypt_and_hash(n, n->s_pub, KEYLEN, out + pos);
+            err = encrypt_and_hash(n, n->s.pub, KEYLEN, out + pos);
             pos += KEYLEN + TAGLEN; /* every `s` in XX follows a DH */
         } else {
             err = dh_token(n, *tok);

@@ -9,7 +9,8 @@
  *     -> s, se
  *
  * with the primitives of Noise_XX_25519_ChaChaPoly_BLAKE2b, the protocol
- * name hashed into the handshake: DH is X25519 (crypto_scalarmult); the
+ * name hashed into the handshake: DH is X25519 (crypto_scalarmult; the
+ * static key's through the caller's function, below); the
  * cipher is ChaCha20-Poly1305 IETF with the nonce 4 zero bytes || 64-bit
  * little-endian counter; HASH is BLAKE2b-512 (HASHLEN 64, BLOCKLEN 128); HKDF
  * is built on HMAC-BLAKE2b (RFC 2104) as in section 4.3 of the spec, and
@@ -19,7 +20,8 @@
  * signing key, the key the organisation's roster binds to a name and roles.
  * So the `s` tokens carry the Ed25519 PUBLIC key (32 bytes, encrypted as usual
  * by EncryptAndHash), and each side converts for the DH: its own secret with
- * crypto_sign_ed25519_sk_to_curve25519, the peer's public key with
+ * crypto_sign_ed25519_sk_to_curve25519 (inside cairn_store_identity_dh), the
+ * peer's public key with
  * crypto_sign_ed25519_pk_to_curve25519 (a key that does not convert fails the
  * handshake). The key a node learns is therefore the very key it looks up in
  * the roster, with no second key to bind to the identity and no binding
@@ -59,11 +61,20 @@
  * 2^64 - 1 (reserved by Noise): the connection must be closed first. Any
  * decryption failure kills the session: the caller drops the connection.
  *
+ * The static key is an interface, not a secret: the caller gives its public
+ * key and a function that computes DH(own static secret, a peer's X25519
+ * key) (cairn_noise_static_t). cairn passes the store's identity through
+ * cairn_store_identity_dh(), so the long-term secret never enters the Noise
+ * state or sync/ at all; only the ephemeral secret and the session's keys
+ * live here.
+ *
  * Ownership: cairn_noise_t is a plain struct the caller owns (it can live on
- * the stack); it holds its secrets inline and no pointers, so copying it is
- * possible but doubles the secrets to wipe. Secrets are wiped as soon as they
- * are no longer needed (the ephemeral and static secrets and the chaining key
- * at Split) and entirely by cairn_noise_wipe. Nothing here reads a clock,
+ * the stack); it holds its secrets inline, and one pointer, the static key's
+ * context, which must stay valid until the handshake is done (it is
+ * forgotten at Split). Copying it is possible but doubles the secrets to
+ * wipe. Secrets are wiped as soon as they are no longer needed (the
+ * ephemeral secret and the chaining key at Split) and entirely by
+ * cairn_noise_wipe. Nothing here reads a clock,
  * opens a socket or keeps global state; randomness is drawn only for the
  * ephemeral key, and only when no seed is given.
  *
@@ -100,18 +111,32 @@ typedef struct cairn_noise_cipher {
     int has_key; /* 0: EncryptWithAd passes plaintext through (handshake only) */
 } cairn_noise_cipher_t;
 
+/*
+ * DH(own static secret, peer), peer an X25519 public key, into shared (32
+ * bytes). CAIRN_OK, or an error that fails the handshake: CAIRN_EBADKEY for
+ * a low-order peer key (a zero result), any other for a local failure.
+ */
+typedef cairn_err_t (*cairn_noise_dh_fn)(const void *ctx, const uint8_t peer[CAIRN_NOISE_KEY_BYTES],
+                                         uint8_t shared[CAIRN_NOISE_KEY_BYTES]);
+
+/* The static key, as the caller gives it: what to send, and how to use it. */
+typedef struct cairn_noise_static {
+    uint8_t pub[CAIRN_NOISE_KEY_BYTES]; /* sent in the `s` token: Ed25519 public (cairn) */
+    int x25519;           /* nonzero: pub and the peer's `s` are X25519 (standard Noise, tests) */
+    cairn_noise_dh_fn dh; /* DH with the secret behind pub (its X25519 form) */
+    const void *ctx;      /* dh's first argument: valid until the handshake is done */
+} cairn_noise_static_t;
+
 /* A handshake and then a transport session. Fields are private to noise.c. */
 typedef struct cairn_noise {
     int state;          /* dead (0, also a zeroed or wiped struct), a message step, done */
     int initiator;      /* 1 initiator, 0 responder */
-    int x25519_statics; /* standard Noise `s` tokens; only cairn_noise_init_x25519 sets it */
     size_t max_msg;     /* largest transport message accepted or produced, tag included */
     uint8_t h[CAIRN_NOISE_HASH_BYTES];
     uint8_t ck[CAIRN_NOISE_HASH_BYTES];
     cairn_noise_cipher_t cs;              /* the handshake's cipher */
     cairn_noise_cipher_t tx, rx;          /* after Split */
-    uint8_t s_dh[CAIRN_NOISE_KEY_BYTES];  /* own static secret, as X25519 */
-    uint8_t s_pub[CAIRN_NOISE_KEY_BYTES]; /* own static key as sent (Ed25519 public) */
+    cairn_noise_static_t s;               /* own static key: public half and DH, no secret */
     uint8_t e_sk[CAIRN_NOISE_KEY_BYTES];
     uint8_t e_pub[CAIRN_NOISE_KEY_BYTES];
     uint8_t re[CAIRN_NOISE_KEY_BYTES];
@@ -121,17 +146,18 @@ typedef struct cairn_noise {
 
 /*
  * Start a handshake in n (any prior content is overwritten without wiping).
- * initiator: nonzero for the side that sends message 1. ed25519_sk: the
- * node's identity, libsodium's 64-byte form (seed || public key); it is read
- * during the call only. prologue: prologue_len bytes both sides must agree
- * on, read during the call (NULL if prologue_len is 0). ephemeral_seed: NULL
- * to draw the ephemeral secret from randombytes, or 32 bytes used as the
- * X25519 ephemeral secret, so a simulation can be replayed byte for byte
- * (never reuse a seed outside tests: it would repeat the ephemeral key).
- * Errors: CAIRN_EINVAL (NULL argument, or ed25519_sk whose public half does
- * not belong to its seed), CAIRN_ECRYPTO (libsodium failed to initialise).
+ * initiator: nonzero for the side that sends message 1. key: the static
+ * key (copied; key->ctx must stay valid until the handshake is done);
+ * cairn's own sessions pass the store's identity (session.c). prologue:
+ * prologue_len bytes both sides must agree on, read during the call (NULL
+ * if prologue_len is 0). ephemeral_seed: NULL to draw the ephemeral secret
+ * from randombytes, or 32 bytes used as the X25519 ephemeral secret, so a
+ * simulation can be replayed byte for byte (never reuse a seed outside
+ * tests: it would repeat the ephemeral key).
+ * Errors: CAIRN_EINVAL (NULL argument or key->dh), CAIRN_ECRYPTO (libsodium
+ * failed to initialise).
  */
-cairn_err_t cairn_noise_init(cairn_noise_t *n, int initiator, const uint8_t ed25519_sk[64],
+cairn_err_t cairn_noise_init(cairn_noise_t *n, int initiator, const cairn_noise_static_t *key,
                              const uint8_t *prologue, size_t prologue_len,
                              const uint8_t *ephemeral_seed);
 
@@ -219,9 +245,12 @@ void cairn_noise_wipe(cairn_noise_t *n);
  */
 
 /*
- * Standard Noise_XX_25519_ChaChaPoly_BLAKE2b: like cairn_noise_init, but the
- * static key is an X25519 secret and the `s` tokens carry X25519 public
- * keys, unconverted. For conformance tests only; cairn never calls it.
+ * Standard Noise_XX_25519_ChaChaPoly_BLAKE2b: cairn_noise_init with a static
+ * key that is a raw X25519 secret held by the caller (x25519_sk, which must
+ * stay valid and unchanged until the handshake is done; the Noise state
+ * keeps only a pointer to it, through the same DH interface), and `s`
+ * tokens that carry X25519 public keys, unconverted. For conformance tests
+ * only; cairn never calls it.
  */
 cairn_err_t cairn_noise_init_x25519(cairn_noise_t *n, int initiator, const uint8_t x25519_sk[32],
                                     const uint8_t *prologue, size_t prologue_len,

@@ -1,31 +1,56 @@
 /*
- * session.c - the sync session: handshake, frames, turns (docs/protocol.md).
+ * session.c - the sync session: its owner, its state, its one way to end.
  *
- * Wire: every message is a frame, a 4-byte big-endian length and that many
- * bytes. The three handshake frames carry Noise messages; every later frame
- * is one Noise transport message whose plaintext is a MessagePack array
- * [type, ...]. After the handshake the sides take turns: a turn is any
- * number of CHANGES frames and one TURN frame holding the turn's questions
- * and answers. A side whose TURN asks nothing, answered by a TURN asking
- * nothing, ends the session with CLOSE(done).
+ * A session is three parts with one owner. The channel (channel.c) turns
+ * bytes into frames and back under Noise; the turn logic (turn.c) reads
+ * the store and decides what to ask and push; this file runs the handshake,
+ * admits the peer, feeds frames to the turn logic, acts on the outcomes it
+ * returns, and is the only writer of the session's state and close reason.
+ * Every end goes through end_session().
+ *
+ * The work boundary: a CHANGES frame is not ingested here. Its changes are
+ * copied into the inbox and handed to the caller as work
+ * (cairn_sync_work); until the caller reports it done (cairn_sync_work_done)
+ * the session takes no further frame from its input and sends no TURN, so a
+ * turn never answers before the changes it follows are in the store. Feed,
+ * tick and consumed therefore never commit to disk: an event loop may call
+ * them for many peers and run the ingests elsewhere.
  */
 #include "cairn/sync.h"
 
+#include "cairn/identity.h"
 #include "cairn/ingest.h"
 #include "cairn/replica.h"
-#include "mpscan.h"
-#include "noise.h"
-#include "recon.h"
+#include "channel.h"
 #include "turn.h"
 
-#include <msgpack.h>
-#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define DEFAULT_KEEPALIVE_MS 15000u
 #define DEFAULT_TIMEOUT_MS 60000u
 #define DEFAULT_OUTPUT_LIMIT ((size_t)4 << 20)
+
+struct cairn_sync {
+    cairn_store_t *store;
+    cairn_sync_opts_t opts;
+    cairn_sync_state_t state;
+    cairn_close_reason_t reason;
+    uint64_t now, last_rx, last_tx;
+    uint64_t frames_seen; /* frames_out at the last look: a change means we sent */
+    cairn_channel_t ch;
+    int noise_step; /* handshake messages written or read */
+    uint8_t version;
+    uint8_t peer[32];
+    int has_peer;
+    unsigned peer_roles;
+    uint8_t roster_plan[CAIRN_PLAN_ID_BYTES];
+    int provisional; /* admitted without a roster of our own: we offer nothing */
+    cairn_turn_t turn;
+    cairn_inbox_t inbox; /* the changes of the work handed out */
+    int work_out;        /* inbox is work the caller has not reported done */
+    uint64_t applied, duplicate, pending, rejected;
+};
 
 static const char *const close_names[CAIRN_CLOSE_REASON__COUNT] = {
     "done", "protocol", "auth", "unknown-peer", "version", "timeout", "too-big", "store",
@@ -37,59 +62,57 @@ const char *cairn_close_reason_name(cairn_close_reason_t reason)
     return (unsigned)reason < CAIRN_CLOSE_REASON__COUNT ? close_names[reason] : "unknown";
 }
 
-/* ---- output ------------------------------------------------------------------ */
-
-/* Append a frame: length, then bytes. */
-static cairn_err_t frame_raw(cairn_sync_t *s, const uint8_t *p, size_t n)
+static int session_live(const cairn_sync_t *s)
 {
-    cairn_err_t err = cairn_buf_reserve(&s->out, s->out.len + 4 + n);
-    if (err != CAIRN_OK)
-        return err;
-    uint8_t *d = s->out.data + s->out.len;
-    d[0] = (uint8_t)(n >> 24), d[1] = (uint8_t)(n >> 16), d[2] = (uint8_t)(n >> 8);
-    d[3] = (uint8_t)n;
-    memcpy(d + 4, p, n);
-    s->out.len += 4 + n;
-    s->stats.bytes_out += 4 + n;
-    s->stats.frames_out++;
-    s->last_tx = s->now;
-    return CAIRN_OK;
+    return s->state == CAIRN_SYNC_HANDSHAKE || s->state == CAIRN_SYNC_RUNNING;
 }
 
-/* Encrypt plain as the next transport message and frame it. */
-cairn_err_t cairn_sync_send(cairn_sync_t *s, const uint8_t *plain, size_t n)
-{
-    if (n > CAIRN_SYNC_MAX_FRAME)
-        return CAIRN_ETOOBIG;
-    cairn_err_t err = cairn_buf_reserve(&s->scratch, n + CAIRN_NOISE_TAG_BYTES);
-    if (err == CAIRN_OK)
-        err = cairn_noise_encrypt(&s->noise, NULL, 0, plain, n, s->scratch.data);
-    if (err == CAIRN_OK)
-        err = frame_raw(s, s->scratch.data, n + CAIRN_NOISE_TAG_BYTES);
-    return err;
-}
+/* ---- the one close path ------------------------------------------------------------- */
 
-static void send_small(cairn_sync_t *s, uint8_t type, int64_t arg, int with_arg)
+/*
+ * End the session for reason. tell: send CLOSE(reason) when the channel is
+ * up (not after a peer's own CLOSE, nor for auth: that channel is not to be
+ * trusted). Idempotent. Outstanding work is left alone: its changes stay
+ * valid until cairn_sync_work_done or cairn_sync_free.
+ */
+static void end_session(cairn_sync_t *s, cairn_close_reason_t reason, int tell)
 {
-    uint8_t b[16];
-    size_t n = 0;
-    b[n++] = with_arg ? 0x92 : 0x91;
-    b[n++] = type;
-    if (with_arg)
-        b[n++] = (uint8_t)arg; /* reasons are small positive fixints */
-    cairn_sync_send(s, b, n);
-}
-
-/* Close for reason, telling the peer if the channel is up. */
-void cairn_sync_close(cairn_sync_t *s, cairn_close_reason_t reason)
-{
-    if (s->state == CAIRN_SYNC_DONE || s->state == CAIRN_SYNC_CLOSED)
+    if (!session_live(s))
         return;
-    if (s->state == CAIRN_SYNC_RUNNING && reason != CAIRN_CLOSE_AUTH)
-        send_small(s, CAIRN_FRAME_CLOSE, reason, 1);
+    if (tell && reason != CAIRN_CLOSE_AUTH && cairn_channel_up(&s->ch)) {
+        const uint8_t close[3] = {0x92, CAIRN_FRAME_CLOSE, (uint8_t)reason}; /* small fixints */
+        (void)cairn_channel_send(&s->ch, close, sizeof close); /* best effort: we end anyway */
+    }
     s->state = reason == CAIRN_CLOSE_DONE ? CAIRN_SYNC_DONE : CAIRN_SYNC_CLOSED;
     s->reason = reason;
-    cairn_turn_reset(s);
+    cairn_turn_reset(&s->turn);
+}
+
+void cairn_sync_close(cairn_sync_t *s, cairn_close_reason_t reason)
+{
+    if (s != NULL && (unsigned)reason < CAIRN_CLOSE_REASON__COUNT)
+        end_session(s, reason, 1);
+}
+
+/* Act on what the turn logic found. */
+static void act(cairn_sync_t *s, const cairn_turn_result_t *res)
+{
+    switch (res->outcome) {
+    case CAIRN_TURN_CONTINUE:
+        break;
+    case CAIRN_TURN_CHANGES:
+        s->work_out = 1;
+        break;
+    case CAIRN_TURN_DONE:
+        end_session(s, CAIRN_CLOSE_DONE, 1);
+        break;
+    case CAIRN_TURN_CLOSE:
+        end_session(s, res->reason, 1);
+        break;
+    case CAIRN_TURN_PEER_CLOSED:
+        end_session(s, res->reason, 0);
+        break;
+    }
 }
 
 /* ---- handshake -------------------------------------------------------------------- */
@@ -98,12 +121,10 @@ void cairn_sync_close(cairn_sync_t *s, cairn_close_reason_t reason)
 static cairn_err_t hs_write(cairn_sync_t *s)
 {
     /* Messages 1 and 2 carry a version (0 from a responder: none in common); 3 nothing. */
-    uint8_t version = s->opts.initiator ? (uint8_t)CAIRN_SYNC_VERSION : s->version, msg[256];
-    size_t len;
-    cairn_err_t err = cairn_noise_write(&s->noise, &version, s->noise_step == 2 ? 0 : 1, msg,
-                                        sizeof msg, &len);
+    uint8_t version = s->opts.initiator ? (uint8_t)CAIRN_SYNC_VERSION : s->version;
+    cairn_err_t err = cairn_channel_hs_write(&s->ch, &version, s->noise_step == 2 ? 0 : 1);
     s->noise_step++;
-    return err == CAIRN_OK ? frame_raw(s, msg, len) : err;
+    return err;
 }
 
 /* Whether this store holds no roster yet (it has joined, nothing more). */
@@ -122,11 +143,11 @@ static int roster_empty(cairn_sync_t *s)
  * joined but holds no roster yet admits the peer provisionally: it offers
  * nothing (its set is empty, so no plan of ours flows) and takes the roster,
  * whose changes prove themselves (signed by the organisation's key); the
- * peer is judged again as they arrive.
+ * peer is judged again as they are ingested (cairn_sync_work_done).
  */
 static void admit_peer(cairn_sync_t *s)
 {
-    memcpy(s->peer, cairn_noise_remote_key(&s->noise), 32);
+    memcpy(s->peer, cairn_channel_peer_key(&s->ch), 32);
     s->has_peer = 1;
     cairn_reason_t why;
     cairn_err_t err = cairn_roster_member(s->store, s->peer, s->now, &s->peer_roles, &why);
@@ -137,19 +158,17 @@ static void admit_peer(cairn_sync_t *s)
     if (err == CAIRN_OK)
         return;
     /* With the channel up (responder), the refusal is sent, encrypted. */
-    if (cairn_noise_done(&s->noise))
-        s->state = CAIRN_SYNC_RUNNING;
-    cairn_sync_close(s, err == CAIRN_EDENIED ? CAIRN_CLOSE_UNKNOWN_PEER : CAIRN_CLOSE_STORE);
+    end_session(s, err == CAIRN_EDENIED ? CAIRN_CLOSE_UNKNOWN_PEER : CAIRN_CLOSE_STORE, 1);
 }
 
 static void hs_read(cairn_sync_t *s, const uint8_t *p, size_t n)
 {
     uint8_t payload[64];
     size_t plen;
-    cairn_err_t err = cairn_noise_read(&s->noise, p, n, payload, sizeof payload, &plen);
+    cairn_err_t err = cairn_channel_hs_read(&s->ch, p, n, payload, sizeof payload, &plen);
     s->noise_step++;
     if (err != CAIRN_OK) {
-        cairn_sync_close(s, err == CAIRN_EBADKEY ? CAIRN_CLOSE_AUTH : CAIRN_CLOSE_PROTOCOL);
+        end_session(s, err == CAIRN_EBADKEY ? CAIRN_CLOSE_AUTH : CAIRN_CLOSE_PROTOCOL, 1);
         return;
     }
     if (s->noise_step == 1) { /* responder read message 1: pick a version */
@@ -161,56 +180,112 @@ static void hs_read(cairn_sync_t *s, const uint8_t *p, size_t n)
         s->version = plen == 1 ? payload[0] : 0;
     }
     if (s->noise_step == 2 && s->version != CAIRN_SYNC_VERSION) {
-        s->reason = CAIRN_CLOSE_VERSION;
-        s->state = CAIRN_SYNC_CLOSED;
+        end_session(s, CAIRN_CLOSE_VERSION, 1); /* no channel yet: nothing is sent */
         return;
     }
     if (s->noise_step == 2) /* judge the responder before message 3 reveals who we are */
         admit_peer(s);
 }
 
+/* Running: build the set and, on the initiator, send the opening turn. */
+static cairn_err_t start_turns(cairn_sync_t *s)
+{
+    cairn_turn_result_t res;
+    s->state = CAIRN_SYNC_RUNNING;
+    cairn_err_t err = cairn_turn_start(&s->turn, &s->ch, s->store, s->roster_plan, s->peer,
+                                       s->peer_roles, s->opts.initiator, !s->provisional,
+                                       s->opts.output_limit, &res);
+    if (err == CAIRN_OK)
+        act(s, &res);
+    return err;
+}
+
 /* Move the handshake on: write while it is our turn. */
 static cairn_err_t hs_advance(cairn_sync_t *s)
 {
-    while (s->state == CAIRN_SYNC_HANDSHAKE && !cairn_noise_done(&s->noise) &&
-           cairn_noise_my_turn(&s->noise)) {
+    while (s->state == CAIRN_SYNC_HANDSHAKE && !cairn_channel_up(&s->ch) &&
+           cairn_channel_hs_my_turn(&s->ch)) {
         cairn_err_t err = hs_write(s);
         if (err != CAIRN_OK)
             return err;
-        if (!s->opts.initiator && s->version == 0) { /* told the peer: no common version */
-            s->state = CAIRN_SYNC_CLOSED;
-            s->reason = CAIRN_CLOSE_VERSION;
-        }
+        if (!s->opts.initiator && s->version == 0) /* told the peer: no common version */
+            end_session(s, CAIRN_CLOSE_VERSION, 1);
     }
-    if (s->state == CAIRN_SYNC_HANDSHAKE && cairn_noise_done(&s->noise)) {
+    if (s->state == CAIRN_SYNC_HANDSHAKE && cairn_channel_up(&s->ch)) {
         if (!s->opts.initiator)
             admit_peer(s); /* the responder knows the initiator from message 3 */
-        if (s->state == CAIRN_SYNC_HANDSHAKE) {
-            s->state = CAIRN_SYNC_RUNNING;
-            return cairn_turn_start(s);
-        }
+        if (s->state == CAIRN_SYNC_HANDSHAKE)
+            return start_turns(s);
     }
     return CAIRN_OK;
 }
 
 /* ---- input ------------------------------------------------------------------------ */
 
-static cairn_err_t on_frame(cairn_sync_t *s, const uint8_t *p, size_t n)
+static cairn_err_t on_frame(cairn_sync_t *s, const uint8_t *body, size_t n)
 {
-    s->stats.frames_in++;
     if (s->state == CAIRN_SYNC_HANDSHAKE) {
-        hs_read(s, p, n);
+        hs_read(s, body, n);
         return s->state == CAIRN_SYNC_HANDSHAKE ? hs_advance(s) : CAIRN_OK;
     }
-    cairn_err_t err = cairn_buf_reserve(&s->plain, n);
-    if (err != CAIRN_OK)
+    const uint8_t *plain;
+    size_t plen;
+    cairn_err_t err = cairn_channel_open(&s->ch, body, n, &plain, &plen);
+    if (err == CAIRN_ENOMEM)
         return err;
-    err = cairn_noise_decrypt(&s->noise, NULL, 0, p, n, s->plain.data);
     if (err != CAIRN_OK) {
-        cairn_sync_close(s, err == CAIRN_EBADKEY ? CAIRN_CLOSE_AUTH : CAIRN_CLOSE_PROTOCOL);
+        end_session(s, err == CAIRN_EBADKEY ? CAIRN_CLOSE_AUTH : CAIRN_CLOSE_PROTOCOL, 1);
         return CAIRN_OK;
     }
-    return cairn_turn_frame(s, s->plain.data, n - CAIRN_NOISE_TAG_BYTES);
+    cairn_turn_result_t res;
+    err = cairn_turn_frame(&s->turn, &s->ch, plain, plen, &s->inbox, &res);
+    if (err == CAIRN_OK)
+        act(s, &res);
+    return err;
+}
+
+/* Take and process buffered frames, until none is complete or work is out. */
+static cairn_err_t drain(cairn_sync_t *s)
+{
+    cairn_err_t err = CAIRN_OK;
+    while (err == CAIRN_OK && session_live(s) && !s->work_out) {
+        const uint8_t *body;
+        size_t n;
+        int got = cairn_channel_next(&s->ch, &body, &n);
+        if (got == 0)
+            break;
+        if (got < 0) {
+            end_session(s, CAIRN_CLOSE_TOO_BIG, 1);
+            break;
+        }
+        err = on_frame(s, body, n);
+    }
+    return err;
+}
+
+/* Produce output: pushes under the limit, and our TURN unless work is out. */
+static cairn_err_t pump(cairn_sync_t *s)
+{
+    if (s->state != CAIRN_SYNC_RUNNING)
+        return CAIRN_OK;
+    cairn_turn_result_t res;
+    cairn_err_t err =
+        cairn_turn_pump(&s->turn, &s->ch, s->opts.output_limit, !s->work_out, &res);
+    if (err == CAIRN_OK)
+        act(s, &res);
+    return err;
+}
+
+/* The end of every call that may produce: a local failure closes; note a send. */
+static cairn_err_t finish(cairn_sync_t *s, cairn_err_t err)
+{
+    if (err != CAIRN_OK)
+        end_session(s, CAIRN_CLOSE_STORE, 1);
+    if (s->ch.frames_out != s->frames_seen) {
+        s->frames_seen = s->ch.frames_out;
+        s->last_tx = s->now;
+    }
+    return err;
 }
 
 cairn_err_t cairn_sync_feed(cairn_sync_t *s, const uint8_t *bytes, size_t len, uint64_t now_ms)
@@ -218,38 +293,22 @@ cairn_err_t cairn_sync_feed(cairn_sync_t *s, const uint8_t *bytes, size_t len, u
     if (s == NULL || (bytes == NULL && len > 0))
         return CAIRN_EINVAL;
     s->now = now_ms;
-    if (s->state == CAIRN_SYNC_DONE || s->state == CAIRN_SYNC_CLOSED)
-        return CAIRN_OK;
+    if (!session_live(s))
+        return CAIRN_OK; /* after the end nothing is read */
     s->last_rx = now_ms;
-    s->stats.bytes_in += len;
-    cairn_err_t err = cairn_buf_reserve(&s->in, s->in.len + len);
-    if (err != CAIRN_OK) {
-        cairn_sync_close(s, CAIRN_CLOSE_STORE);
-        return err;
-    }
-    memcpy(s->in.data + s->in.len, bytes, len);
-    s->in.len += len;
-    size_t off = 0;
-    while (err == CAIRN_OK && s->in.len - off >= 4 &&
-           (s->state == CAIRN_SYNC_HANDSHAKE || s->state == CAIRN_SYNC_RUNNING)) {
-        const uint8_t *p = s->in.data + off;
-        size_t n = (size_t)p[0] << 24 | (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3];
-        if (n > CAIRN_SYNC_MAX_FRAME + CAIRN_NOISE_TAG_BYTES) {
-            cairn_sync_close(s, CAIRN_CLOSE_TOO_BIG);
-            break;
-        }
-        if (s->in.len - off - 4 < n)
-            break; /* the rest of the frame has not arrived */
-        off += 4 + n;
-        err = on_frame(s, p + 4, n);
-    }
-    memmove(s->in.data, s->in.data + off, s->in.len - off);
-    s->in.len -= off;
-    if (err == CAIRN_OK && s->state == CAIRN_SYNC_RUNNING)
-        err = cairn_turn_pump(s);
-    if (err != CAIRN_OK)
-        cairn_sync_close(s, CAIRN_CLOSE_STORE);
-    return err;
+    cairn_err_t err = cairn_channel_append(&s->ch, bytes, len);
+    if (err == CAIRN_OK)
+        err = drain(s);
+    if (err == CAIRN_OK)
+        err = pump(s);
+    return finish(s, err);
+}
+
+int cairn_sync_wants_input(const cairn_sync_t *s)
+{
+    if (s == NULL || !session_live(s))
+        return 0;
+    return !s->work_out || cairn_channel_buffered(&s->ch) < CAIRN_SYNC_INPUT_BOUND;
 }
 
 cairn_err_t cairn_sync_tick(cairn_sync_t *s, uint64_t now_ms)
@@ -257,24 +316,74 @@ cairn_err_t cairn_sync_tick(cairn_sync_t *s, uint64_t now_ms)
     if (s == NULL)
         return CAIRN_EINVAL;
     s->now = now_ms;
-    if (s->state != CAIRN_SYNC_HANDSHAKE && s->state != CAIRN_SYNC_RUNNING)
+    if (!session_live(s))
         return CAIRN_OK;
     /* A clock that steps back is treated as no time passing. */
     uint64_t quiet_rx = now_ms > s->last_rx ? now_ms - s->last_rx : 0;
     uint64_t quiet_tx = now_ms > s->last_tx ? now_ms - s->last_tx : 0;
     if (quiet_rx >= s->opts.timeout_ms) {
-        cairn_sync_close(s, CAIRN_CLOSE_TIMEOUT);
-        return CAIRN_OK;
+        end_session(s, CAIRN_CLOSE_TIMEOUT, 1);
+        return finish(s, CAIRN_OK);
     }
-    if (s->state == CAIRN_SYNC_RUNNING && quiet_tx >= s->opts.keepalive_ms)
-        send_small(s, CAIRN_FRAME_PING, 0, 0);
-    cairn_err_t err = s->state == CAIRN_SYNC_RUNNING ? cairn_turn_pump(s) : CAIRN_OK;
-    if (err != CAIRN_OK)
-        cairn_sync_close(s, CAIRN_CLOSE_STORE);
-    return err;
+    cairn_err_t err = CAIRN_OK;
+    if (s->state == CAIRN_SYNC_RUNNING && quiet_tx >= s->opts.keepalive_ms) {
+        const uint8_t ping[2] = {0x91, CAIRN_FRAME_PING};
+        err = cairn_channel_send(&s->ch, ping, sizeof ping);
+    }
+    if (err == CAIRN_OK)
+        err = pump(s);
+    return finish(s, err);
+}
+
+/* ---- the work boundary --------------------------------------------------------------- */
+
+int cairn_sync_work(const cairn_sync_t *s, cairn_sync_work_t *work)
+{
+    if (work != NULL)
+        memset(work, 0, sizeof *work);
+    if (s == NULL || work == NULL || !s->work_out)
+        return 0;
+    work->bytes = s->inbox.bytes;
+    work->lens = s->inbox.lens;
+    work->n = s->inbox.n;
+    return 1;
+}
+
+cairn_err_t cairn_sync_work_done(cairn_sync_t *s, cairn_err_t err,
+                                 const cairn_ingest_stats_t *stats)
+{
+    if (s == NULL || !s->work_out)
+        return CAIRN_EINVAL;
+    s->work_out = 0;
+    s->inbox.n = 0;
+    if (err != CAIRN_OK) { /* nothing of it was committed: the next session sends it again */
+        end_session(s, CAIRN_CLOSE_STORE, 1);
+        return finish(s, CAIRN_OK);
+    }
+    if (stats != NULL) {
+        s->applied += stats->applied;
+        s->duplicate += stats->duplicate;
+        s->pending += stats->pending;
+        s->rejected += stats->rejected;
+    }
+    if (!session_live(s))
+        return finish(s, CAIRN_OK);
+    if (s->provisional &&
+        cairn_roster_member(s->store, s->peer, s->now, &s->peer_roles, NULL) == CAIRN_OK)
+        s->provisional = 0; /* the roster we were sent vouches for the peer */
+    err = drain(s);
+    if (err == CAIRN_OK)
+        err = pump(s);
+    return finish(s, err);
 }
 
 /* ---- the rest of the API ------------------------------------------------------------ */
+
+/* The handshake's static DH, done by the store: the identity secret stays in libcairn. */
+static cairn_err_t identity_dh(const void *ctx, const uint8_t peer[32], uint8_t shared[32])
+{
+    return cairn_store_identity_dh(ctx, peer, shared);
+}
 
 cairn_err_t cairn_sync_new(cairn_store_t *store, const cairn_sync_opts_t *opts,
                            cairn_sync_t **out)
@@ -282,17 +391,15 @@ cairn_err_t cairn_sync_new(cairn_store_t *store, const cairn_sync_opts_t *opts,
     if (store == NULL || opts == NULL || out == NULL)
         return CAIRN_EINVAL;
     uint8_t org[32], prologue[sizeof "cairn sync v1" + 32];
+    cairn_store_info_t info;
     cairn_err_t err = cairn_org_key(store, org);
+    if (err == CAIRN_OK)
+        err = cairn_store_info(store, &info);
     if (err != CAIRN_OK)
         return err;
     cairn_sync_t *s = calloc(1, sizeof *s);
-    uint8_t *sk = sodium_malloc(64);
-    if (s == NULL || sk == NULL) {
-        free(s);
-        if (sk != NULL)
-            sodium_free(sk);
+    if (s == NULL)
         return CAIRN_ENOMEM;
-    }
     s->store = store;
     s->opts = *opts;
     if (s->opts.keepalive_ms == 0)
@@ -307,13 +414,12 @@ cairn_err_t cairn_sync_new(cairn_store_t *store, const cairn_sync_opts_t *opts,
     memcpy(prologue, "cairn sync v1", sizeof "cairn sync v1");
     memcpy(prologue + sizeof "cairn sync v1", org, 32);
     cairn_roster_plan_id(org, s->roster_plan);
-    err = cairn_store_identity_secret(store, sk);
+    cairn_noise_static_t key = {{0}, 0, identity_dh, store};
+    memcpy(key.pub, info.public_key, 32);
+    err = cairn_channel_init(&s->ch, opts->initiator, &key, prologue, sizeof prologue,
+                             opts->ephemeral_seed, CAIRN_SYNC_MAX_FRAME);
     if (err == CAIRN_OK)
-        err = cairn_noise_init(&s->noise, opts->initiator, sk, prologue, sizeof prologue,
-                               opts->ephemeral_seed);
-    sodium_free(sk);
-    if (err == CAIRN_OK)
-        err = hs_advance(s);
+        err = finish(s, hs_advance(s));
     if (err != CAIRN_OK) {
         cairn_sync_free(s);
         return err;
@@ -326,38 +432,25 @@ void cairn_sync_free(cairn_sync_t *s)
 {
     if (s == NULL)
         return;
-    cairn_turn_reset(s);
-    cairn_recon_free(&s->mine);
-    cairn_noise_wipe(&s->noise);
-    cairn_buf_free(&s->in);
-    cairn_buf_free(&s->out);
-    cairn_buf_free(&s->plain);
-    cairn_buf_free(&s->scratch);
+    cairn_turn_free(&s->turn);
+    cairn_channel_free(&s->ch);
+    cairn_inbox_free(&s->inbox);
     free(s);
 }
 
 const uint8_t *cairn_sync_output(const cairn_sync_t *s, size_t *len)
 {
-    *len = s->out.len - s->out_head;
-    return *len ? s->out.data + s->out_head : NULL;
+    return cairn_channel_output(&s->ch, len);
 }
 
 cairn_err_t cairn_sync_consumed(cairn_sync_t *s, size_t n)
 {
-    if (s == NULL || n > s->out.len - s->out_head)
+    if (s == NULL)
         return CAIRN_EINVAL;
-    s->out_head += n;
-    if (s->out_head == s->out.len)
-        s->out.len = s->out_head = 0;
-    else if (s->out_head > s->out.len / 2) { /* keep the buffer from creeping */
-        memmove(s->out.data, s->out.data + s->out_head, s->out.len - s->out_head);
-        s->out.len -= s->out_head;
-        s->out_head = 0;
-    }
-    cairn_err_t err = s->state == CAIRN_SYNC_RUNNING ? cairn_turn_pump(s) : CAIRN_OK;
+    cairn_err_t err = cairn_channel_consumed(&s->ch, n);
     if (err != CAIRN_OK)
-        cairn_sync_close(s, CAIRN_CLOSE_STORE);
-    return err;
+        return err;
+    return finish(s, pump(s));
 }
 
 cairn_sync_state_t cairn_sync_state(const cairn_sync_t *s)
@@ -377,5 +470,18 @@ const uint8_t *cairn_sync_peer(const cairn_sync_t *s)
 
 void cairn_sync_get_stats(const cairn_sync_t *s, cairn_sync_stats_t *out)
 {
-    *out = s->stats;
+    memset(out, 0, sizeof *out);
+    out->bytes_in = s->ch.bytes_in;
+    out->bytes_out = s->ch.bytes_out;
+    out->frames_in = s->ch.frames_in;
+    out->frames_out = s->ch.frames_out;
+    out->turns = s->turn.turns;
+    out->changes_in = s->turn.changes_in;
+    out->change_bytes_in = s->turn.change_bytes_in;
+    out->changes_out = s->turn.changes_out;
+    out->change_bytes_out = s->turn.change_bytes_out;
+    out->applied = s->applied;
+    out->duplicate = s->duplicate;
+    out->pending = s->pending;
+    out->rejected = s->rejected;
 }

@@ -10,11 +10,15 @@
  *   vectors: push what it lacks; if it holds what we lack, send a want
  *     with our vector;
  *   wants: push what it lacks; alls: push every plan of ours in the range.
- * Pushes go out first, roster first, in CHANGES frames; then our TURN.
+ * Pushes go out first, roster first, in CHANGES frames streamed from a
+ * cursor; then our TURN.
+ *
+ * This file works on a cairn_turn_t and the session's channel only. What
+ * the session must do (close, take received changes as ingest work) comes
+ * back as an outcome: nothing here ends a session or ingests a change.
  */
 #include "turn.h"
 
-#include "cairn/ingest.h"
 #include "grow.h"
 #include "mpscan.h"
 
@@ -51,9 +55,9 @@ static void reply_free(cairn_reply_t *r)
 }
 
 /* Whether the reply has reached its budget (est: an upper estimate of its size). */
-static int reply_full(const cairn_sync_t *s)
+static int reply_full(const cairn_turn_t *t)
 {
-    return s->reply.est > REPLY_BUDGET;
+    return t->reply.est > REPLY_BUDGET;
 }
 
 static int reply_empty(const cairn_reply_t *r)
@@ -61,25 +65,41 @@ static int reply_empty(const cairn_reply_t *r)
     return r->nranges == 0 && r->nitems == 0 && r->nvecs == 0 && r->nwants == 0 && r->nalls == 0;
 }
 
-static void chg_clear(cairn_sync_t *s)
+static void chg_clear(cairn_turn_t *t)
 {
-    s->chg.len = s->nchg = 0;
+    t->chg.len = t->nchg = 0;
 }
 
-void cairn_turn_reset(cairn_sync_t *s)
+void cairn_turn_reset(cairn_turn_t *t)
 {
-    for (size_t i = 0; i < s->npush; i++)
-        free(s->pushes[i].vec);
-    free(s->pushes);
-    s->pushes = NULL;
-    s->npush = s->push_at = s->cap_push = 0;
-    reply_free(&s->reply);
-    chg_clear(s);
-    cairn_buf_free(&s->chg);
-    free(s->chg_len);
-    s->chg_len = NULL;
-    s->cap_chg = 0;
-    s->turn_due = 0;
+    for (size_t i = 0; i < t->npush; i++)
+        free(t->pushes[i].vec);
+    free(t->pushes);
+    t->pushes = NULL;
+    t->npush = t->push_at = t->cap_push = 0;
+    cairn_cursor_close(t->cursor);
+    t->cursor = NULL;
+    reply_free(&t->reply);
+    chg_clear(t);
+    cairn_buf_free(&t->chg);
+    free(t->chg_len);
+    t->chg_len = NULL;
+    t->cap_chg = 0;
+    t->turn_due = 0;
+}
+
+void cairn_turn_free(cairn_turn_t *t)
+{
+    cairn_turn_reset(t);
+    cairn_recon_free(&t->mine);
+}
+
+void cairn_inbox_free(cairn_inbox_t *inbox)
+{
+    cairn_buf_free(&inbox->data);
+    free(inbox->bytes);
+    free(inbox->lens);
+    memset(inbox, 0, sizeof *inbox);
 }
 
 /* ---- packing -------------------------------------------------------------------- */
@@ -173,9 +193,9 @@ static void pack_ranges(msgpack_packer *pk, const cairn_reply_t *r)
 }
 
 /* Our TURN: [2, ranges, items, vecs, wants, alls]. */
-static cairn_err_t send_turn(cairn_sync_t *s)
+static cairn_err_t send_turn(cairn_turn_t *t, cairn_channel_t *ch)
 {
-    cairn_reply_t *r = &s->reply;
+    cairn_reply_t *r = &t->reply;
     cairn_buf_t buf = CAIRN_BUF_INIT;
     cairn_mp_sink_t sink = {&buf, 0};
     msgpack_packer pk;
@@ -185,7 +205,7 @@ static cairn_err_t send_turn(cairn_sync_t *s)
     pack_ranges(&pk, r);
     msgpack_pack_array(&pk, r->nitems);
     for (size_t i = 0; i < r->nitems; i++)
-        pack_items(&pk, &s->mine, r->item_ranges[i]);
+        pack_items(&pk, &t->mine, r->item_ranges[i]);
     msgpack_pack_array(&pk, r->nvecs);
     for (size_t i = 0; i < r->nvecs; i++)
         pack_vec(&pk, &r->vecs[i]);
@@ -199,8 +219,8 @@ static cairn_err_t send_turn(cairn_sync_t *s)
     if (err == CAIRN_OK && buf.len > CAIRN_SYNC_MAX_FRAME)
         err = CAIRN_ETOOBIG; /* the budget keeps replies far below this */
     if (err == CAIRN_OK)
-        err = cairn_sync_send(s, buf.data, buf.len);
-    s->stats.turns++;
+        err = cairn_channel_send(ch, buf.data, buf.len);
+    t->turns++;
     cairn_buf_free(&buf);
     reply_free(r);
     return err;
@@ -208,9 +228,9 @@ static cairn_err_t send_turn(cairn_sync_t *s)
 
 /* ---- pushing changes ------------------------------------------------------------ */
 
-static cairn_err_t flush_changes(cairn_sync_t *s)
+static cairn_err_t flush_changes(cairn_turn_t *t, cairn_channel_t *ch)
 {
-    if (s->nchg == 0)
+    if (t->nchg == 0)
         return CAIRN_OK;
     cairn_buf_t buf = CAIRN_BUF_INIT;
     cairn_mp_sink_t sink = {&buf, 0};
@@ -218,87 +238,102 @@ static cairn_err_t flush_changes(cairn_sync_t *s)
     msgpack_packer_init(&pk, &sink, cairn_mp_sink_write);
     msgpack_pack_array(&pk, 2);
     msgpack_pack_uint8(&pk, CAIRN_FRAME_CHANGES);
-    msgpack_pack_array(&pk, s->nchg);
-    for (size_t i = 0, at = 0; i < s->nchg; at += s->chg_len[i++])
-        cairn_mp_pack_bin(&pk, s->chg.data + at, s->chg_len[i]);
-    cairn_err_t err = sink.oom ? CAIRN_ENOMEM : cairn_sync_send(s, buf.data, buf.len);
+    msgpack_pack_array(&pk, t->nchg);
+    for (size_t i = 0, at = 0; i < t->nchg; at += t->chg_len[i++])
+        cairn_mp_pack_bin(&pk, t->chg.data + at, t->chg_len[i]);
+    cairn_err_t err = sink.oom ? CAIRN_ENOMEM : cairn_channel_send(ch, buf.data, buf.len);
     cairn_buf_free(&buf);
-    chg_clear(s);
+    chg_clear(t);
     return err;
 }
 
-typedef struct push_ctx {
-    cairn_sync_t *s;
-    cairn_err_t err;
-} push_ctx_t;
-
-static int add_change(void *ctx, const uint8_t *id, const uint8_t *bytes, size_t len)
-{
-    (void)id;
-    push_ctx_t *pc = ctx;
-    cairn_sync_t *s = pc->s;
-    /* 16 bytes a change covers its bin header and the frame's own. */
-    if (s->chg.len + 16 * s->nchg + len + 16 > CHANGES_FRAME_BYTES ||
-        s->nchg == CHANGES_FRAME_MAX)
-        pc->err = flush_changes(s);
-    if (pc->err == CAIRN_OK)
-        pc->err = cairn_grow(&s->chg_len, &s->cap_chg, s->nchg, sizeof *s->chg_len, 16);
-    if (pc->err == CAIRN_OK)
-        pc->err = cairn_buf_reserve(&s->chg, s->chg.len + len);
-    if (pc->err != CAIRN_OK)
-        return 1;
-    memcpy(s->chg.data + s->chg.len, bytes, len);
-    s->chg.len += len;
-    s->chg_len[s->nchg++] = len;
-    s->stats.changes_out++;
-    s->stats.change_bytes_out += len;
-    return 0;
-}
-
-static cairn_err_t run_push(cairn_sync_t *s, const cairn_push_t *p)
-{
-    push_ctx_t pc = {s, CAIRN_OK};
-    cairn_err_t err = cairn_plan_changes_since(s->store, p->plan, p->vec, p->nvec, add_change, &pc);
-    return err == CAIRN_OK ? pc.err : err;
-}
-
-static size_t unsent(const cairn_sync_t *s)
-{
-    return s->out.len - s->out_head;
-}
-
-cairn_err_t cairn_turn_pump(cairn_sync_t *s)
+/* Stage one change in the CHANGES frame being filled; a full frame goes out first. */
+static cairn_err_t add_change(cairn_turn_t *t, cairn_channel_t *ch, const uint8_t *bytes,
+                              size_t len)
 {
     cairn_err_t err = CAIRN_OK;
-    while (err == CAIRN_OK && s->turn_due && s->push_at < s->npush &&
-           unsent(s) < s->opts.output_limit)
-        err = run_push(s, &s->pushes[s->push_at++]);
-    if (err != CAIRN_OK || !s->turn_due || s->push_at < s->npush)
-        return err;
-    err = flush_changes(s);
-    for (size_t i = 0; i < s->npush; i++) {
-        cairn_recon_find(&s->mine, s->pushes[i].plan)->queued = 0;
-        free(s->pushes[i].vec);
-    }
-    s->npush = s->push_at = 0;
-    s->turn_due = 0;
+    /* 16 bytes a change covers its bin header and the frame's own. */
+    if (t->chg.len + 16 * t->nchg + len + 16 > CHANGES_FRAME_BYTES ||
+        t->nchg == CHANGES_FRAME_MAX)
+        err = flush_changes(t, ch);
+    if (err == CAIRN_OK)
+        err = cairn_grow(&t->chg_len, &t->cap_chg, t->nchg, sizeof *t->chg_len, 16);
+    if (err == CAIRN_OK)
+        err = cairn_buf_reserve(&t->chg, t->chg.len + len);
     if (err != CAIRN_OK)
         return err;
-    if (!s->peer_asked && reply_empty(&s->reply)) {
-        cairn_sync_close(s, CAIRN_CLOSE_DONE); /* neither side has anything left */
+    memcpy(t->chg.data + t->chg.len, bytes, len);
+    t->chg.len += len;
+    t->chg_len[t->nchg++] = len;
+    t->changes_out++;
+    t->change_bytes_out += len;
+    return CAIRN_OK;
+}
+
+/*
+ * Stream the pushes through a cursor, one plan after another, while the
+ * output is under the limit: a frame at most goes past it. The cursor
+ * keeps its place across calls, so a plan of any size is sent in pieces.
+ */
+static cairn_err_t run_pushes(cairn_turn_t *t, cairn_channel_t *ch, size_t limit)
+{
+    cairn_err_t err = CAIRN_OK;
+    while (err == CAIRN_OK && t->push_at < t->npush && cairn_channel_unsent(ch) < limit) {
+        const cairn_push_t *p = &t->pushes[t->push_at];
+        if (t->cursor == NULL)
+            err = cairn_cursor_open(t->store, p->plan, p->vec, p->nvec, &t->cursor);
+        size_t frames = ch->frames_out;
+        /* Up to the next frame sent: then the limit is looked at again. */
+        while (err == CAIRN_OK && ch->frames_out == frames) {
+            const uint8_t *bytes;
+            size_t len;
+            err = cairn_cursor_next(t->cursor, &bytes, &len);
+            if (err == CAIRN_OK)
+                err = add_change(t, ch, bytes, len);
+        }
+        if (err == CAIRN_ENOTFOUND) { /* this plan is all out */
+            cairn_cursor_close(t->cursor);
+            t->cursor = NULL;
+            t->push_at++;
+            err = CAIRN_OK;
+        }
+    }
+    return err;
+}
+
+cairn_err_t cairn_turn_pump(cairn_turn_t *t, cairn_channel_t *ch, size_t output_limit,
+                            int may_turn, cairn_turn_result_t *res)
+{
+    res->outcome = CAIRN_TURN_CONTINUE;
+    if (!t->turn_due)
+        return CAIRN_OK;
+    cairn_err_t err = run_pushes(t, ch, output_limit);
+    if (err != CAIRN_OK || t->push_at < t->npush || !may_turn)
+        return err;
+    err = flush_changes(t, ch);
+    for (size_t i = 0; i < t->npush; i++) {
+        cairn_recon_find(&t->mine, t->pushes[i].plan)->queued = 0;
+        free(t->pushes[i].vec);
+    }
+    t->npush = t->push_at = 0;
+    t->turn_due = 0;
+    if (err != CAIRN_OK)
+        return err;
+    if (!t->peer_asked && reply_empty(&t->reply)) {
+        res->outcome = CAIRN_TURN_DONE; /* neither side has anything left */
         return CAIRN_OK;
     }
-    return send_turn(s);
+    return send_turn(t, ch);
 }
 
 /* Queue a push of plan (ours, so the peer may hold it), roster first. */
-static cairn_err_t queue_push(cairn_sync_t *s, const uint8_t *plan, const cairn_vec_entry_t *vec,
+static cairn_err_t queue_push(cairn_turn_t *t, const uint8_t *plan, const cairn_vec_entry_t *vec,
                               size_t nvec)
 {
-    cairn_recon_item_t *item = cairn_recon_find(&s->mine, plan);
+    cairn_recon_item_t *item = cairn_recon_find(&t->mine, plan);
     if (item == NULL || item->queued)
         return CAIRN_OK; /* not ours to give this peer, or already on its way */
-    cairn_err_t err = PUSH_BACK(s->pushes, s->npush, s->cap_push);
+    cairn_err_t err = PUSH_BACK(t->pushes, t->npush, t->cap_push);
     if (err != CAIRN_OK)
         return err;
     cairn_push_t p = {{0}, NULL, nvec};
@@ -310,20 +345,20 @@ static cairn_err_t queue_push(cairn_sync_t *s, const uint8_t *plan, const cairn_
         memcpy(p.vec, vec, nvec * sizeof *vec);
     }
     item->queued = 1;
-    if (memcmp(plan, s->roster_plan, CAIRN_PLAN_ID_BYTES) == 0) {
+    if (memcmp(plan, t->roster_plan, CAIRN_PLAN_ID_BYTES) == 0) {
         /* the roster goes first: it admits the authors of the rest */
-        memmove(&s->pushes[1], &s->pushes[0], s->npush * sizeof s->pushes[0]);
-        s->pushes[0] = p;
+        memmove(&t->pushes[1], &t->pushes[0], t->npush * sizeof t->pushes[0]);
+        t->pushes[0] = p;
     } else {
-        s->pushes[s->npush] = p;
+        t->pushes[t->npush] = p;
     }
-    s->npush++;
+    t->npush++;
     return CAIRN_OK;
 }
 
 /* ---- building our reply ------------------------------------------------------------ */
 
-static cairn_err_t add_vec(cairn_plan_vec_t **arr, size_t *n, size_t *cap, cairn_sync_t *s,
+static cairn_err_t add_vec(cairn_plan_vec_t **arr, size_t *n, size_t *cap, cairn_turn_t *t,
                            const uint8_t *plan, int mine_known)
 {
     cairn_err_t err = cairn_grow(arr, cap, *n, sizeof **arr, 16);
@@ -334,44 +369,44 @@ static cairn_err_t add_vec(cairn_plan_vec_t **arr, size_t *n, size_t *cap, cairn
     v->vec = NULL;
     v->nvec = 0;
     if (mine_known)
-        err = cairn_plan_vector(s->store, plan, &v->vec, &v->nvec);
+        err = cairn_plan_vector(t->store, plan, &v->vec, &v->nvec);
     if (err == CAIRN_OK)
         (*n)++;
-    s->reply.est += 24 + v->nvec * 64;
+    t->reply.est += 24 + v->nvec * 64;
     return err;
 }
 
-static cairn_err_t add_fp(cairn_sync_t *s, cairn_recon_range_t r)
+static cairn_err_t add_fp(cairn_turn_t *t, cairn_recon_range_t r)
 {
-    cairn_reply_t *rp = &s->reply;
+    cairn_reply_t *rp = &t->reply;
     cairn_err_t err = PUSH_BACK(rp->ranges, rp->nranges, rp->cap_ranges);
     if (err != CAIRN_OK)
         return err;
     cairn_range_fp_t *f = &rp->ranges[rp->nranges++];
     rp->est += 24;
     f->r = r;
-    cairn_recon_fp(&s->mine, r, &f->count, f->fp);
+    cairn_recon_fp(&t->mine, r, &f->count, f->fp);
     return CAIRN_OK;
 }
 
 /* Push every plan of ours in range r. */
-static cairn_err_t push_range(cairn_sync_t *s, cairn_recon_range_t r)
+static cairn_err_t push_range(cairn_turn_t *t, cairn_recon_range_t r)
 {
     size_t lo, hi;
-    cairn_recon_span(&s->mine, r, &lo, &hi);
+    cairn_recon_span(&t->mine, r, &lo, &hi);
     cairn_err_t err = CAIRN_OK;
     for (size_t i = lo; i < hi && err == CAIRN_OK; i++)
-        err = queue_push(s, s->mine.items[i].plan, NULL, 0);
+        err = queue_push(t, t->mine.items[i].plan, NULL, 0);
     return err;
 }
 
-static cairn_err_t on_range(cairn_sync_t *s, cairn_recon_range_t r, uint64_t count,
+static cairn_err_t on_range(cairn_turn_t *t, cairn_recon_range_t r, uint64_t count,
                             const uint8_t *fp)
 {
     uint64_t mc;
     uint8_t mfp[CAIRN_RECON_FP_BYTES];
-    cairn_recon_fp(&s->mine, r, &mc, mfp);
-    cairn_reply_t *rp = &s->reply;
+    cairn_recon_fp(&t->mine, r, &mc, mfp);
+    cairn_reply_t *rp = &t->reply;
     if (mc == count && memcmp(mfp, fp, sizeof mfp) == 0)
         return CAIRN_OK;
     if (mc == 0) {
@@ -382,7 +417,7 @@ static cairn_err_t on_range(cairn_sync_t *s, cairn_recon_range_t r, uint64_t cou
         return err;
     }
     if (count == 0)
-        return push_range(s, r);
+        return push_range(t, r);
     if (mc + count <= LEAF_ITEMS || r.depth == CAIRN_RECON_MAX_DEPTH) {
         cairn_err_t err = PUSH_BACK(rp->item_ranges, rp->nitems, rp->cap_items);
         if (err == CAIRN_OK)
@@ -393,7 +428,7 @@ static cairn_err_t on_range(cairn_sync_t *s, cairn_recon_range_t r, uint64_t cou
     cairn_err_t err = CAIRN_OK;
     for (uint64_t c = 0; c < 16 && err == CAIRN_OK; c++) {
         cairn_recon_range_t child = {(uint8_t)(r.depth + 1), r.prefix << 4 | c};
-        err = add_fp(s, child);
+        err = add_fp(t, child);
     }
     return err;
 }
@@ -458,7 +493,7 @@ static int read_vec(const msgpack_object *o, uint8_t *plan, cairn_vec_entry_t **
     return 1;
 }
 
-static cairn_err_t on_items(cairn_sync_t *s, const msgpack_object *o, int *bad)
+static cairn_err_t on_items(cairn_turn_t *t, const msgpack_object *o, int *bad)
 {
     cairn_recon_range_t r;
     if (!read_range(o, 3, &r) || !is_array(&o->via.array.ptr[2], SIZE_MAX)) {
@@ -466,7 +501,7 @@ static cairn_err_t on_items(cairn_sync_t *s, const msgpack_object *o, int *bad)
         return CAIRN_OK;
     }
     const msgpack_object *list = &o->via.array.ptr[2];
-    cairn_reply_t *rp = &s->reply;
+    cairn_reply_t *rp = &t->reply;
     cairn_err_t err = CAIRN_OK;
     /*
      * A peer sends items only for a range both sides hold few plans in (it
@@ -474,7 +509,7 @@ static cairn_err_t on_items(cairn_sync_t *s, const msgpack_object *o, int *bad)
      * protocol, and would cost a product of the two to compare.
      */
     size_t lo, hi;
-    cairn_recon_span(&s->mine, r, &lo, &hi);
+    cairn_recon_span(&t->mine, r, &lo, &hi);
     if (list->via.array.size > ITEMS_MAX || hi - lo > ITEMS_MAX) {
         *bad = 1;
         return CAIRN_OK;
@@ -488,19 +523,19 @@ static cairn_err_t on_items(cairn_sync_t *s, const msgpack_object *o, int *bad)
             return CAIRN_OK;
         }
         const uint8_t *plan = (const uint8_t *)it->via.array.ptr[0].via.bin.ptr;
-        const cairn_recon_item_t *m = cairn_recon_find(&s->mine, plan);
+        const cairn_recon_item_t *m = cairn_recon_find(&t->mine, plan);
         if (m == NULL || memcmp(m->digest, it->via.array.ptr[1].via.bin.ptr,
                                 CAIRN_SYNC_DIGEST_BYTES) != 0)
-            err = add_vec(&rp->vecs, &rp->nvecs, &rp->cap_vecs, s, plan, m != NULL);
+            err = add_vec(&rp->vecs, &rp->nvecs, &rp->cap_vecs, t, plan, m != NULL);
     }
     /* Plans only we hold in r: the peer has none of their changes. */
     for (size_t k = lo; k < hi && err == CAIRN_OK; k++) {
         int theirs = 0;
         for (uint32_t i = 0; i < list->via.array.size && !theirs; i++)
             theirs = memcmp(list->via.array.ptr[i].via.array.ptr[0].via.bin.ptr,
-                            s->mine.items[k].plan, CAIRN_PLAN_ID_BYTES) == 0;
+                            t->mine.items[k].plan, CAIRN_PLAN_ID_BYTES) == 0;
         if (!theirs)
-            err = queue_push(s, s->mine.items[k].plan, NULL, 0);
+            err = queue_push(t, t->mine.items[k].plan, NULL, 0);
     }
     return err;
 }
@@ -511,7 +546,7 @@ static cairn_err_t on_items(cairn_sync_t *s, const msgpack_object *o, int *bad)
  * (count 0, which no real chain has) makes the peer send all of that
  * author's changes. *marked: whether any was.
  */
-static cairn_err_t mark_divergence(cairn_sync_t *s, const uint8_t *plan, cairn_vec_entry_t *mine,
+static cairn_err_t mark_divergence(cairn_turn_t *t, const uint8_t *plan, cairn_vec_entry_t *mine,
                                    size_t nm, const cairn_vec_entry_t *theirs, size_t n,
                                    int *marked)
 {
@@ -523,7 +558,7 @@ static cairn_err_t mark_divergence(cairn_sync_t *s, const uint8_t *plan, cairn_v
             theirs[j].max_seq > mine[i].max_seq)
             continue;
         int held;
-        cairn_err_t err = cairn_plan_has_change(s->store, plan, theirs[j].head, &held);
+        cairn_err_t err = cairn_plan_has_change(t->store, plan, theirs[j].head, &held);
         if (err != CAIRN_OK)
             return err;
         if (!held) {
@@ -538,7 +573,7 @@ static cairn_err_t mark_divergence(cairn_sync_t *s, const uint8_t *plan, cairn_v
  * A vector from the peer: push what it lacks. Then want, with our vector,
  * if it holds what we lack (asked for with a VEC) or if a chain diverged.
  */
-static cairn_err_t on_vec(cairn_sync_t *s, const msgpack_object *o, int want_back, int *bad)
+static cairn_err_t on_vec(cairn_turn_t *t, const msgpack_object *o, int want_back, int *bad)
 {
     uint8_t plan[CAIRN_PLAN_ID_BYTES];
     cairn_vec_entry_t *theirs, *mine = NULL;
@@ -548,14 +583,14 @@ static cairn_err_t on_vec(cairn_sync_t *s, const msgpack_object *o, int want_bac
         return CAIRN_OK;
     }
     int marked = 0;
-    cairn_err_t err = queue_push(s, plan, theirs, n);
+    cairn_err_t err = queue_push(t, plan, theirs, n);
     if (err == CAIRN_OK)
-        err = cairn_plan_vector(s->store, plan, &mine, &nm);
+        err = cairn_plan_vector(t->store, plan, &mine, &nm);
     int want = err == CAIRN_OK && want_back && cairn_vector_behind(theirs, n, mine, nm);
     if (err == CAIRN_OK)
-        err = mark_divergence(s, plan, mine, nm, theirs, n, &marked);
+        err = mark_divergence(t, plan, mine, nm, theirs, n, &marked);
     if (err == CAIRN_OK && (want || marked)) {
-        cairn_reply_t *rp = &s->reply;
+        cairn_reply_t *rp = &t->reply;
         err = cairn_grow(&rp->wants, &rp->cap_wants, rp->nwants, sizeof *rp->wants, 16);
         if (err == CAIRN_OK) {
             cairn_plan_vec_t *w = &rp->wants[rp->nwants++];
@@ -578,7 +613,7 @@ static void fp_bytes(uint64_t v, uint8_t *fp)
 }
 
 /* One element of a TURN's ranges: a lone range, or a range's 16 children. */
-static cairn_err_t on_ranges(cairn_sync_t *s, const msgpack_object *o, int *bad)
+static cairn_err_t on_ranges(cairn_turn_t *t, const msgpack_object *o, int *bad)
 {
     uint8_t fp[CAIRN_RECON_FP_BYTES];
     cairn_recon_range_t r;
@@ -589,7 +624,7 @@ static cairn_err_t on_ranges(cairn_sync_t *s, const msgpack_object *o, int *bad)
             return CAIRN_OK;
         }
         fp_bytes(o->via.array.ptr[3].via.u64, fp);
-        return on_range(s, r, o->via.array.ptr[2].via.u64, fp);
+        return on_range(t, r, o->via.array.ptr[2].via.u64, fp);
     }
     const msgpack_object *kids = is_array(o, 3) ? &o->via.array.ptr[2] : NULL;
     if (kids == NULL || !read_range(o, 3, &r) || r.depth == 0 || !is_array(kids, 32)) {
@@ -610,88 +645,110 @@ static cairn_err_t on_ranges(cairn_sync_t *s, const msgpack_object *o, int *bad)
         }
         cairn_recon_range_t child = {r.depth, r.prefix << 4 | c};
         fp_bytes(f->via.u64, fp);
-        err = on_range(s, child, cnt->via.u64, fp);
+        err = on_range(t, child, cnt->via.u64, fp);
     }
     return err;
 }
 
-static cairn_err_t on_turn(cairn_sync_t *s, const msgpack_object *f)
+/* The frame breaks the protocol: the session is to close, telling the peer. */
+static void refuse(cairn_turn_result_t *res)
+{
+    res->outcome = CAIRN_TURN_CLOSE;
+    res->reason = CAIRN_CLOSE_PROTOCOL;
+}
+
+static cairn_err_t on_turn(cairn_turn_t *t, const msgpack_object *f, cairn_turn_result_t *res)
 {
     for (int k = 1; k <= 5; k++)
         if (!is_array(&f[k], SIZE_MAX)) {
-            cairn_sync_close(s, CAIRN_CLOSE_PROTOCOL);
+            refuse(res);
             return CAIRN_OK;
         }
-    s->stats.turns++;
-    s->peer_asked = 0;
+    t->turns++;
+    t->peer_asked = 0;
     int bad = 0;
     cairn_err_t err = CAIRN_OK;
     for (int k = 1; k <= 5; k++)
-        s->peer_asked |= f[k].via.array.size > 0;
+        t->peer_asked |= f[k].via.array.size > 0;
     /* Questions grow our reply: past the budget they wait for the next session. */
-    for (uint32_t i = 0; i < f[1].via.array.size && err == CAIRN_OK && !bad && !reply_full(s); i++)
-        err = on_ranges(s, &f[1].via.array.ptr[i], &bad);
-    for (uint32_t i = 0; i < f[2].via.array.size && err == CAIRN_OK && !bad && !reply_full(s); i++)
-        err = on_items(s, &f[2].via.array.ptr[i], &bad);
-    for (uint32_t i = 0; i < f[3].via.array.size && err == CAIRN_OK && !bad && !reply_full(s); i++)
-        err = on_vec(s, &f[3].via.array.ptr[i], 1, &bad);
+    for (uint32_t i = 0; i < f[1].via.array.size && err == CAIRN_OK && !bad && !reply_full(t); i++)
+        err = on_ranges(t, &f[1].via.array.ptr[i], &bad);
+    for (uint32_t i = 0; i < f[2].via.array.size && err == CAIRN_OK && !bad && !reply_full(t); i++)
+        err = on_items(t, &f[2].via.array.ptr[i], &bad);
+    for (uint32_t i = 0; i < f[3].via.array.size && err == CAIRN_OK && !bad && !reply_full(t); i++)
+        err = on_vec(t, &f[3].via.array.ptr[i], 1, &bad);
     for (uint32_t i = 0; i < f[4].via.array.size && err == CAIRN_OK && !bad; i++)
-        err = on_vec(s, &f[4].via.array.ptr[i], 0, &bad);
+        err = on_vec(t, &f[4].via.array.ptr[i], 0, &bad);
     for (uint32_t i = 0; i < f[5].via.array.size && err == CAIRN_OK && !bad; i++) {
         cairn_recon_range_t r;
         if (!read_range(&f[5].via.array.ptr[i], 2, &r))
             bad = 1;
         else
-            err = push_range(s, r);
+            err = push_range(t, r);
     }
     if (bad) {
-        cairn_sync_close(s, CAIRN_CLOSE_PROTOCOL);
+        refuse(res);
         return CAIRN_OK;
     }
-    s->turn_due = 1;
+    t->turn_due = 1;
     return err;
 }
 
-static cairn_err_t on_changes(cairn_sync_t *s, const msgpack_object *list)
+/*
+ * A CHANGES frame: its changes copied into the inbox, for the session to
+ * hand out as ingest work. Nothing is ingested here.
+ */
+static cairn_err_t on_changes(cairn_turn_t *t, const msgpack_object *list, cairn_inbox_t *in,
+                              cairn_turn_result_t *res)
 {
-    size_t n = list->via.array.size;
-    const uint8_t **bytes = malloc((n ? n : 1) * sizeof *bytes);
-    size_t *lens = malloc((n ? n : 1) * sizeof *lens);
-    cairn_err_t err = bytes && lens ? CAIRN_OK : CAIRN_ENOMEM;
-    for (size_t i = 0; i < n && err == CAIRN_OK; i++) {
+    size_t n = list->via.array.size, total = 0;
+    for (size_t i = 0; i < n; i++) {
         const msgpack_object *o = &list->via.array.ptr[i];
         if (o->type != MSGPACK_OBJECT_BIN) {
-            cairn_sync_close(s, CAIRN_CLOSE_PROTOCOL);
-            n = 0;
-            break;
+            refuse(res);
+            return CAIRN_OK;
         }
-        bytes[i] = (const uint8_t *)o->via.bin.ptr;
-        lens[i] = o->via.bin.size;
-        s->stats.change_bytes_in += lens[i];
+        total += o->via.bin.size;
     }
-    cairn_ingest_stats_t st = {0};
-    if (err == CAIRN_OK && n > 0)
-        err = cairn_ingest(s->store, bytes, lens, n, NULL, &st);
-    if (err == CAIRN_OK && s->provisional &&
-        cairn_roster_member(s->store, s->peer, s->now, &s->peer_roles, NULL) == CAIRN_OK)
-        s->provisional = 0; /* the roster we were sent vouches for the peer */
-    s->stats.changes_in += n;
-    s->stats.applied += st.applied;
-    s->stats.duplicate += st.duplicate;
-    s->stats.pending += st.pending;
-    s->stats.rejected += st.rejected;
-    free(bytes);
-    free(lens);
-    return err;
+    in->n = 0;
+    cairn_err_t err = cairn_buf_reserve(&in->data, total ? total : 1);
+    if (err == CAIRN_OK && n > in->cap) {
+        const uint8_t **b = realloc(in->bytes, n * sizeof *b);
+        if (b != NULL)
+            in->bytes = b;
+        size_t *l = b != NULL ? realloc(in->lens, n * sizeof *l) : NULL;
+        if (l != NULL)
+            in->lens = l;
+        err = b != NULL && l != NULL ? CAIRN_OK : CAIRN_ENOMEM;
+        if (err == CAIRN_OK)
+            in->cap = n;
+    }
+    if (err != CAIRN_OK)
+        return err;
+    in->data.len = 0;
+    for (size_t i = 0; i < n; i++) { /* data does not move from here on */
+        const msgpack_object *o = &list->via.array.ptr[i];
+        in->bytes[i] = in->data.data + in->data.len;
+        in->lens[i] = o->via.bin.size;
+        memcpy(in->data.data + in->data.len, o->via.bin.ptr, o->via.bin.size);
+        in->data.len += o->via.bin.size;
+    }
+    in->n = n;
+    t->changes_in += n;
+    t->change_bytes_in += total;
+    res->outcome = n > 0 ? CAIRN_TURN_CHANGES : CAIRN_TURN_CONTINUE;
+    return CAIRN_OK;
 }
 
-cairn_err_t cairn_turn_frame(cairn_sync_t *s, const uint8_t *p, size_t n)
+cairn_err_t cairn_turn_frame(cairn_turn_t *t, cairn_channel_t *ch, const uint8_t *p, size_t n,
+                             cairn_inbox_t *inbox, cairn_turn_result_t *res)
 {
     msgpack_unpacked up;
     size_t off = 0;
+    res->outcome = CAIRN_TURN_CONTINUE;
     /* TURN nests four deep (vectors); CHANGES two. */
     if (cairn_mp_prescan(p, n, 5) != CAIRN_OK) {
-        cairn_sync_close(s, CAIRN_CLOSE_PROTOCOL);
+        refuse(res);
         return CAIRN_OK;
     }
     msgpack_unpacked_init(&up);
@@ -699,7 +756,7 @@ cairn_err_t cairn_turn_frame(cairn_sync_t *s, const uint8_t *p, size_t n)
     if (msgpack_unpack_next(&up, (const char *)p, n, &off) != MSGPACK_UNPACK_SUCCESS ||
         off != n || !is_array(&up.data, SIZE_MAX) || up.data.via.array.size == 0 ||
         !is_uint(&up.data.via.array.ptr[0])) {
-        cairn_sync_close(s, CAIRN_CLOSE_PROTOCOL);
+        refuse(res);
         msgpack_unpacked_destroy(&up);
         return CAIRN_OK;
     }
@@ -708,33 +765,32 @@ cairn_err_t cairn_turn_frame(cairn_sync_t *s, const uint8_t *p, size_t n)
     switch (f[0].via.u64) {
     case CAIRN_FRAME_CHANGES:
         if (len == 2 && is_array(&f[1], SIZE_MAX))
-            err = on_changes(s, &f[1]);
+            err = on_changes(t, &f[1], inbox, res);
         else
-            cairn_sync_close(s, CAIRN_CLOSE_PROTOCOL);
+            refuse(res);
         break;
     case CAIRN_FRAME_TURN:
-        if (len == 6 && !s->turn_due)
-            err = on_turn(s, f);
+        if (len == 6 && !t->turn_due)
+            err = on_turn(t, f, res);
         else
-            cairn_sync_close(s, CAIRN_CLOSE_PROTOCOL); /* out of turn */
+            refuse(res); /* out of turn */
         break;
     case CAIRN_FRAME_PING: {
         uint8_t pong[2] = {0x91, CAIRN_FRAME_PONG};
-        err = cairn_sync_send(s, pong, sizeof pong);
+        err = cairn_channel_send(ch, pong, sizeof pong);
         break;
     }
     case CAIRN_FRAME_PONG:
         break;
     case CAIRN_FRAME_CLOSE: {
         uint64_t why = len == 2 && is_uint(&f[1]) ? f[1].via.u64 : CAIRN_CLOSE_BY_PEER;
-        s->state = why == CAIRN_CLOSE_DONE ? CAIRN_SYNC_DONE : CAIRN_SYNC_CLOSED;
-        s->reason = why < CAIRN_CLOSE_REASON__COUNT ? (cairn_close_reason_t)why
-                                                     : CAIRN_CLOSE_BY_PEER;
-        cairn_turn_reset(s);
+        res->outcome = CAIRN_TURN_PEER_CLOSED;
+        res->reason = why < CAIRN_CLOSE_REASON__COUNT ? (cairn_close_reason_t)why
+                                                       : CAIRN_CLOSE_BY_PEER;
         break;
     }
     default:
-        cairn_sync_close(s, CAIRN_CLOSE_PROTOCOL);
+        refuse(res);
     }
     msgpack_unpacked_destroy(&up);
     return err;
@@ -743,7 +799,7 @@ cairn_err_t cairn_turn_frame(cairn_sync_t *s, const uint8_t *p, size_t n)
 /* ---- the first turn --------------------------------------------------------------------- */
 
 typedef struct set_ctx {
-    cairn_sync_t *s;
+    cairn_turn_t *t;
     cairn_err_t err;
 } set_ctx_t;
 
@@ -751,30 +807,38 @@ static int add_item(void *ctx, const uint8_t *plan, const uint8_t *digest)
 {
     set_ctx_t *sc = ctx;
     int may = 0;
-    if (sc->s->provisional)
-        return 1; /* an unproven peer gets nothing */
-    sc->err = cairn_plan_may_hold(sc->s->store, plan, sc->s->peer, sc->s->peer_roles, &may);
+    sc->err = cairn_plan_may_hold(sc->t->store, plan, sc->t->peer, sc->t->peer_roles, &may);
     if (sc->err == CAIRN_OK && may)
-        sc->err = cairn_recon_add(&sc->s->mine, plan, digest);
+        sc->err = cairn_recon_add(&sc->t->mine, plan, digest);
     return sc->err != CAIRN_OK;
 }
 
-cairn_err_t cairn_turn_start(cairn_sync_t *s)
+cairn_err_t cairn_turn_start(cairn_turn_t *t, cairn_channel_t *ch, cairn_store_t *store,
+                             const uint8_t roster_plan[CAIRN_PLAN_ID_BYTES],
+                             const uint8_t peer[32], unsigned peer_roles, int initiator,
+                             int offer, size_t output_limit, cairn_turn_result_t *res)
 {
-    set_ctx_t sc = {s, CAIRN_OK};
-    cairn_err_t err = cairn_plan_summaries(s->store, add_item, &sc);
+    res->outcome = CAIRN_TURN_CONTINUE;
+    t->store = store;
+    memcpy(t->roster_plan, roster_plan, CAIRN_PLAN_ID_BYTES);
+    memcpy(t->peer, peer, 32);
+    t->peer_roles = peer_roles;
+    t->initiator = initiator != 0;
+    set_ctx_t sc = {t, CAIRN_OK};
+    /* An unproven peer gets nothing: its set stays empty. */
+    cairn_err_t err = offer ? cairn_plan_summaries(t->store, add_item, &sc) : CAIRN_OK;
     if (err == CAIRN_OK)
         err = sc.err;
     if (err == CAIRN_OK)
-        err = cairn_recon_seal(&s->mine);
-    if (err != CAIRN_OK || !s->opts.initiator)
+        err = cairn_recon_seal(&t->mine);
+    if (err != CAIRN_OK || !t->initiator)
         return err;
     /* The initiator opens: the whole set's fingerprint, and the roster's vector. */
     cairn_recon_range_t root = {0, 0};
-    err = add_fp(s, root);
+    err = add_fp(t, root);
     if (err == CAIRN_OK)
-        err = add_vec(&s->reply.vecs, &s->reply.nvecs, &s->reply.cap_vecs, s, s->roster_plan, 1);
-    s->peer_asked = 1; /* an opening turn always goes out */
-    s->turn_due = 1;
-    return err == CAIRN_OK ? cairn_turn_pump(s) : err;
+        err = add_vec(&t->reply.vecs, &t->reply.nvecs, &t->reply.cap_vecs, t, t->roster_plan, 1);
+    t->peer_asked = 1; /* an opening turn always goes out */
+    t->turn_due = 1;
+    return err == CAIRN_OK ? cairn_turn_pump(t, ch, output_limit, 1, res) : err;
 }

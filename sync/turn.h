@@ -1,6 +1,11 @@
 /*
- * turn.h - the session's state, shared by its two halves (private):
- * session.c (handshake, frames, the API) and turn.c (reconciliation).
+ * turn.h - reconciliation turns, as a state of their own (private).
+ *
+ * session.c owns a cairn_turn_t and calls in; turn.c reads the store, sends
+ * its frames through the session's channel, and reports what it found as
+ * an outcome. It never ends the session, never writes the session's state
+ * and never calls back into session.c: a CLOSE to send, a peer that closed,
+ * received changes to ingest are outcomes the session acts on.
  */
 #ifndef CAIRN_SYNC_TURN_H
 #define CAIRN_SYNC_TURN_H
@@ -8,10 +13,10 @@
 #include "cairn/buf.h"
 #include "cairn/replica.h"
 #include "cairn/sync.h"
-#include "noise.h"
+#include "channel.h"
 #include "recon.h"
 
-/* Frame types: the first element of a frame's MessagePack array. */
+/* Frame types: the first element of a transport frame's MessagePack array. */
 enum {
     CAIRN_FRAME_CHANGES = 1, /* [1, [change bytes...]] */
     CAIRN_FRAME_TURN = 2,    /* [2, ranges, items, vecs, wants, alls] */
@@ -19,6 +24,32 @@ enum {
     CAIRN_FRAME_PONG = 4,    /* [4] */
     CAIRN_FRAME_CLOSE = 5,   /* [5, reason] */
 };
+
+/* What a call into the turn logic asks of the session. */
+typedef enum cairn_turn_outcome {
+    CAIRN_TURN_CONTINUE = 0, /* nothing: go on */
+    CAIRN_TURN_CHANGES,      /* a CHANGES frame arrived: its changes are in the inbox */
+    CAIRN_TURN_DONE,         /* neither side has anything left: end with done */
+    CAIRN_TURN_CLOSE,        /* end the session for reason, telling the peer */
+    CAIRN_TURN_PEER_CLOSED,  /* the peer closed for reason: end without a word */
+} cairn_turn_outcome_t;
+
+typedef struct cairn_turn_result {
+    cairn_turn_outcome_t outcome;
+    cairn_close_reason_t reason; /* CLOSE and PEER_CLOSED */
+} cairn_turn_result_t;
+
+/*
+ * Changes received in one CHANGES frame, copied out of the frame: bytes[i]
+ * (lens[i] of them) point into data. Owned by whoever holds the inbox (the
+ * session); cairn_turn_frame refills it.
+ */
+typedef struct cairn_inbox {
+    cairn_buf_t data;
+    const uint8_t **bytes;
+    size_t *lens;
+    size_t n, cap;
+} cairn_inbox_t;
 
 /* Changes of one plan to send, and the peer's vector for it (none: all). */
 typedef struct cairn_push {
@@ -53,45 +84,58 @@ typedef struct cairn_reply {
     size_t est; /* an upper estimate of the encoded size */
 } cairn_reply_t;
 
-struct cairn_sync {
+/* The reconciliation of one session. Zeroed by its owner; fields private to turn.c. */
+typedef struct cairn_turn {
     cairn_store_t *store;
-    cairn_sync_opts_t opts;
-    cairn_sync_state_t state;
-    cairn_close_reason_t reason;
-    uint64_t now, last_rx, last_tx;
-    cairn_noise_t noise;
-    int noise_step; /* handshake messages written or read */
-    uint8_t version;
-    uint8_t peer[32];
-    int has_peer;
-    unsigned peer_roles;
     uint8_t roster_plan[CAIRN_PLAN_ID_BYTES]; /* the organisation's roster: pushed first */
-    int provisional; /* admitted without a roster of our own: we offer nothing */
-    cairn_buf_t in, out, plain, scratch;
-    size_t out_head;
-    cairn_sync_stats_t stats;
-
-    /* reconciliation */
-    int have_set;           /* mine is built (after the handshake) */
+    uint8_t peer[32];
+    unsigned peer_roles;
+    int initiator;
     cairn_recon_set_t mine; /* the plans we hold that the peer may hold */
-    cairn_push_t *pushes;   /* changes still to send this turn, roster first */
+    cairn_push_t *pushes;   /* plans still to send this turn, roster first */
     size_t npush, push_at, cap_push;
+    cairn_cursor_t *cursor; /* streaming pushes[push_at] */
     cairn_reply_t reply;
-    int turn_due;      /* our TURN goes out once the pushes are sent */
-    int peer_asked;    /* the peer's last TURN asked something */
-    cairn_buf_t chg;   /* the CHANGES frame being filled: its changes end to end */
+    int turn_due;   /* our TURN goes out once the pushes are sent */
+    int peer_asked; /* the peer's last TURN asked something */
+    cairn_buf_t chg; /* the CHANGES frame being filled: its changes end to end */
     size_t *chg_len, nchg, cap_chg;
-};
+    uint64_t turns, changes_out, change_bytes_out, changes_in, change_bytes_in;
+} cairn_turn_t;
 
-/* Send plain as one encrypted frame. */
-cairn_err_t cairn_sync_send(cairn_sync_t *s, const uint8_t *plain, size_t n);
-/* End the session for reason (sent to the peer when the channel is up). */
-void cairn_sync_close(cairn_sync_t *s, cairn_close_reason_t reason);
+/*
+ * After the handshake: build the set of plans the peer may hold (none when
+ * offer is 0: a provisionally admitted peer gets nothing), and, on the
+ * initiator, produce the opening TURN into ch. Errors: the store's, ENOMEM.
+ */
+cairn_err_t cairn_turn_start(cairn_turn_t *t, cairn_channel_t *ch, cairn_store_t *store,
+                             const uint8_t roster_plan[CAIRN_PLAN_ID_BYTES],
+                             const uint8_t peer[32], unsigned peer_roles, int initiator,
+                             int offer, size_t output_limit, cairn_turn_result_t *res);
 
-/* turn.c: first turn after the handshake; one decrypted frame; produce output. */
-cairn_err_t cairn_turn_start(cairn_sync_t *s);
-cairn_err_t cairn_turn_frame(cairn_sync_t *s, const uint8_t *p, size_t n);
-cairn_err_t cairn_turn_pump(cairn_sync_t *s);
-void cairn_turn_reset(cairn_sync_t *s);
+/*
+ * One decrypted transport frame (p, n bytes). A CHANGES frame's changes are
+ * copied into inbox (outcome CHANGES); a PING is answered through ch.
+ * Errors: local failures only (ENOMEM, the store's); a bad frame is the
+ * outcome CLOSE with reason protocol.
+ */
+cairn_err_t cairn_turn_frame(cairn_turn_t *t, cairn_channel_t *ch, const uint8_t *p, size_t n,
+                             cairn_inbox_t *inbox, cairn_turn_result_t *res);
+
+/*
+ * Produce output while fewer than output_limit bytes are unsent in ch:
+ * pushed changes, frame by frame, and then, if may_turn, our TURN (or the
+ * outcome DONE when neither side has anything left).
+ */
+cairn_err_t cairn_turn_pump(cairn_turn_t *t, cairn_channel_t *ch, size_t output_limit,
+                            int may_turn, cairn_turn_result_t *res);
+
+/* Drop pushes, the reply, the cursor and buffers; the set stays. */
+void cairn_turn_reset(cairn_turn_t *t);
+/* cairn_turn_reset and the set: t is then empty. */
+void cairn_turn_free(cairn_turn_t *t);
+
+/* Release an inbox's memory (wiping the bytes). */
+void cairn_inbox_free(cairn_inbox_t *inbox);
 
 #endif

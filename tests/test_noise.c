@@ -5,24 +5,42 @@
  */
 #include <sodium.h>
 
-#include "../sync/noise.h"
+#include "noise.h"
 #include "test.h"
 
 #define MAXM 1024
 
 typedef struct ident {
     uint8_t pk[32], sk[64];
+    cairn_noise_static_t key; /* the handshake's view: public key and DH, as a store gives it */
 } ident_t;
 
 static ident_t alice, bob, mallory; /* initiator, responder, impostor */
 static uint8_t prologue[14 + 32], other_prologue[14 + 32];
 static const uint8_t seed_i[32] = {1, 2, 3}, seed_r[32] = {4, 5, 6};
 
+/*
+ * DH with an Ed25519 secret the test holds (ctx), as cairn_store_identity_dh
+ * does with a store's: convert, multiply, wipe.
+ */
+static cairn_err_t ed_dh(const void *ctx, const uint8_t peer[32], uint8_t shared[32])
+{
+    uint8_t x[32];
+    int bad = crypto_sign_ed25519_sk_to_curve25519(x, ctx) != 0 ||
+              crypto_scalarmult(shared, x, peer) != 0;
+    sodium_memzero(x, sizeof x);
+    return bad ? CAIRN_EBADKEY : CAIRN_OK;
+}
+
 static void make_ident(ident_t *id, uint8_t tag)
 {
     uint8_t seed[32];
     memset(seed, tag, sizeof seed);
     CHECK(crypto_sign_seed_keypair(id->pk, id->sk, seed) == 0);
+    memcpy(id->key.pub, id->pk, 32);
+    id->key.x25519 = 0;
+    id->key.dh = ed_dh;
+    id->key.ctx = id->sk;
 }
 
 /* "cairn sync v1\0" || organisation key, as cairn will pass it. */
@@ -47,8 +65,8 @@ static void pair_init(pair_t *p, const ident_t *ini, const ident_t *resp, const 
                       const uint8_t *pro_r, const uint8_t *si, const uint8_t *sr)
 {
     memset(p, 0, sizeof *p);
-    CHECK_OK(cairn_noise_init(&p->i, 1, ini->sk, pro_i, sizeof prologue, si));
-    CHECK_OK(cairn_noise_init(&p->r, 0, resp->sk, pro_r, sizeof prologue, sr));
+    CHECK_OK(cairn_noise_init(&p->i, 1, &ini->key, pro_i, sizeof prologue, si));
+    CHECK_OK(cairn_noise_init(&p->r, 0, &resp->key, pro_r, sizeof prologue, sr));
 }
 
 /*
@@ -128,7 +146,7 @@ static void full_session(void)
     /* The handshake's secrets are gone once the transport keys exist. */
     uint8_t zero[CAIRN_NOISE_HASH_BYTES] = {0};
     CHECK(memcmp(p.i.ck, zero, sizeof zero) == 0 && memcmp(p.i.e_sk, zero, 32) == 0);
-    CHECK(memcmp(p.r.s_dh, zero, 32) == 0);
+    CHECK(p.r.s.dh == NULL && p.r.s.ctx == NULL); /* the static key's DH is forgotten */
 
     send_ok(&p.i, &p.r, "check-in: PHQ-9 14");
     send_ok(&p.r, &p.i, "ack");
@@ -149,12 +167,40 @@ static void full_session(void)
 /* The responder's remote key is whoever really holds the key, not who it expects. */
 static void impostor_is_named(void)
 {
+    pair_t q;
+    int qstep;
+    /* The long-term secret is never in the Noise state, in either form, at any step. */
+    uint8_t bob_x[32];
+    CHECK(crypto_sign_ed25519_sk_to_curve25519(bob_x, bob.sk) == 0);
+    pair_init(&q, &alice, &bob, prologue, prologue, NULL, NULL);
+    CHECK(memmem(&q.r, sizeof q.r, bob_x, 32) == NULL && memmem(&q.r, sizeof q.r, bob.sk, 32) == NULL);
+    CHECK_OK(pair_run(&q, -1, 0, 0, &qstep));
+    CHECK(memmem(&q.r, sizeof q.r, bob_x, 32) == NULL && memmem(&q.r, sizeof q.r, bob.sk, 32) == NULL);
+    pair_wipe(&q);
+
     pair_t p;
     int step;
     pair_init(&p, &mallory, &bob, prologue, prologue, NULL, NULL);
     CHECK_OK(pair_run(&p, -1, 0, 0, &step));
     CHECK(memcmp(cairn_noise_remote_key(&p.r), mallory.pk, 32) == 0);
     CHECK(memcmp(cairn_noise_remote_key(&p.r), alice.pk, 32) != 0);
+    pair_wipe(&p);
+}
+
+/*
+ * A static key that claims a public key its DH does not belong to (an
+ * impostor who knows the key it claims, not its secret): the responder
+ * fails to authenticate message 3, and learns no identity.
+ */
+static void claimed_key_fails(void)
+{
+    pair_t p;
+    int step;
+    ident_t liar = mallory;
+    memcpy(liar.key.pub, alice.pk, 32);
+    pair_init(&p, &liar, &bob, prologue, prologue, NULL, NULL);
+    CHECK_ERR(pair_run(&p, -1, 0, 0, &step), CAIRN_EBADKEY);
+    CHECK(step == 2 && cairn_noise_remote_key(&p.r) == NULL);
     pair_wipe(&p);
 }
 
@@ -222,7 +268,7 @@ static void replayed_msg1_fails(void)
     cairn_noise_t r2;
     uint8_t got[MAXM], m2[MAXM];
     size_t gl, l2;
-    CHECK_OK(cairn_noise_init(&r2, 0, bob.sk, prologue, sizeof prologue, NULL));
+    CHECK_OK(cairn_noise_init(&r2, 0, &bob.key, prologue, sizeof prologue, NULL));
     CHECK_OK(cairn_noise_read(&r2, first.msg[0], first.len[0], got, MAXM, &gl));
     CHECK_OK(cairn_noise_write(&r2, NULL, 0, m2, MAXM, &l2));
     CHECK(memcmp(m2, first.msg[1], 32) != 0); /* a fresh responder ephemeral */
@@ -334,12 +380,12 @@ static void short_and_long_messages(void)
         pair_wipe(&q);
     }
     cairn_noise_t r;
-    CHECK_OK(cairn_noise_init(&r, 0, bob.sk, prologue, sizeof prologue, NULL));
+    CHECK_OK(cairn_noise_init(&r, 0, &bob.key, prologue, sizeof prologue, NULL));
     CHECK_ERR(cairn_noise_read(&r, big, sizeof big, got, MAXM, &gl), CAIRN_EMALFORMED);
     /* A payload larger than the caller's buffer. */
-    CHECK_OK(cairn_noise_init(&r, 0, bob.sk, prologue, sizeof prologue, NULL));
+    CHECK_OK(cairn_noise_init(&r, 0, &bob.key, prologue, sizeof prologue, NULL));
     CHECK_ERR(cairn_noise_read(&r, big, 32 + 11, got, 10, &gl), CAIRN_ETOOBIG);
-    CHECK_OK(cairn_noise_init(&r, 0, bob.sk, prologue, sizeof prologue, NULL));
+    CHECK_OK(cairn_noise_init(&r, 0, &bob.key, prologue, sizeof prologue, NULL));
     CHECK_OK(cairn_noise_read(&r, big, 32 + 10, got, 10, &gl));
     CHECK(gl == 10);
     cairn_noise_wipe(&r);
@@ -351,8 +397,8 @@ static void misuse_is_einval(void)
     cairn_noise_t i, r;
     uint8_t out[MAXM], got[MAXM];
     size_t len, gl;
-    CHECK_OK(cairn_noise_init(&i, 1, alice.sk, prologue, sizeof prologue, seed_i));
-    CHECK_OK(cairn_noise_init(&r, 0, bob.sk, prologue, sizeof prologue, seed_r));
+    CHECK_OK(cairn_noise_init(&i, 1, &alice.key, prologue, sizeof prologue, seed_i));
+    CHECK_OK(cairn_noise_init(&r, 0, &bob.key, prologue, sizeof prologue, seed_r));
     CHECK_ERR(cairn_noise_write(&r, NULL, 0, out, MAXM, &len), CAIRN_EINVAL); /* i's turn */
     CHECK_ERR(cairn_noise_read(&i, out, 32, got, MAXM, &gl), CAIRN_EINVAL);
     CHECK_ERR(cairn_noise_write(&i, NULL, 0, out, 31, &len), CAIRN_EINVAL); /* cap */
@@ -380,13 +426,12 @@ static void misuse_is_einval(void)
     CHECK_ERR(cairn_noise_write(&i, NULL, 0, out, MAXM, &len), CAIRN_EINVAL); /* done */
     CHECK_ERR(cairn_noise_read(&r, out, len, got, MAXM, &gl), CAIRN_EINVAL);
 
-    /* Bad init arguments; a secret key whose public half is someone else's. */
-    uint8_t forged[64];
-    memcpy(forged, alice.sk, 32);
-    memcpy(forged + 32, bob.pk, 32);
-    CHECK_ERR(cairn_noise_init(&i, 1, forged, NULL, 0, NULL), CAIRN_EINVAL);
+    /* Bad init arguments: no key, a key without its DH, a prologue without bytes. */
+    cairn_noise_static_t nodh = alice.key;
+    nodh.dh = NULL;
     CHECK_ERR(cairn_noise_init(&i, 1, NULL, NULL, 0, NULL), CAIRN_EINVAL);
-    CHECK_ERR(cairn_noise_init(&i, 1, alice.sk, NULL, 3, NULL), CAIRN_EINVAL);
+    CHECK_ERR(cairn_noise_init(&i, 1, &nodh, NULL, 0, NULL), CAIRN_EINVAL);
+    CHECK_ERR(cairn_noise_init(&i, 1, &alice.key, NULL, 3, NULL), CAIRN_EINVAL);
 
     /* A wiped session refuses everything. */
     cairn_noise_wipe(&r);
@@ -402,15 +447,15 @@ static void bad_keys_fail(void)
     pair_t p;
     int step;
     pair_init(&p, &alice, &bob, prologue, prologue, seed_i, seed_r);
-    memset(p.r.s_pub, 0, 32);
-    p.r.s_pub[0] = 1; /* the Ed25519 identity point: small order, refused by the conversion */
+    memset(p.r.s.pub, 0, 32);
+    p.r.s.pub[0] = 1; /* the Ed25519 identity point: small order, refused by the conversion */
     CHECK_ERR(pair_run(&p, -1, 0, 0, &step), CAIRN_EBADKEY);
     CHECK(step == 1 && cairn_noise_remote_key(&p.i) == NULL);
     pair_wipe(&p);
 
     uint8_t m1[32] = {0}, m2[MAXM], got[8];
     size_t gl, l2;
-    CHECK_OK(cairn_noise_init(&p.r, 0, bob.sk, prologue, sizeof prologue, NULL));
+    CHECK_OK(cairn_noise_init(&p.r, 0, &bob.key, prologue, sizeof prologue, NULL));
     CHECK_OK(cairn_noise_read(&p.r, m1, sizeof m1, got, sizeof got, &gl));
     CHECK_ERR(cairn_noise_write(&p.r, NULL, 0, m2, MAXM, &l2), CAIRN_EBADKEY); /* ee is zero */
     CHECK(!cairn_noise_my_turn(&p.r));
@@ -418,14 +463,14 @@ static void bad_keys_fail(void)
 
     /* The same two faults in the other direction: found by reading, not writing. */
     pair_init(&p, &alice, &bob, prologue, prologue, seed_i, seed_r);
-    memset(p.i.s_pub, 0, 32);
-    p.i.s_pub[0] = 1;
+    memset(p.i.s.pub, 0, 32);
+    p.i.s.pub[0] = 1;
     CHECK_ERR(pair_run(&p, -1, 0, 0, &step), CAIRN_EBADKEY);
     CHECK(step == 2 && !cairn_noise_done(&p.r) && cairn_noise_remote_key(&p.r) == NULL);
     pair_wipe(&p);
 
     uint8_t m2z[CAIRN_NOISE_MSG2_OVERHEAD] = {0}; /* a responder `e` of zero: ee is zero */
-    CHECK_OK(cairn_noise_init(&p.i, 1, alice.sk, prologue, sizeof prologue, NULL));
+    CHECK_OK(cairn_noise_init(&p.i, 1, &alice.key, prologue, sizeof prologue, NULL));
     CHECK_OK(cairn_noise_write(&p.i, NULL, 0, m2, MAXM, &l2));
     CHECK_ERR(cairn_noise_read(&p.i, m2z, sizeof m2z, NULL, 0, &gl), CAIRN_EBADKEY);
     CHECK(!cairn_noise_my_turn(&p.i) && cairn_noise_remote_key(&p.i) == NULL);
@@ -730,6 +775,7 @@ int main(void)
     RUN(cacophony_vector);
     RUN(full_session);
     RUN(impostor_is_named);
+    RUN(claimed_key_fails);
     RUN(other_organisation_fails);
     RUN(tampering_fails);
     RUN(downgrade_fails);

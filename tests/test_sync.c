@@ -2,6 +2,7 @@
  * test_sync.c - sync sessions between real stores over an in-memory pipe.
  */
 #include "test.h"
+#include "test_drive.h"
 
 #include <cairn/sync.h>
 #include "noise.h" /* the test plays a peer that speaks the protocol by hand */
@@ -16,8 +17,9 @@ typedef struct pair_result {
     int flights; /* one-way deliveries that carried bytes */
 } pair_result_t;
 
-/* Move bytes from one session to the other; 1 if any moved. */
-static int move(cairn_sync_t *from, cairn_sync_t *to, uint64_t now, int flip_byte)
+/* Move bytes from one session to the other, then run to's ingest work; 1 if any moved. */
+static int move(cairn_sync_t *from, cairn_sync_t *to, cairn_store_t *to_store, uint64_t now,
+                int flip_byte)
 {
     size_t len;
     const uint8_t *p = cairn_sync_output(from, &len);
@@ -31,6 +33,7 @@ static int move(cairn_sync_t *from, cairn_sync_t *to, uint64_t now, int flip_byt
     CHECK_OK(cairn_sync_consumed(from, len));
     CHECK_OK(cairn_sync_feed(to, copy, len, now));
     free(copy);
+    test_sync_ingest(to, to_store);
     return 1;
 }
 
@@ -53,7 +56,7 @@ static void run_pair(cairn_store_t *a, cairn_store_t *b, pair_result_t *r, int f
         int moved = 0;
         for (int k = 0; k < 2; k++) {
             int flip = r->flights == flip_at_flight ? flip_byte : -1;
-            if (move(s[k], s[1 - k], 1000 + (uint64_t)step, flip)) {
+            if (move(s[k], s[1 - k], k ? a : b, 1000 + (uint64_t)step, flip)) {
                 r->flights++;
                 moved = 1;
             }
@@ -488,6 +491,22 @@ static void test_garbage(void)
 
 /* ---- a hand-made peer: well authenticated, badly behaved --------------------- */
 
+/* The handshake's DH with a store's identity, as session.c does it. */
+static cairn_err_t store_dh(const void *ctx, const uint8_t peer[32], uint8_t shared[32])
+{
+    return cairn_store_identity_dh(ctx, peer, shared);
+}
+
+/* A store's identity as a Noise static key: its public key, and DH done by the store. */
+static cairn_noise_static_t key_of(cairn_store_t *st)
+{
+    cairn_store_info_t info;
+    CHECK_OK(cairn_store_info(st, &info));
+    cairn_noise_static_t k = {{0}, 0, store_dh, st};
+    memcpy(k.pub, info.public_key, 32);
+    return k;
+}
+
 /* Frame p (n bytes) and feed it to s. */
 static void feed_frame(cairn_sync_t *s, const uint8_t *p, size_t n)
 {
@@ -506,16 +525,15 @@ static void feed_frame(cairn_sync_t *s, const uint8_t *p, size_t n)
  */
 static void fake_peer(test_node_t *a, cairn_store_t *b, cairn_sync_t **resp, cairn_noise_t *n)
 {
-    uint8_t sk[64], org[32], prologue[sizeof "cairn sync v1" + 32], msg[512], pl[64];
+    uint8_t org[32], prologue[sizeof "cairn sync v1" + 32], msg[512], pl[64];
     size_t len, plen;
     cairn_sync_opts_t ob = {0, 1000, 0, 0, 0, NULL};
     CHECK_OK(cairn_sync_new(b, &ob, resp));
-    CHECK_OK(cairn_store_identity_secret(a->store, sk));
+    cairn_noise_static_t key = key_of(a->store);
     CHECK_OK(cairn_org_key(a->store, org));
     memcpy(prologue, "cairn sync v1", sizeof "cairn sync v1");
     memcpy(prologue + sizeof "cairn sync v1", org, 32);
-    CHECK_OK(cairn_noise_init(n, 1, sk, prologue, sizeof prologue, NULL));
-    sodium_memzero(sk, sizeof sk);
+    CHECK_OK(cairn_noise_init(n, 1, &key, prologue, sizeof prologue, NULL));
     const uint8_t versions[1] = {CAIRN_SYNC_VERSION};
     CHECK_OK(cairn_noise_write(n, versions, 1, msg, sizeof msg, &len));
     feed_frame(*resp, msg, len);
@@ -632,7 +650,7 @@ static void test_version_mismatch(void)
 {
     test_node_t n[2];
     world(n, 2, CLINICAL);
-    uint8_t sk[64], org[32], prologue[sizeof "cairn sync v1" + 32], msg[512], pl[64];
+    uint8_t org[32], prologue[sizeof "cairn sync v1" + 32], msg[512], pl[64];
     size_t len, plen;
     CHECK_OK(cairn_org_key(n[0].store, org));
     memcpy(prologue, "cairn sync v1", sizeof "cairn sync v1");
@@ -643,8 +661,8 @@ static void test_version_mismatch(void)
     cairn_noise_t nz;
     cairn_sync_opts_t ob = {0, 1000, 0, 0, 0, NULL};
     CHECK_OK(cairn_sync_new(n[1].store, &ob, &s));
-    CHECK_OK(cairn_store_identity_secret(n[0].store, sk));
-    CHECK_OK(cairn_noise_init(&nz, 1, sk, prologue, sizeof prologue, NULL));
+    cairn_noise_static_t key0 = key_of(n[0].store), key1 = key_of(n[1].store);
+    CHECK_OK(cairn_noise_init(&nz, 1, &key0, prologue, sizeof prologue, NULL));
     const uint8_t v2 = 2;
     CHECK_OK(cairn_noise_write(&nz, &v2, 1, msg, sizeof msg, &len));
     feed_frame(s, msg, len);
@@ -659,9 +677,7 @@ static void test_version_mismatch(void)
     /* A real initiator, answered "none" by a hand-made responder. */
     cairn_sync_opts_t oa = {1, 1000, 0, 0, 0, NULL};
     CHECK_OK(cairn_sync_new(n[0].store, &oa, &s));
-    CHECK_OK(cairn_store_identity_secret(n[1].store, sk));
-    CHECK_OK(cairn_noise_init(&nz, 0, sk, prologue, sizeof prologue, NULL));
-    sodium_memzero(sk, sizeof sk);
+    CHECK_OK(cairn_noise_init(&nz, 0, &key1, prologue, sizeof prologue, NULL));
     out = cairn_sync_output(s, &len);
     CHECK_OK(cairn_noise_read(&nz, out + 4, len - 4, pl, sizeof pl, &plen));
     CHECK_OK(cairn_sync_consumed(s, len));
@@ -709,6 +725,7 @@ static void test_forged_changes_over_sync(void)
     fake_peer(&n[0], n[1].store, &resp, &nz);
     send_plain(resp, &nz, frame, f);
     CHECK(cairn_sync_state(resp) == CAIRN_SYNC_RUNNING);
+    CHECK(test_sync_ingest(resp, n[1].store) == 1);
     cairn_sync_stats_t st;
     cairn_sync_get_stats(resp, &st);
     CHECK(st.changes_in == 2 && st.rejected == 2 && st.applied == 0);
@@ -719,6 +736,243 @@ static void test_forged_changes_over_sync(void)
     cairn_noise_wipe(&nz);
     cairn_change_free(stranger);
     cairn_change_free(real);
+    test_node_destroy(&n[0]);
+    test_node_destroy(&n[1]);
+}
+
+/* ---- the public close, the work boundary, backpressure ------------------------ */
+
+/*
+ * Decrypt every frame s has output with the peer's Noise state n, keeping
+ * each plaintext's first bytes in plain[i] (up to 8); the output is
+ * consumed. Returns the frame count.
+ */
+static size_t read_frames(cairn_sync_t *s, cairn_noise_t *n, uint8_t plain[][8], size_t max)
+{
+    size_t len, count = 0;
+    const uint8_t *p = cairn_sync_output(s, &len);
+    uint8_t *buf = malloc(CAIRN_SYNC_MAX_FRAME + 16);
+    CHECK(buf != NULL);
+    for (size_t off = 0; off < len; count++) {
+        CHECK(len - off >= 4 && count < max);
+        size_t fl = (size_t)p[off] << 24 | (size_t)p[off + 1] << 16 | (size_t)p[off + 2] << 8 |
+                    p[off + 3];
+        CHECK(len - off - 4 >= fl && fl >= CAIRN_NOISE_TAG_BYTES);
+        CHECK_OK(cairn_noise_decrypt(n, NULL, 0, p + off + 4, fl, buf));
+        memset(plain[count], 0, 8);
+        memcpy(plain[count], buf, fl - 16 < 8 ? fl - 16 : 8);
+        off += 4 + fl;
+    }
+    free(buf);
+    CHECK_OK(cairn_sync_consumed(s, len));
+    return count;
+}
+
+typedef struct one_change {
+    uint8_t bytes[2048];
+    size_t len;
+} one_change_t;
+
+static int grab_change(void *ctx, const uint8_t *id, const uint8_t *bytes, size_t len)
+{
+    (void)id;
+    one_change_t *c = ctx;
+    CHECK(len <= sizeof c->bytes);
+    memcpy(c->bytes, bytes, len);
+    c->len = len;
+    return 1;
+}
+
+/* [1, [change]]: a CHANGES frame of one change, into f; returns its size. */
+static size_t changes_frame(uint8_t *f, const one_change_t *c)
+{
+    size_t k = 0;
+    f[k++] = 0x92, f[k++] = 1, f[k++] = 0x91;
+    f[k++] = 0xc5, f[k++] = (uint8_t)(c->len >> 8), f[k++] = (uint8_t)c->len;
+    memcpy(f + k, c->bytes, c->len);
+    return k + c->len;
+}
+
+/*
+ * cairn_sync_close tells the peer why (CLOSE with the reason, encrypted),
+ * is idempotent (the first reason stays, nothing more is sent), and bytes
+ * fed afterwards are ignored. A peer's CLOSE ends the receiving side with
+ * the reason it carried, and it sends nothing back. Before the channel is
+ * up a close sends nothing.
+ */
+static void test_public_close(void)
+{
+    test_node_t n[2];
+    world(n, 2, CLINICAL);
+    cairn_sync_t *resp;
+    cairn_noise_t nz;
+    uint8_t pl[8][8];
+    fake_peer(&n[0], n[1].store, &resp, &nz);
+    cairn_sync_close(resp, CAIRN_CLOSE_TIMEOUT);
+    CHECK(cairn_sync_state(resp) == CAIRN_SYNC_CLOSED &&
+          cairn_sync_close_reason(resp) == CAIRN_CLOSE_TIMEOUT);
+    CHECK(read_frames(resp, &nz, pl, 8) == 1);
+    CHECK(pl[0][0] == 0x92 && pl[0][1] == 5 && pl[0][2] == CAIRN_CLOSE_TIMEOUT);
+    cairn_sync_close(resp, CAIRN_CLOSE_DONE); /* again: nothing changes, nothing is sent */
+    CHECK(cairn_sync_state(resp) == CAIRN_SYNC_CLOSED &&
+          cairn_sync_close_reason(resp) == CAIRN_CLOSE_TIMEOUT);
+    size_t len;
+    cairn_sync_output(resp, &len);
+    CHECK(len == 0 && !cairn_sync_wants_input(resp));
+    /* Fed after the close: a PING gets no PONG, and no frame is even taken. */
+    cairn_sync_stats_t before, after;
+    cairn_sync_get_stats(resp, &before);
+    const uint8_t ping[2] = {0x91, 3};
+    send_plain(resp, &nz, ping, sizeof ping);
+    cairn_sync_get_stats(resp, &after);
+    cairn_sync_output(resp, &len);
+    CHECK(len == 0 && after.frames_in == before.frames_in && after.bytes_in == before.bytes_in);
+    CHECK_OK(cairn_sync_tick(resp, 100000)); /* no timeout over a close: still the first reason */
+    CHECK(cairn_sync_close_reason(resp) == CAIRN_CLOSE_TIMEOUT);
+    cairn_sync_free(resp);
+    cairn_noise_wipe(&nz);
+
+    /* The peer closes: the reason it sent is ours, and we answer nothing. */
+    fake_peer(&n[0], n[1].store, &resp, &nz);
+    const uint8_t close[3] = {0x92, 5, CAIRN_CLOSE_UNKNOWN_PEER};
+    send_plain(resp, &nz, close, sizeof close);
+    CHECK(cairn_sync_state(resp) == CAIRN_SYNC_CLOSED &&
+          cairn_sync_close_reason(resp) == CAIRN_CLOSE_UNKNOWN_PEER);
+    cairn_sync_output(resp, &len);
+    CHECK(len == 0);
+    cairn_sync_free(resp);
+    cairn_noise_wipe(&nz);
+
+    /* During the handshake there is no channel: the close says nothing. */
+    cairn_sync_t *s;
+    cairn_sync_opts_t oa = {1, 1000, 0, 0, 0, NULL};
+    CHECK_OK(cairn_sync_new(n[0].store, &oa, &s));
+    size_t hs_len;
+    cairn_sync_output(s, &hs_len);
+    cairn_sync_close(s, CAIRN_CLOSE_DONE);
+    cairn_sync_output(s, &len);
+    CHECK(len == hs_len && cairn_sync_state(s) == CAIRN_SYNC_DONE);
+    cairn_sync_free(s);
+    test_node_destroy(&n[0]);
+    test_node_destroy(&n[1]);
+}
+
+/*
+ * While received changes are outstanding work, nothing is in the store,
+ * no later frame is processed (a PING waits for its PONG, a TURN for its
+ * answer), and once the buffered input reaches the bound the session wants
+ * no more. When the work is done the waiting frames are processed in order.
+ */
+static void test_backpressure(void)
+{
+    test_node_t n[2];
+    world(n, 2, CLINICAL);
+    uint8_t plan[CAIRN_PLAN_ID_BYTES];
+    cairn_plan_id_new(plan);
+    test_title(n[0].store, plan, "from the peer");
+    one_change_t c;
+    CHECK_OK(cairn_plan_changes(n[0].store, plan, grab_change, &c));
+    cairn_sync_t *resp;
+    cairn_noise_t nz;
+    uint8_t pl[8][8], frame[2100];
+    fake_peer(&n[0], n[1].store, &resp, &nz);
+    size_t f = changes_frame(frame, &c);
+    send_plain(resp, &nz, frame, f);
+    const uint8_t ping[2] = {0x91, 3};
+    send_plain(resp, &nz, ping, sizeof ping);
+    const uint8_t turn[7] = {0x96, 2, 0x90, 0x90, 0x90, 0x90, 0x90}; /* asks nothing */
+    send_plain(resp, &nz, turn, sizeof turn);
+    cairn_sync_work_t w;
+    CHECK(cairn_sync_work(resp, &w) == 1 && w.n == 1 && w.lens[0] == c.len &&
+          memcmp(w.bytes[0], c.bytes, c.len) == 0);
+    size_t len;
+    cairn_sync_output(resp, &len);
+    CHECK(len == 0); /* no PONG, no answer to the TURN */
+    cairn_sync_stats_t st;
+    cairn_sync_get_stats(resp, &st);
+    CHECK(st.changes_in == 1 && st.applied == 0);
+    cairn_plan_state_t *ps;
+    CHECK_OK(cairn_plan_read(n[1].store, plan, &ps));
+    CHECK(cairn_plan_state_changes(ps) == 0); /* feed committed nothing */
+    cairn_plan_state_free(ps);
+    CHECK(cairn_sync_wants_input(resp) == 1);
+    /* A PING padded to the largest frame: now past the bound. */
+    uint8_t *big = malloc(CAIRN_SYNC_MAX_FRAME);
+    CHECK(big != NULL);
+    memset(big, 0, CAIRN_SYNC_MAX_FRAME);
+    size_t pad = CAIRN_SYNC_MAX_FRAME - 7;
+    big[0] = 0x92, big[1] = 3, big[2] = 0xc6;
+    big[3] = (uint8_t)(pad >> 24), big[4] = (uint8_t)(pad >> 16), big[5] = (uint8_t)(pad >> 8);
+    big[6] = (uint8_t)pad;
+    send_plain(resp, &nz, big, CAIRN_SYNC_MAX_FRAME);
+    free(big);
+    CHECK(cairn_sync_wants_input(resp) == 0);
+    CHECK(cairn_sync_work(resp, &w) == 1 && w.n == 1); /* the same work, still out */
+    cairn_sync_output(resp, &len);
+    CHECK(len == 0);
+    /* Done: the change is in, the frames behind it are answered, in order. */
+    CHECK(test_sync_ingest(resp, n[1].store) == 1);
+    CHECK(cairn_sync_work(resp, &w) == 0);
+    cairn_sync_get_stats(resp, &st);
+    CHECK(st.applied == 1);
+    CHECK_OK(cairn_plan_read(n[1].store, plan, &ps));
+    CHECK(cairn_plan_state_changes(ps) == 1);
+    cairn_plan_state_free(ps);
+    /* PONG, PONG (the padded PING), then CLOSE done: the TURN asked nothing. */
+    CHECK(read_frames(resp, &nz, pl, 8) == 3);
+    CHECK(pl[0][0] == 0x91 && pl[0][1] == 4 && pl[1][0] == 0x91 && pl[1][1] == 4);
+    CHECK(pl[2][0] == 0x92 && pl[2][1] == 5 && pl[2][2] == CAIRN_CLOSE_DONE);
+    CHECK(cairn_sync_state(resp) == CAIRN_SYNC_DONE);
+    cairn_sync_free(resp);
+    cairn_noise_wipe(&nz);
+    test_node_destroy(&n[0]);
+    test_node_destroy(&n[1]);
+}
+
+/*
+ * The caller's ingest failed (a full disk): the session closes with reason
+ * store and tells the peer; the work is gone, a second report is refused.
+ * Work handed out before a close stays valid and may still be reported.
+ */
+static void test_work_errors(void)
+{
+    test_node_t n[2];
+    world(n, 2, CLINICAL);
+    uint8_t plan[CAIRN_PLAN_ID_BYTES];
+    cairn_plan_id_new(plan);
+    test_title(n[0].store, plan, "from the peer");
+    one_change_t c;
+    CHECK_OK(cairn_plan_changes(n[0].store, plan, grab_change, &c));
+    cairn_sync_t *resp;
+    cairn_noise_t nz;
+    uint8_t pl[8][8], frame[2100];
+    size_t f = changes_frame(frame, &c);
+    fake_peer(&n[0], n[1].store, &resp, &nz);
+    send_plain(resp, &nz, frame, f);
+    cairn_sync_work_t w;
+    CHECK(cairn_sync_work(resp, &w) == 1);
+    CHECK_OK(cairn_sync_work_done(resp, CAIRN_ENOSPC, NULL));
+    CHECK(cairn_sync_state(resp) == CAIRN_SYNC_CLOSED &&
+          cairn_sync_close_reason(resp) == CAIRN_CLOSE_STORE);
+    CHECK(read_frames(resp, &nz, pl, 8) == 1);
+    CHECK(pl[0][0] == 0x92 && pl[0][1] == 5 && pl[0][2] == CAIRN_CLOSE_STORE);
+    CHECK(cairn_sync_work(resp, &w) == 0);
+    CHECK_ERR(cairn_sync_work_done(resp, CAIRN_OK, NULL), CAIRN_EINVAL);
+    cairn_sync_free(resp);
+    cairn_noise_wipe(&nz);
+
+    /* Evicted while the work runs: the work is still there to finish. */
+    fake_peer(&n[0], n[1].store, &resp, &nz);
+    send_plain(resp, &nz, frame, f);
+    CHECK(cairn_sync_work(resp, &w) == 1);
+    cairn_sync_close(resp, CAIRN_CLOSE_TIMEOUT);
+    CHECK(cairn_sync_work(resp, &w) == 1 && w.n == 1 && memcmp(w.bytes[0], c.bytes, c.len) == 0);
+    CHECK(test_sync_ingest(resp, n[1].store) == 1);
+    cairn_sync_stats_t st;
+    cairn_sync_get_stats(resp, &st);
+    CHECK(st.applied == 1 && cairn_sync_close_reason(resp) == CAIRN_CLOSE_TIMEOUT);
+    cairn_sync_free(resp);
+    cairn_noise_wipe(&nz);
     test_node_destroy(&n[0]);
     test_node_destroy(&n[1]);
 }
@@ -739,5 +993,8 @@ int main(void)
     RUN(test_malformed_frames);
     RUN(test_forged_changes_over_sync);
     RUN(test_version_mismatch);
+    RUN(test_public_close);
+    RUN(test_backpressure);
+    RUN(test_work_errors);
     return 0;
 }

@@ -12,6 +12,7 @@
 #include "cairn/change.h"
 #include "cairn/error.h"
 #include "cairn/hlc.h"
+#include "cairn/identity.h"
 #include "cairn/ingest.h"
 #include "cairn/plan.h"
 #include "cairn/replica.h"

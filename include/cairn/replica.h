@@ -3,8 +3,8 @@
  *
  * A summary per plan (a short digest that is equal on two replicas exactly
  * when they hold the same changes of the plan), a per-author version
- * vector inside a plan, the changes a peer lacks given its vector, and who
- * may hold which plan. The protocol (sync/) is built on these alone.
+ * vector inside a plan, a cursor over the changes a peer lacks given its
+ * vector, and who may hold which plan. The protocol (sync/) is built on these alone.
  */
 #ifndef CAIRN_REPLICA_H
 #define CAIRN_REPLICA_H
@@ -62,15 +62,52 @@ int cairn_vector_behind(const cairn_vec_entry_t *mine, size_t nmine, const cairn
                         size_t npeer);
 
 /*
- * Call fn, in causal order, for every change of plan that a replica with
- * vector peer lacks: an author's changes above the peer's max_seq when this
- * store holds the peer's head for the author (so the chains agree below
- * it); otherwise all of the author's changes (a fork on either side, or a
- * chain that went another way: a restored backup).
+ * A cursor over the changes of a plan that a replica with vector peer
+ * lacks: an author's changes above the peer's max_seq when this store holds
+ * the peer's head for the author (so the chains agree below it); otherwise
+ * all of the author's changes (a fork on either side, or a chain that went
+ * another way: a restored backup). Ingest drops what the peer already has.
+ *
+ * The changes come out ordered by (HLC, id), which for honest authors is a
+ * causal order (each change after those it names: every author's clock
+ * observes the changes it applies); a dishonest order only makes the
+ * receiver park changes until their dependencies arrive.
+ *
+ * Memory: the cursor keeps the id and HLC of each selected change (40
+ * bytes), never the changes themselves, so pushing a plan of 100,000
+ * changes holds no decoded log. The selection is made at open from one
+ * read snapshot; changes applied afterwards are not included.
  */
-cairn_err_t cairn_plan_changes_since(cairn_store_t *store, const uint8_t plan[CAIRN_PLAN_ID_BYTES],
-                                     const cairn_vec_entry_t *peer, size_t npeer,
-                                     cairn_change_fn fn, void *ctx);
+typedef struct cairn_cursor cairn_cursor_t;
+
+/*
+ * Open a cursor on plan for a peer whose vector is peer (npeer entries,
+ * sorted by author, each once; NULL if npeer is 0: the peer holds nothing).
+ * peer is read during the call only. An unknown plan gives an empty cursor.
+ * *out is released with cairn_cursor_close().
+ * Errors: CAIRN_EINVAL, CAIRN_ENOMEM, CAIRN_ECORRUPT, the store's read errors.
+ */
+cairn_err_t cairn_cursor_open(cairn_store_t *store, const uint8_t plan[CAIRN_PLAN_ID_BYTES],
+                              const cairn_vec_entry_t *peer, size_t npeer, cairn_cursor_t **out);
+
+/* How many changes the cursor selected at open (handed out or not). */
+size_t cairn_cursor_count(const cairn_cursor_t *cur);
+
+/*
+ * The next change's signed bytes: *bytes (*len of them) point into the
+ * cursor and stay valid until the next call on cur or its close. Each call
+ * reads in its own short read transaction (a cursor paced by the network
+ * must not pin an LMDB snapshot for minutes); a change once applied is
+ * never removed, so it is found in any later snapshot.
+ * Errors: CAIRN_ENOTFOUND when every selected change has been handed out
+ * (*bytes NULL, *len 0), CAIRN_EINVAL, CAIRN_ECORRUPT, CAIRN_ENOMEM, the
+ * store's read errors. After an error other than CAIRN_ENOTFOUND the same
+ * change is tried again by the next call.
+ */
+cairn_err_t cairn_cursor_next(cairn_cursor_t *cur, const uint8_t **bytes, size_t *len);
+
+/* Release cur and wipe the last bytes it handed out. NULL is ignored. */
+void cairn_cursor_close(cairn_cursor_t *cur);
 
 /* Whether plan's change id is applied here: 1 or 0 in *held. */
 cairn_err_t cairn_plan_has_change(cairn_store_t *store, const uint8_t plan[CAIRN_PLAN_ID_BYTES],
@@ -91,12 +128,6 @@ cairn_err_t cairn_roster_member(cairn_store_t *store, const uint8_t key[32], uin
  */
 cairn_err_t cairn_plan_may_hold(cairn_store_t *store, const uint8_t plan[CAIRN_PLAN_ID_BYTES],
                                 const uint8_t key[32], unsigned roles, int *may);
-
-/*
- * Copy this node's Ed25519 identity secret key into sk (64 bytes), for the
- * sync handshake. The caller keeps it in locked memory and wipes it.
- */
-cairn_err_t cairn_store_identity_secret(cairn_store_t *store, uint8_t sk[64]);
 
 #ifdef __cplusplus
 }

@@ -12,8 +12,13 @@
  * fsyncs before returning) and survives a process kill or power loss.
  *
  * Concurrency: one process opens a store at a time (a second gets
- * CAIRN_ELOCKED). A cairn_store_t and its transactions must be used by one
- * thread at a time; at most one write transaction is open per store.
+ * CAIRN_ELOCKED). Within it, one writer thread at a time (batches, edits,
+ * ingest, roster and organisation writes; a second write transaction is
+ * CAIRN_EBUSY), and beside it any number of threads using the read API
+ * (plan and change reads, plan lists and summaries, vectors, cursors,
+ * roster membership, holding rights, the identity's key agreement), each
+ * call on its own read transaction. A transaction is used by one thread
+ * at a time. docs/architecture.md, "Threading model", says why.
  */
 #ifndef CAIRN_STORE_H
 #define CAIRN_STORE_H

@@ -1,0 +1,245 @@
+/*
+ * cursor.c - the changes of a plan a peer lacks, handed out one at a time.
+ *
+ * A push must not hold a plan's decoded log: a plan of 100,000 changes
+ * would be 100,000 decoded changes in memory for one peer. So the cursor
+ * splits the work. Opening it reads the plan's log index (keys of author,
+ * seq and id; values the change's HLC) in one read transaction, decides
+ * author by author what the peer lacks, and keeps only the (HLC, id) of
+ * each selected change, sorted. Each cairn_cursor_next() then reads one
+ * change's signed bytes in its own short read transaction.
+ *
+ * Why (HLC, id) is a causal order for honest authors: ingest refuses a
+ * change whose HLC does not exceed its predecessor's, and every author's
+ * clock observes each change it applies, so a change's HLC is above that of
+ * every change it names. A dishonest author can only make the receiver
+ * park changes in its pending area until their dependencies arrive, which
+ * ingest handles.
+ *
+ * Why a transaction per next() rather than one for the cursor's life: a
+ * push is paced by the network (the output limit), so a cursor may live for
+ * seconds or minutes; an LMDB reader held that long pins every page the
+ * writer frees meanwhile and makes the map grow. A change is never removed
+ * from the log once applied, so a change selected at open is still there
+ * in any later snapshot.
+ */
+#include "cairn/replica.h"
+
+#include "grow.h"
+#include "log.h"
+#include "pkeys.h"
+#include "store_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* A change selected for the peer: what ordering needs, not its bytes. */
+typedef struct cursor_item {
+    uint64_t hlc;
+    uint8_t id[CAIRN_CHANGE_ID_BYTES];
+} cursor_item_t;
+
+/* One author's log entries, while its group is read. */
+typedef struct group_entry {
+    uint64_t seq;
+    uint8_t id[CAIRN_CHANGE_ID_BYTES];
+} group_entry_t;
+
+struct cairn_cursor {
+    cairn_store_t *store;
+    uint8_t plan[CAIRN_PLAN_ID_BYTES];
+    cursor_item_t *items;
+    size_t n, cap, at;
+    cairn_buf_t buf; /* the bytes last handed out */
+};
+
+/* The scan's state: the author being read and what is selected so far. */
+typedef struct open_ctx {
+    cairn_txn_t *txn;
+    cairn_cursor_t *cur;
+    const cairn_vec_entry_t *peer;
+    size_t npeer;
+    uint8_t author[32];
+    group_entry_t *group;
+    size_t ngroup, cap_group;
+    cairn_err_t err;
+} open_ctx_t;
+
+/* The peer's entry for author (peer sorted by author), or NULL. */
+static const cairn_vec_entry_t *peer_entry(const open_ctx_t *o, const uint8_t *author)
+{
+    size_t lo = 0, hi = o->npeer;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = memcmp(o->peer[mid].author, author, 32);
+        if (c == 0)
+            return &o->peer[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+/*
+ * Whether the peer may lack more than the author's changes above its
+ * max_seq: it holds a fork, we hold one below its max_seq, or we do not
+ * hold its head (its chain went another way). Then all of the author's
+ * changes are sent; ingest drops what the peer has.
+ */
+static int send_all(open_ctx_t *o, const cairn_vec_entry_t *p)
+{
+    if (p == NULL || p->count != p->max_seq)
+        return 1;
+    uint64_t mine_max = o->group[o->ngroup - 1].seq; /* keys run by seq */
+    uint64_t upto = p->max_seq < mine_max ? p->max_seq : mine_max, held = 0;
+    for (size_t k = 0; k < o->ngroup; k++)
+        held += o->group[k].seq <= upto;
+    if (held != upto)
+        return 1;
+    if (p->max_seq > mine_max)
+        return 0; /* it is ahead: it will find out from our vector if we went astray */
+    int rc = cairn_log_has(o->txn, o->cur->plan, p->head);
+    if (rc < 0)
+        o->err = (cairn_err_t)rc;
+    return rc == 0;
+}
+
+/* Keep (HLC, id) of one selected change; the HLC is the log entry's value. */
+static cairn_err_t select_change(open_ctx_t *o, const group_entry_t *g)
+{
+    cairn_cursor_t *cur = o->cur;
+    cairn_hlc_t h = 0;
+    cairn_err_t err = cairn_log_clock(o->txn, cur->plan, o->author, g->seq, g->id, &h);
+    if (err == CAIRN_ENOTFOUND)
+        err = CAIRN_ECORRUPT; /* the key was just scanned: its value must be there */
+    if (err == CAIRN_OK)
+        err = cairn_grow(&cur->items, &cur->cap, cur->n, sizeof *cur->items, 64);
+    if (err != CAIRN_OK)
+        return err;
+    cur->items[cur->n].hlc = h;
+    memcpy(cur->items[cur->n].id, g->id, CAIRN_CHANGE_ID_BYTES);
+    cur->n++;
+    return CAIRN_OK;
+}
+
+/*
+ * The author just read in full: all of its changes when send_all says so,
+ * otherwise those above the peer's max_seq.
+ */
+static void finish_group(open_ctx_t *o)
+{
+    if (o->ngroup == 0 || o->err != CAIRN_OK)
+        return;
+    const cairn_vec_entry_t *p = peer_entry(o, o->author);
+    int all = send_all(o, p);
+    for (size_t i = 0; i < o->ngroup && o->err == CAIRN_OK; i++)
+        if (all || o->group[i].seq > p->max_seq)
+            o->err = select_change(o, &o->group[i]);
+    o->ngroup = 0;
+}
+
+/* One log key: (plan, 3, author, seq, id), in that order. */
+static int on_log_key(void *ctx, const uint8_t *key, size_t len)
+{
+    open_ctx_t *o = ctx;
+    if (len != CAIRN_PK_LOG_BYTES)
+        return 0;
+    const uint8_t *author = key + CAIRN_PK_PREFIX;
+    if (o->ngroup > 0 && memcmp(author, o->author, 32) != 0)
+        finish_group(o);
+    if (o->err == CAIRN_OK)
+        o->err = cairn_grow(&o->group, &o->cap_group, o->ngroup, sizeof *o->group, 64);
+    if (o->err != CAIRN_OK)
+        return 1;
+    memcpy(o->author, author, 32);
+    group_entry_t *g = &o->group[o->ngroup++];
+    g->seq = cairn_pk_log_seq(key);
+    memcpy(g->id, key + CAIRN_PK_SEQ_BYTES, CAIRN_CHANGE_ID_BYTES);
+    return 0;
+}
+
+static int cmp_item(const void *a, const void *b)
+{
+    const cursor_item_t *x = a, *y = b;
+    if (x->hlc != y->hlc)
+        return x->hlc < y->hlc ? -1 : 1;
+    return memcmp(x->id, y->id, CAIRN_CHANGE_ID_BYTES);
+}
+
+cairn_err_t cairn_cursor_open(cairn_store_t *store, const uint8_t plan[CAIRN_PLAN_ID_BYTES],
+                              const cairn_vec_entry_t *peer, size_t npeer, cairn_cursor_t **out)
+{
+    if (store == NULL || plan == NULL || out == NULL || (npeer > 0 && peer == NULL))
+        return CAIRN_EINVAL;
+    *out = NULL;
+    open_ctx_t o;
+    memset(&o, 0, sizeof o);
+    o.peer = peer;
+    o.npeer = npeer;
+    o.cur = calloc(1, sizeof *o.cur);
+    if (o.cur == NULL)
+        return CAIRN_ENOMEM;
+    o.cur->store = store;
+    memcpy(o.cur->plan, plan, CAIRN_PLAN_ID_BYTES);
+    cairn_err_t err = cairn_kv_begin(&store->kv, 0, &o.txn);
+    if (err != CAIRN_OK)
+        goto out;
+    uint8_t prefix[CAIRN_PK_PREFIX];
+    cairn_pk_prefix(prefix, plan, CAIRN_PK_LOG);
+    err = cairn_db_scan(o.txn, CAIRN_DB_PLANS, prefix, sizeof prefix, on_log_key, &o);
+    if (err == CAIRN_OK) {
+        finish_group(&o); /* the last author */
+        err = o.err;
+    }
+    cairn_txn_abort(o.txn);
+    if (err == CAIRN_OK && o.cur->n > 1)
+        qsort(o.cur->items, o.cur->n, sizeof *o.cur->items, cmp_item);
+out:
+    free(o.group);
+    if (err != CAIRN_OK) {
+        cairn_cursor_close(o.cur);
+        return err;
+    }
+    *out = o.cur;
+    return CAIRN_OK;
+}
+
+size_t cairn_cursor_count(const cairn_cursor_t *cur)
+{
+    return cur == NULL ? 0 : cur->n;
+}
+
+cairn_err_t cairn_cursor_next(cairn_cursor_t *cur, const uint8_t **bytes, size_t *len)
+{
+    if (cur == NULL || bytes == NULL || len == NULL)
+        return CAIRN_EINVAL;
+    *bytes = NULL;
+    *len = 0;
+    if (cur->at == cur->n)
+        return CAIRN_ENOTFOUND;
+    cairn_txn_t *txn;
+    cairn_err_t err = cairn_kv_begin(&cur->store->kv, 0, &txn);
+    if (err != CAIRN_OK)
+        return err;
+    err = cairn_log_bytes(txn, cur->plan, cur->items[cur->at].id, &cur->buf);
+    cairn_txn_abort(txn);
+    if (err == CAIRN_ENOTFOUND)
+        err = CAIRN_ECORRUPT; /* selected from the log, so it was applied: never removed */
+    if (err != CAIRN_OK)
+        return err;
+    cur->at++;
+    *bytes = cur->buf.data;
+    *len = cur->buf.len;
+    return CAIRN_OK;
+}
+
+void cairn_cursor_close(cairn_cursor_t *cur)
+{
+    if (cur == NULL)
+        return;
+    free(cur->items);
+    cairn_buf_free(&cur->buf);
+    free(cur);
+}

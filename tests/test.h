@@ -14,31 +14,31 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(cond)                                                                            \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);           \
-            exit(1);                                                                           \
-        }                                                                                      \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);               \
+            exit(1);                                                                               \
+        }                                                                                          \
     } while (0)
 
-#define CHECK_ERR(expr, want)                                                                  \
-    do {                                                                                       \
-        cairn_err_t got_ = (expr);                                                             \
-        cairn_err_t want_ = (want);                                                            \
-        if (got_ != want_) {                                                                   \
-            fprintf(stderr, "%s:%d: %s returned %s, expected %s\n", __FILE__, __LINE__, #expr, \
-                    cairn_err_name(got_), cairn_err_name(want_));                              \
-            exit(1);                                                                           \
-        }                                                                                      \
+#define CHECK_ERR(expr, want)                                                                      \
+    do {                                                                                           \
+        cairn_err_t got_ = (expr);                                                                 \
+        cairn_err_t want_ = (want);                                                                \
+        if (got_ != want_) {                                                                       \
+            fprintf(stderr, "%s:%d: %s returned %s, expected %s\n", __FILE__, __LINE__, #expr,     \
+                    cairn_err_name(got_), cairn_err_name(want_));                                  \
+            exit(1);                                                                               \
+        }                                                                                          \
     } while (0)
 
 #define CHECK_OK(expr) CHECK_ERR(expr, CAIRN_OK)
 
-#define RUN(fn)                                                                                \
-    do {                                                                                       \
-        fprintf(stderr, "-- %s\n", #fn);                                                       \
-        fn();                                                                                  \
+#define RUN(fn)                                                                                    \
+    do {                                                                                           \
+        fprintf(stderr, "-- %s\n", #fn);                                                           \
+        fn();                                                                                      \
     } while (0)
 
 /* Make a fresh empty directory under $TMPDIR (or /tmp); writes its path to out. */
@@ -67,6 +67,17 @@ void test_title(cairn_store_t *s, const uint8_t *plan, const char *title);
  */
 void test_add_member(cairn_store_t *s, const uint8_t *plan, const uint8_t key[32],
                      uint8_t member[CAIRN_ENTITY_ID_BYTES]);
+
+/*
+ * A change setting plan's title to t, signed with sk (Ed25519, 64 bytes) as
+ * the author's change seq after prev (NULL for seq 1), at ms; free it with
+ * cairn_change_free.
+ */
+cairn_change_t *test_signed_title(const uint8_t *sk, const uint8_t *plan, uint64_t seq,
+                                  const cairn_change_t *prev, uint64_t ms, const char *t);
+
+/* Ingest c into s alone; fail the test unless it is applied. */
+void test_give(cairn_store_t *s, const cairn_change_t *c);
 
 /* Wait for child pid and fail the test unless it exited with status 0. */
 void test_wait_ok(int pid, const char *what);

@@ -188,27 +188,6 @@ static void test_holding_rights(void)
 }
 
 /* A change by key sk in plan at seq after prev (NULL for seq 1), at ms. */
-static cairn_change_t *signed_title(const uint8_t *sk, const uint8_t *plan, uint64_t seq,
-                                    const cairn_change_t *prev, uint64_t ms, const char *t)
-{
-    cairn_op_t op = {CAIRN_OP_SET, CAIRN_ET_PLAN, {0}, field(CAIRN_ET_PLAN, "title"), str(t),
-                     NULL, 0};
-    cairn_change_draft_t d = {plan, seq, prev ? prev->id : NULL, NULL, 0,
-                              CAIRN_HLC_MAKE(ms, 0), &op, 1};
-    cairn_change_t *c;
-    CHECK_OK(cairn_change_create(&d, sk, &c));
-    return c;
-}
-
-static void give(cairn_store_t *s, const cairn_change_t *c)
-{
-    const uint8_t *b = c->bytes;
-    size_t len = c->len;
-    cairn_ingest_result_t r;
-    CHECK_OK(cairn_ingest(s, &b, &len, 1, &r, NULL));
-    CHECK(r.verdict == CAIRN_APPLIED);
-}
-
 /*
  * A plan of 3,000 changes by two authors: the cursor selects what each
  * vector lacks (all, none, an author's tail), in (HLC, id) order, each
@@ -303,15 +282,15 @@ static void test_cursor_fork(void)
     cairn_plan_id_new(plan);
     cairn_change_t *c[8] = {NULL};
     for (uint64_t i = 1; i <= 4; i++) {
-        c[i] = signed_title(sk, plan, i, c[i - 1], 100 + i, "common");
-        give(n[0].store, c[i]);
-        give(n[1].store, c[i]);
+        c[i] = test_signed_title(sk, plan, i, c[i - 1], 100 + i, "common");
+        test_give(n[0].store, c[i]);
+        test_give(n[1].store, c[i]);
     }
-    cairn_change_t *b5 = signed_title(sk, plan, 5, c[4], 200, "the other way");
-    give(n[1].store, b5);
+    cairn_change_t *b5 = test_signed_title(sk, plan, 5, c[4], 200, "the other way");
+    test_give(n[1].store, b5);
     for (uint64_t i = 5; i <= 7; i++) {
-        c[i] = signed_title(sk, plan, i, c[i - 1], 100 + i, "first way");
-        give(n[0].store, c[i]);
+        c[i] = test_signed_title(sk, plan, i, c[i - 1], 100 + i, "first way");
+        test_give(n[0].store, c[i]);
     }
     CHECK(lacking(n[0].store, n[1].store, plan) == 7);
     cairn_vec_entry_t *v;

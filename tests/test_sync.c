@@ -242,27 +242,6 @@ static void test_partial_replica(void)
 }
 
 /* A change by key sk in plan at seq after prev (NULL for seq 1). */
-static cairn_change_t *signed_title(const uint8_t *sk, const uint8_t *plan, uint64_t seq,
-                                    const cairn_change_t *prev, uint64_t ms, const char *t)
-{
-    cairn_op_t op = {CAIRN_OP_SET, CAIRN_ET_PLAN, {0}, field(CAIRN_ET_PLAN, "title"), str(t),
-                     NULL, 0};
-    cairn_change_draft_t d = {plan, seq, prev ? prev->id : NULL, NULL, 0,
-                              CAIRN_HLC_MAKE(ms, 0), &op, 1};
-    cairn_change_t *c;
-    CHECK_OK(cairn_change_create(&d, sk, &c));
-    return c;
-}
-
-static void give(cairn_store_t *s, const cairn_change_t *c)
-{
-    const uint8_t *b = c->bytes;
-    size_t len = c->len;
-    cairn_ingest_result_t r;
-    CHECK_OK(cairn_ingest(s, &b, &len, 1, &r, NULL));
-    CHECK(r.verdict == CAIRN_APPLIED);
-}
-
 /*
  * An author's chain that went two ways (a device restored from a backup):
  * A holds 1..4, 5a, 6, 7; B holds 1..4, 5b. One session gives both all of it.
@@ -279,15 +258,15 @@ static void test_fork_heals(void)
     cairn_plan_id_new(plan);
     cairn_change_t *c[8] = {NULL};
     for (uint64_t i = 1; i <= 4; i++) {
-        c[i] = signed_title(sk, plan, i, c[i - 1], 100 + i, "common");
-        give(n[0].store, c[i]);
-        give(n[1].store, c[i]);
+        c[i] = test_signed_title(sk, plan, i, c[i - 1], 100 + i, "common");
+        test_give(n[0].store, c[i]);
+        test_give(n[1].store, c[i]);
     }
-    cairn_change_t *b5 = signed_title(sk, plan, 5, c[4], 200, "the other way");
-    give(n[1].store, b5);
+    cairn_change_t *b5 = test_signed_title(sk, plan, 5, c[4], 200, "the other way");
+    test_give(n[1].store, b5);
     for (uint64_t i = 5; i <= 7; i++) {
-        c[i] = signed_title(sk, plan, i, c[i - 1], 100 + i, "first way");
-        give(n[0].store, c[i]);
+        c[i] = test_signed_title(sk, plan, i, c[i - 1], 100 + i, "first way");
+        test_give(n[0].store, c[i]);
     }
     run_pair(n[0].store, n[1].store, &r, -1, 0);
     CHECK(r.state[0] == CAIRN_SYNC_DONE && r.state[1] == CAIRN_SYNC_DONE);
@@ -390,10 +369,10 @@ static void test_revocation_order(void)
     CHECK(r.state[0] == CAIRN_SYNC_DONE);
 
     uint64_t t = 2000000000000ull; /* the revocation, and later changes, are in 2033 */
-    cairn_change_t *x1 = signed_title(sk, plan, 1, NULL, t - 1000, "before the revocation");
-    cairn_change_t *x2 = signed_title(sk, plan, 2, x1, t + 1000, "after the revocation");
-    give(n[1].store, x1);
-    give(n[1].store, x2); /* B does not know yet: applied */
+    cairn_change_t *x1 = test_signed_title(sk, plan, 1, NULL, t - 1000, "before the revocation");
+    cairn_change_t *x2 = test_signed_title(sk, plan, 2, x1, t + 1000, "after the revocation");
+    test_give(n[1].store, x1);
+    test_give(n[1].store, x2); /* B does not know yet: applied */
     title_is(n[1].store, plan, "after the revocation");
     CHECK_OK(cairn_roster_revoke(n[0].store, pk, t));
     const uint8_t *b = x1->bytes;
@@ -706,8 +685,8 @@ static void test_forged_changes_over_sync(void)
     uint8_t plan[CAIRN_PLAN_ID_BYTES], pk[32], sk[64];
     cairn_plan_id_new(plan);
     crypto_sign_keypair(pk, sk);
-    cairn_change_t *stranger = signed_title(sk, plan, 1, NULL, 100, "not on the roster");
-    cairn_change_t *real = signed_title(sk, plan, 1, NULL, 100, "tampered");
+    cairn_change_t *stranger = test_signed_title(sk, plan, 1, NULL, 100, "not on the roster");
+    cairn_change_t *real = test_signed_title(sk, plan, 1, NULL, 100, "tampered");
     uint8_t forged[1024];
     CHECK(real->len <= sizeof forged);
     memcpy(forged, real->bytes, real->len);

@@ -4,8 +4,8 @@
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "test.h"
@@ -158,8 +158,8 @@ void test_title(cairn_store_t *s, const uint8_t *plan, const char *title)
     cairn_value_t v = str(title);
     CHECK_OK(cairn_batch_begin(s, &b));
     CHECK_OK(cairn_edit_begin(b, plan, &e));
-    CHECK_OK(cairn_edit_set(e, CAIRN_ET_PLAN, cairn_singleton_eid, field(CAIRN_ET_PLAN, "title"),
-                            &v));
+    CHECK_OK(
+        cairn_edit_set(e, CAIRN_ET_PLAN, cairn_singleton_eid, field(CAIRN_ET_PLAN, "title"), &v));
     CHECK_OK(cairn_edit_commit(e, NULL));
     CHECK_OK(cairn_batch_commit(b));
 }
@@ -191,4 +191,25 @@ void test_wait_ok(int pid, const char *what)
         fprintf(stderr, "%s: status %d\n", what, status);
         CHECK(0);
     }
+}
+
+cairn_change_t *test_signed_title(const uint8_t *sk, const uint8_t *plan, uint64_t seq,
+                                  const cairn_change_t *prev, uint64_t ms, const char *t)
+{
+    cairn_op_t op = {CAIRN_OP_SET, CAIRN_ET_PLAN, {0}, field(CAIRN_ET_PLAN, "title"),
+                     str(t),       NULL,          0};
+    cairn_change_draft_t d = {plan, seq, prev ? prev->id : NULL, NULL, 0, CAIRN_HLC_MAKE(ms, 0),
+                              &op,  1};
+    cairn_change_t *c;
+    CHECK_OK(cairn_change_create(&d, sk, &c));
+    return c;
+}
+
+void test_give(cairn_store_t *s, const cairn_change_t *c)
+{
+    const uint8_t *b = c->bytes;
+    size_t len = c->len;
+    cairn_ingest_result_t r;
+    CHECK_OK(cairn_ingest(s, &b, &len, 1, &r, NULL));
+    CHECK(r.verdict == CAIRN_APPLIED);
 }

@@ -401,7 +401,7 @@ static cairn_err_t env_open(const char *dir, size_t map_size, int create, MDB_en
         rc = mdb_env_set_maxdbs(env, MAX_DBS);
     if (rc == MDB_SUCCESS && create)
         rc = mdb_env_set_mapsize(env, map_size);
-    /* MDB_NOTLS: read transactions are not tied to threads (libuv's pool). */
+    /* MDB_NOTLS: a read transaction belongs to its call, not to a thread (docs/architecture.md). */
     if (rc == MDB_SUCCESS)
         rc = mdb_env_open(env, dir, MDB_NOTLS, 0600);
     if (rc != MDB_SUCCESS) {
@@ -433,6 +433,9 @@ static cairn_err_t dbs_open(cairn_kv_t *kv, int create)
 cairn_err_t cairn_kv_open(cairn_kv_t *kv, const char *dir, size_t map_size, int create)
 {
     cairn_err_t err = env_open(dir, map_size, create, &kv->env);
+    int dead = 0;
+    if (err == CAIRN_OK) /* reader slots of processes that died holding them */
+        err = cairn_err_from_mdb(mdb_reader_check(kv->env, &dead));
     if (err == CAIRN_OK)
         err = dbs_open(kv, create);
     return err;

@@ -14,6 +14,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,70 @@
 #include "keyring.h"
 
 #define DEFAULT_MAP_SIZE ((size_t)32 << 30) /* address space only; valgrind refuses 64 GiB */
+
+/*
+ * The stores this process has open, by the keyring's device and inode:
+ * the one piece of process-wide state in core/. Several processes may
+ * open a store (LMDB serialises their writers), but one process must not
+ * open an environment twice: closing either copy's files would drop the
+ * locks LMDB holds for the other (lmdb.h, "caveats").
+ */
+static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
+static cairn_store_t *open_stores;
+static pthread_once_t open_once = PTHREAD_ONCE_INIT;
+
+/*
+ * A child of fork() holds none of its parent's LMDB locks (POSIX record
+ * locks are not inherited) and must not use the parent's handles: it
+ * starts with no store open.
+ */
+static void open_forget_in_child(void)
+{
+    pthread_mutex_init(&open_lock, NULL);
+    open_stores = NULL;
+}
+
+static void open_install(void)
+{
+    pthread_atfork(NULL, NULL, open_forget_in_child);
+}
+
+/* Register store as open; CAIRN_ELOCKED if this process has it open already. */
+static cairn_err_t register_open(cairn_store_t *store)
+{
+    struct stat st;
+    if (fstat(store->lock_fd, &st) != 0)
+        return cairn_err_from_errno(errno);
+    store->dev = st.st_dev;
+    store->ino = st.st_ino;
+    cairn_err_t err = CAIRN_OK;
+    pthread_once(&open_once, open_install);
+    pthread_mutex_lock(&open_lock);
+    for (cairn_store_t *o = open_stores; o != NULL && err == CAIRN_OK; o = o->next_open)
+        if (o->dev == store->dev && o->ino == store->ino)
+            err = CAIRN_ELOCKED;
+    if (err == CAIRN_OK) {
+        store->next_open = open_stores;
+        open_stores = store;
+        store->registered = 1;
+    }
+    pthread_mutex_unlock(&open_lock);
+    return err;
+}
+
+static void unregister_open(cairn_store_t *store)
+{
+    if (!store->registered)
+        return;
+    pthread_mutex_lock(&open_lock);
+    for (cairn_store_t **p = &open_stores; *p != NULL; p = &(*p)->next_open)
+        if (*p == store) {
+            *p = store->next_open;
+            break;
+        }
+    pthread_mutex_unlock(&open_lock);
+    store->registered = 0;
+}
 
 /* Keys of the meta database. */
 static const char meta_format[] = "format";
@@ -140,6 +205,7 @@ void cairn_store_close(cairn_store_t *store)
     if (store->signer_on)
         cairn_signer_stop(&store->signer);
     cairn_kv_close(&store->kv);
+    unregister_open(store); /* after LMDB let go of its files */
     if (store->identity_sk != NULL)
         sodium_free(store->identity_sk);
     if (store->lock_fd >= 0)
@@ -324,10 +390,17 @@ cairn_err_t cairn_store_open(const char *dir, const cairn_unlock_t *unlock, cair
         err = CAIRN_ENOMEM;
         goto out;
     }
-    if (flock(store->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    /*
+     * Shared: other processes may have the store open too (the service and
+     * the CLI); an operation that needs the store alone takes LOCK_EX.
+     */
+    if (flock(store->lock_fd, LOCK_SH | LOCK_NB) != 0) {
         err = errno == EWOULDBLOCK ? CAIRN_ELOCKED : cairn_err_from_errno(errno);
         goto out;
     }
+    err = register_open(store);
+    if (err != CAIRN_OK)
+        goto out;
     store->kv.format_version = kr.version;
     store->unlock_kind = kr.kind;
 

@@ -17,6 +17,7 @@
 #ifndef CAIRN_CORE_STORE_INT_H
 #define CAIRN_CORE_STORE_INT_H
 
+#include <sys/types.h>
 #include <time.h>
 
 #include "cairn/hlc.h"
@@ -38,6 +39,10 @@ struct cairn_store {
     void *now_ctx;
     cairn_signer_t signer; /* threads signing local edits, started on first use */
     int signer_on;
+    dev_t dev; /* store.c: the keyring's identity, in the table of open stores */
+    ino_t ino;
+    cairn_store_t *next_open;
+    int registered;
 };
 
 /* The store's clock now, in Unix ms. */

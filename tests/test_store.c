@@ -8,9 +8,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <lmdb.h>
+#include <sched.h>
 #include <signal.h>
 #include <sodium.h>
-#include <sched.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -307,7 +308,13 @@ static void wrong_places(void)
     CHECK(stat(data, &st) != 0);
 }
 
-static void locked_by_another_opener(void)
+/*
+ * One process opens a store once (LMDB forbids a second copy in one
+ * process); other processes may open it at the same time and both read
+ * and write it, their commits serialised by LMDB. A process holding the
+ * keyring exclusively (maintenance) keeps everyone else out.
+ */
+static void open_by_two_processes(void)
 {
     char dir[600], key[700];
     make_store(dir, sizeof dir, "locked", key, sizeof key);
@@ -316,15 +323,42 @@ static void locked_by_another_opener(void)
     CHECK_OK(cairn_store_open(dir, &u, &a));
     CHECK_ERR(cairn_store_open(dir, &u, &b), CAIRN_ELOCKED);
 
-    /* And from another process. */
+    /* Another process opens it beside us, writes, and reads what we wrote. */
+    cairn_txn_t *txn;
+    CHECK_OK(cairn_txn_begin(a, 1, &txn));
+    CHECK_OK(cairn_record_put(txn, "parent", 6, "p", 1));
+    CHECK_OK(cairn_txn_commit(txn));
     pid_t pid = fork();
     CHECK(pid >= 0);
     if (pid == 0) {
         cairn_store_t *c;
-        _exit(cairn_store_open(dir, &u, &c) == CAIRN_ELOCKED ? 0 : 1);
+        cairn_txn_t *t;
+        cairn_buf_t v = CAIRN_BUF_INIT;
+        int ok =
+            cairn_store_open(dir, &u, &c) == CAIRN_OK && cairn_txn_begin(c, 1, &t) == CAIRN_OK &&
+            cairn_record_get(t, "parent", 6, &v) == CAIRN_OK && v.len == 1 &&
+            cairn_record_put(t, "child", 5, "c", 1) == CAIRN_OK && cairn_txn_commit(t) == CAIRN_OK;
+        cairn_buf_free(&v);
+        cairn_store_close(c);
+        _exit(ok ? 0 : 1);
     }
     test_wait_ok(pid, "second opener");
+    cairn_buf_t v = CAIRN_BUF_INIT;
+    CHECK_OK(cairn_txn_begin(a, 0, &txn));
+    CHECK_OK(cairn_record_get(txn, "child", 5, &v));
+    CHECK(v.len == 1 && v.data[0] == 'c');
+    cairn_txn_abort(txn);
+    cairn_buf_free(&v);
+
+    /* An exclusive holder of the keyring keeps a new opener out. */
+    char kr[700];
+    snprintf(kr, sizeof kr, "%s/keyring", dir);
+    int fd = open(kr, O_RDONLY);
+    CHECK(fd >= 0);
     cairn_store_close(a);
+    CHECK(flock(fd, LOCK_EX | LOCK_NB) == 0);
+    CHECK_ERR(cairn_store_open(dir, &u, &b), CAIRN_ELOCKED);
+    close(fd);
     CHECK_OK(cairn_store_open(dir, &u, &b));
     cairn_store_close(b);
 }
@@ -708,7 +742,8 @@ static void real_full_filesystem(void)
     pid_t pid = fork();
     CHECK(pid >= 0);
     if (pid == 0) {
-        if (unshare(CLONE_NEWNS) != 0 || mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) != 0 ||
+        if (unshare(CLONE_NEWNS) != 0 ||
+            mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) != 0 ||
             mount("tmpfs", mnt, "tmpfs", 0, "size=4m") != 0)
             _exit(77);
         char dir[700], key[800];
@@ -773,7 +808,7 @@ int main(void)
     RUN(passphrase_store);
     RUN(key_file_errors);
     RUN(wrong_places);
-    RUN(locked_by_another_opener);
+    RUN(open_by_two_processes);
     RUN(newer_format_refused);
     RUN(tampered_keyring);
     RUN(tampered_values);

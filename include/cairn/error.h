@@ -29,7 +29,7 @@ extern "C" {
     X(EEXIST, -6, "a store or other files already exist there")                                    \
     X(EBADKEY, -7, "wrong passphrase or key file")                                                 \
     X(ECORRUPT, -8, "stored data is corrupt or was tampered with")                                 \
-    X(ELOCKED, -9, "store is in use by another process")                                           \
+    X(ELOCKED, -9, "store is in use: open in this process already, or held alone by another")      \
     X(ENOSPC, -10, "disk full")                                                                    \
     X(EMAPFULL, -11, "store reached its maximum size")                                             \
     X(EVERSION, -12, "store format is newer than this version of cairn supports")                  \

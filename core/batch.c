@@ -317,9 +317,9 @@ cairn_err_t cairn_batch_ingest(cairn_batch_t *b, const uint8_t *const *bytes, co
 {
     if (b == NULL || (n > 0 && (bytes == NULL || lens == NULL)))
         return CAIRN_EINVAL;
-    cairn_ingest_stats_t before = b->pipe.stats;
     cairn_ingest_result_t *res = results ? results : calloc(n ? n : 1, sizeof *res);
     cairn_err_t err = res == NULL ? CAIRN_ENOMEM : settle_all(b);
+    cairn_ingest_stats_t before = b->pipe.stats; /* after the batch's own edits went in */
     if (err == CAIRN_OK)
         err = cairn_pipeline_run(&b->pipe, bytes, lens, n, res);
     if (stats != NULL)

@@ -9,12 +9,11 @@
  * each selected change, sorted. Each cairn_cursor_next() then reads one
  * change's signed bytes in its own short read transaction.
  *
- * Why (HLC, id) is a causal order for honest authors: ingest refuses a
- * change whose HLC does not exceed its predecessor's, and every author's
- * clock observes each change it applies, so a change's HLC is above that of
- * every change it names. A dishonest author can only make the receiver
- * park changes in its pending area until their dependencies arrive, which
- * ingest handles.
+ * The order is (HLC, id) made causal: every change after the selected
+ * changes it names (prev, deps, pred), so a receiver never parks one. The
+ * clocks usually give that order already; opening decodes each selected
+ * change once, for the ids it names, to make sure (order_causally), and
+ * keeps only the edges.
  *
  * Why a transaction per next() rather than one for the cursor's life: a
  * push is paced by the network (the output limit), so a cursor may live for
@@ -25,6 +24,7 @@
  */
 #include "cairn/replica.h"
 
+#include "causal.h"
 #include "grow.h"
 #include "log.h"
 #include "pkeys.h"
@@ -168,6 +168,83 @@ static int cmp_item(const void *a, const void *b)
     return memcmp(x->id, y->id, CAIRN_CHANGE_ID_BYTES);
 }
 
+/* The items' indices sorted by id, to find a named change among them. */
+typedef struct by_id {
+    const cursor_item_t *items;
+    size_t *idx, n;
+} by_id_t;
+
+static int cmp_idx_id(const void *a, const void *b, void *ctx)
+{
+    const cursor_item_t *items = ctx;
+    return memcmp(items[*(const size_t *)a].id, items[*(const size_t *)b].id,
+                  CAIRN_CHANGE_ID_BYTES);
+}
+
+static size_t find_item(void *ctx, const uint8_t *id)
+{
+    const by_id_t *b = ctx;
+    size_t lo = 0, hi = b->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = memcmp(b->items[b->idx[mid]].id, id, CAIRN_CHANGE_ID_BYTES);
+        if (c == 0)
+            return b->idx[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return SIZE_MAX;
+}
+
+/*
+ * Make the (HLC, id) order causal: each selected change after the selected
+ * changes it names. Clocks usually agree with causality, but not always:
+ * an honest node that applied a change from a clock running days fast
+ * holds its own clock at the 24 h bound, so its next change has a lower
+ * HLC than the one it names. Each change is decoded once, for the ids it
+ * names, and freed; only the edges stay.
+ */
+static cairn_err_t order_causally(cairn_txn_t *txn, cairn_cursor_t *cur)
+{
+    size_t n = cur->n, nedges = 0, cap = 0;
+    by_id_t b = {cur->items, malloc(n * sizeof(size_t)), n};
+    size_t *order = malloc(n * sizeof *order);
+    cursor_item_t *sorted = malloc(n * sizeof *sorted);
+    cairn_edge_t *e = NULL;
+    cairn_buf_t buf = CAIRN_BUF_INIT;
+    cairn_err_t err = b.idx && order && sorted ? CAIRN_OK : CAIRN_ENOMEM;
+    for (size_t i = 0; i < n && err == CAIRN_OK; i++)
+        b.idx[i] = i;
+    if (err == CAIRN_OK)
+        qsort_r(b.idx, n, sizeof *b.idx, cmp_idx_id, cur->items);
+    for (size_t i = 0; i < n && err == CAIRN_OK; i++) {
+        cairn_change_t *c = NULL;
+        err = cairn_log_bytes(txn, cur->plan, cur->items[i].id, &buf);
+        if (err == CAIRN_ENOTFOUND)
+            err = CAIRN_ECORRUPT; /* indexed in the log, so it was applied */
+        if (err == CAIRN_OK && cairn_change_decode(buf.data, buf.len, &c) != CAIRN_OK)
+            err = CAIRN_ECORRUPT;
+        if (err == CAIRN_OK)
+            err = cairn_causal_edges(c, i, find_item, &b, &e, &nedges, &cap);
+        cairn_change_free(c);
+    }
+    if (err == CAIRN_OK)
+        err = cairn_topo_order(n, e, nedges, order);
+    if (err == CAIRN_OK) {
+        for (size_t i = 0; i < n; i++)
+            sorted[i] = cur->items[order[i]];
+        memcpy(cur->items, sorted, n * sizeof *sorted);
+    }
+    cairn_buf_free(&buf);
+    free(b.idx);
+    free(order);
+    free(sorted);
+    free(e);
+    return err;
+}
+
 cairn_err_t cairn_cursor_open(cairn_store_t *store, const uint8_t plan[CAIRN_PLAN_ID_BYTES],
                               const cairn_vec_entry_t *peer, size_t npeer, cairn_cursor_t **out)
 {
@@ -193,9 +270,11 @@ cairn_err_t cairn_cursor_open(cairn_store_t *store, const uint8_t plan[CAIRN_PLA
         finish_group(&o); /* the last author */
         err = o.err;
     }
-    cairn_txn_abort(o.txn);
-    if (err == CAIRN_OK && o.cur->n > 1)
+    if (err == CAIRN_OK && o.cur->n > 1) {
         qsort(o.cur->items, o.cur->n, sizeof *o.cur->items, cmp_item);
+        err = order_causally(o.txn, o.cur);
+    }
+    cairn_txn_abort(o.txn);
 out:
     free(o.group);
     if (err != CAIRN_OK) {

@@ -53,8 +53,7 @@ struct cairn_sync {
 };
 
 static const char *const close_names[CAIRN_CLOSE_REASON__COUNT] = {
-    "done", "protocol", "auth", "unknown-peer", "version", "timeout", "too-big", "store",
-    "by-peer",
+    "done", "protocol", "auth", "unknown-peer", "version", "timeout", "too-big", "store", "by-peer",
 };
 
 const char *cairn_close_reason_name(cairn_close_reason_t reason)
@@ -192,9 +191,9 @@ static cairn_err_t start_turns(cairn_sync_t *s)
 {
     cairn_turn_result_t res;
     s->state = CAIRN_SYNC_RUNNING;
-    cairn_err_t err = cairn_turn_start(&s->turn, &s->ch, s->store, s->roster_plan, s->peer,
-                                       s->peer_roles, s->opts.initiator, !s->provisional,
-                                       s->opts.output_limit, &res);
+    cairn_err_t err =
+        cairn_turn_start(&s->turn, &s->ch, s->store, s->roster_plan, s->peer, s->peer_roles,
+                         s->opts.initiator, !s->provisional, s->opts.output_limit, &res);
     if (err == CAIRN_OK)
         act(s, &res);
     return err;
@@ -269,8 +268,7 @@ static cairn_err_t pump(cairn_sync_t *s)
     if (s->state != CAIRN_SYNC_RUNNING)
         return CAIRN_OK;
     cairn_turn_result_t res;
-    cairn_err_t err =
-        cairn_turn_pump(&s->turn, &s->ch, s->opts.output_limit, !s->work_out, &res);
+    cairn_err_t err = cairn_turn_pump(&s->turn, &s->ch, s->opts.output_limit, !s->work_out, &res);
     if (err == CAIRN_OK)
         act(s, &res);
     return err;
@@ -321,7 +319,12 @@ cairn_err_t cairn_sync_tick(cairn_sync_t *s, uint64_t now_ms)
     /* A clock that steps back is treated as no time passing. */
     uint64_t quiet_rx = now_ms > s->last_rx ? now_ms - s->last_rx : 0;
     uint64_t quiet_tx = now_ms > s->last_tx ? now_ms - s->last_tx : 0;
-    if (quiet_rx >= s->opts.timeout_ms) {
+    /*
+     * While our own work is out the caller may have stopped reading (wants
+     * input is 0): silence then is ours, not the peer's. The clock restarts
+     * when the work is done.
+     */
+    if (!s->work_out && quiet_rx >= s->opts.timeout_ms) {
         end_session(s, CAIRN_CLOSE_TIMEOUT, 1);
         return finish(s, CAIRN_OK);
     }
@@ -356,6 +359,7 @@ cairn_err_t cairn_sync_work_done(cairn_sync_t *s, cairn_err_t err,
         return CAIRN_EINVAL;
     s->work_out = 0;
     s->inbox.n = 0;
+    s->last_rx = s->now > s->last_rx ? s->now : s->last_rx; /* the quiet was ours */
     if (err != CAIRN_OK) { /* nothing of it was committed: the next session sends it again */
         end_session(s, CAIRN_CLOSE_STORE, 1);
         return finish(s, CAIRN_OK);
@@ -385,8 +389,7 @@ static cairn_err_t identity_dh(const void *ctx, const uint8_t peer[32], uint8_t 
     return cairn_store_identity_dh(ctx, peer, shared);
 }
 
-cairn_err_t cairn_sync_new(cairn_store_t *store, const cairn_sync_opts_t *opts,
-                           cairn_sync_t **out)
+cairn_err_t cairn_sync_new(cairn_store_t *store, const cairn_sync_opts_t *opts, cairn_sync_t **out)
 {
     if (store == NULL || opts == NULL || out == NULL)
         return CAIRN_EINVAL;

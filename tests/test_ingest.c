@@ -1646,7 +1646,6 @@ static void test_batch_disk_full(void)
     world_free(&w);
 }
 
-
 #define RACE_N 600 /* changes of each kind per store */
 #define RACE_BATCH 60
 
@@ -1683,9 +1682,14 @@ static void test_two_stores_two_threads(void)
             r[t].x[i] = sign_title(&a, r[t].w.plan, (uint64_t)i + 1, i ? r[t].x[i - 1] : NULL,
                                    10 + (uint64_t)i, "x");
             cairn_op_t op = op_title("y");
-            cairn_change_draft_t d = {r[t].w.plan, (uint64_t)i + 1, i ? r[t].y[i - 1]->id : NULL,
-                                      (const uint8_t(*)[32])r[t].x[i]->id, 1,
-                                      at(100000 + (uint64_t)i), &op, 1};
+            cairn_change_draft_t d = {r[t].w.plan,
+                                      (uint64_t)i + 1,
+                                      i ? r[t].y[i - 1]->id : NULL,
+                                      (const uint8_t(*)[32])r[t].x[i]->id,
+                                      1,
+                                      at(100000 + (uint64_t)i),
+                                      &op,
+                                      1};
             r[t].y[i] = sign_draft(&b, &d);
         }
     }
@@ -1708,6 +1712,46 @@ static void test_reason_names(void)
         CHECK(strcmp(cairn_reason_name((cairn_reason_t)r), reason_name((cairn_reason_t)r)) == 0);
     CHECK(strcmp(cairn_reason_name(CAIRN_REASON__COUNT), "unknown") == 0);
     CHECK(CAIRN_REASON_BAD_SIGNATURE == 3 && CAIRN_REASON_PENDING_FULL == 9); /* stable numbers */
+}
+
+/*
+ * cairn_batch_ingest counts only the changes it was given: the batch's own
+ * edits signed in the background go in first, and are not counted as the
+ * peer's (a writer grouping sessions hands these counts back to them).
+ */
+static void test_batch_ingest_counts_its_own(void)
+{
+    world_t w;
+    world_new(&w, "ingest-batch-counts");
+    cairn_store_t *s = w.n[1].store;
+    member_t m;
+    member_new(&w, &m, "peer", CLINICAL, 0, 0);
+    cairn_change_t *c = sign_title(&m, w.plan, 1, NULL, 10000, "from a peer");
+    cairn_batch_t *b;
+    cairn_edit_t *e;
+    cairn_value_t v = str("local");
+    uint8_t other[CAIRN_PLAN_ID_BYTES];
+    cairn_plan_id_new(other);
+    CHECK_OK(cairn_batch_begin(s, &b));
+    CHECK_OK(cairn_edit_begin(b, other, &e));
+    CHECK_OK(
+        cairn_edit_set(e, CAIRN_ET_PLAN, cairn_singleton_eid, field(CAIRN_ET_PLAN, "title"), &v));
+    CHECK_OK(cairn_edit_commit(e, NULL)); /* signed in the background */
+    cairn_ingest_stats_t st;
+    CHECK_OK(cairn_batch_ingest(b, NULL, NULL, 0, NULL, &st));
+    CHECK(st.applied == 0);
+    const uint8_t *bytes = c->bytes;
+    size_t len = c->len;
+    CHECK_OK(cairn_batch_ingest(b, &bytes, &len, 1, NULL, &st));
+    CHECK(st.applied == 1 && st.rejected == 0);
+    CHECK_OK(cairn_batch_commit(b));
+    char t[64];
+    title_of(s, other, t, sizeof t);
+    CHECK(strcmp(t, "local") == 0);
+    title_of(s, w.plan, t, sizeof t);
+    CHECK(strcmp(t, "from a peer") == 0);
+    cairn_change_free(c);
+    world_free(&w);
 }
 
 /*
@@ -1815,5 +1859,6 @@ int main(void)
     RUN(test_batch_disk_full);
     RUN(test_two_stores_two_threads);
     RUN(test_readers_beside_writer);
+    RUN(test_batch_ingest_counts_its_own);
     return 0;
 }

@@ -6,6 +6,7 @@
 #include "test.h"
 
 #include <sodium.h>
+#include <time.h>
 
 typedef struct digests {
     uint8_t plan[8][CAIRN_PLAN_ID_BYTES];
@@ -304,7 +305,7 @@ static void test_cursor_fork(void)
     for (int i = 0; i < 3; i++) /* 5a, 6, 7: their HLCs rise with seq */
         CHECK(memcmp(ids[i], c[5 + i]->id, CAIRN_CHANGE_ID_BYTES) == 0);
     free(v);
-    test_copy_plan(n[0].store, n[1].store, plan); /* B now holds both ways at seq 5 */
+    test_copy_plan(n[0].store, n[1].store, plan);      /* B now holds both ways at seq 5 */
     CHECK(lacking(n[1].store, n[0].store, plan) == 8); /* A's vector shows no fork: all 8 */
     for (int i = 1; i <= 7; i++)
         cairn_change_free(c[i]);
@@ -337,6 +338,55 @@ static void test_identity_dh(void)
     test_node_destroy(&n[1]);
 }
 
+/*
+ * A node whose clock runs two days fast writes; an honest node applies it
+ * (its clock held at the 24 h bound) and writes after it: its change has
+ * the lower HLC, yet the cursor hands them out in causal order, so a third
+ * node applies each as it comes, parking none.
+ */
+static uint64_t fast_now;
+static uint64_t fast_clock(void *ctx)
+{
+    (void)ctx;
+    return fast_now;
+}
+
+static void test_cursor_causal_past_a_fast_clock(void)
+{
+    test_node_t n[3];
+    for (int i = 0; i < 3; i++)
+        test_node_create(&n[i], "replica-fast");
+    test_org(n, 3, CAIRN_ROLE_CARE_MANAGER);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    fast_now = (uint64_t)ts.tv_sec * 1000 + 48ull * 3600 * 1000;
+    cairn_store_set_clock(n[0].store, fast_clock, NULL);
+    uint8_t plan[CAIRN_PLAN_ID_BYTES];
+    cairn_plan_id_new(plan);
+    test_title(n[0].store, plan, "from the fast clock");
+    CHECK(test_copy_plan(n[0].store, n[1].store, plan) == 0);
+    test_title(n[1].store, plan, "after it");
+    cairn_cursor_t *cur;
+    CHECK_OK(cairn_cursor_open(n[1].store, plan, NULL, 0, &cur));
+    CHECK(cairn_cursor_count(cur) == 2);
+    const uint8_t *p;
+    size_t len, k = 0;
+    cairn_hlc_t hlcs[2] = {0, 0};
+    while (cairn_cursor_next(cur, &p, &len) == CAIRN_OK) {
+        cairn_ingest_result_t r;
+        cairn_change_t *c;
+        CHECK_OK(cairn_change_decode(p, len, &c));
+        hlcs[k++] = c->hlc;
+        cairn_change_free(c);
+        CHECK_OK(cairn_ingest(n[2].store, &p, &len, 1, &r, NULL));
+        CHECK(r.verdict == CAIRN_APPLIED);
+    }
+    CHECK(k == 2 && hlcs[0] > hlcs[1]); /* the clock order was not causal */
+    cairn_cursor_close(cur);
+    for (int i = 0; i < 3; i++)
+        test_node_destroy(&n[i]);
+}
+
 int main(void)
 {
     CHECK(sodium_init() >= 0);
@@ -344,6 +394,7 @@ int main(void)
     RUN(test_holding_rights);
     RUN(test_cursor_many);
     RUN(test_cursor_fork);
+    RUN(test_cursor_causal_past_a_fast_clock);
     RUN(test_identity_dh);
     return 0;
 }

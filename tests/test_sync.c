@@ -4,8 +4,8 @@
 #include "test.h"
 #include "test_drive.h"
 
-#include <cairn/sync.h>
 #include "noise.h" /* the test plays a peer that speaks the protocol by hand */
+#include <cairn/sync.h>
 #include <sodium.h>
 
 #define CLINICAL (CAIRN_ROLE_CARE_MANAGER | CAIRN_ROLE_PRESCRIBER | CAIRN_ROLE_BH_SPECIALIST)
@@ -582,8 +582,8 @@ static void test_malformed_frames(void)
         const uint8_t *p;
         size_t n;
     } cases[] = {
-        {"range depth 17", (const uint8_t[]){0x96, 2, 0x91, 0x94, 17, 0, 1, 0, 0x90, 0x90, 0x90, 0x90},
-         12},
+        {"range depth 17",
+         (const uint8_t[]){0x96, 2, 0x91, 0x94, 17, 0, 1, 0, 0x90, 0x90, 0x90, 0x90}, 12},
         {"prefix longer than depth",
          (const uint8_t[]){0x96, 2, 0x91, 0x94, 1, 16, 1, 0, 0x90, 0x90, 0x90, 0x90}, 12},
         {"fingerprint not an integer",
@@ -734,8 +734,8 @@ static size_t read_frames(cairn_sync_t *s, cairn_noise_t *n, uint8_t plain[][8],
     CHECK(buf != NULL);
     for (size_t off = 0; off < len; count++) {
         CHECK(len - off >= 4 && count < max);
-        size_t fl = (size_t)p[off] << 24 | (size_t)p[off + 1] << 16 | (size_t)p[off + 2] << 8 |
-                    p[off + 3];
+        size_t fl =
+            (size_t)p[off] << 24 | (size_t)p[off + 1] << 16 | (size_t)p[off + 2] << 8 | p[off + 3];
         CHECK(len - off - 4 >= fl && fl >= CAIRN_NOISE_TAG_BYTES);
         CHECK_OK(cairn_noise_decrypt(n, NULL, 0, p + off + 4, fl, buf));
         memset(plain[count], 0, 8);
@@ -909,6 +909,44 @@ static void test_backpressure(void)
 }
 
 /*
+ * A slow writer is not a silent peer: while received changes are out as
+ * work, the caller may have stopped reading, so the quiet does not count
+ * toward the timeout; once the work is done the quiet period starts again.
+ */
+static void test_slow_work_no_timeout(void)
+{
+    test_node_t n[2];
+    world(n, 2, CLINICAL);
+    uint8_t plan[CAIRN_PLAN_ID_BYTES];
+    cairn_plan_id_new(plan);
+    test_title(n[0].store, plan, "from the peer");
+    one_change_t c;
+    CHECK_OK(cairn_plan_changes(n[0].store, plan, grab_change, &c));
+    cairn_sync_t *resp;
+    cairn_noise_t nz;
+    uint8_t frame[2100];
+    fake_peer(&n[0], n[1].store, &resp, &nz);
+    size_t f = changes_frame(frame, &c);
+    send_plain(resp, &nz, frame, f); /* at t = 1000 ms */
+    cairn_sync_work_t w;
+    CHECK(cairn_sync_work(resp, &w) == 1);
+    /* Two minutes with the work out: the session is still up. */
+    CHECK_OK(cairn_sync_tick(resp, 1000 + 120000));
+    CHECK(cairn_sync_state(resp) == CAIRN_SYNC_RUNNING);
+    CHECK(test_sync_ingest(resp, n[1].store) == 1);
+    /* The quiet restarts at the work's end: 59 s later still up, 61 s later closed. */
+    CHECK_OK(cairn_sync_tick(resp, 1000 + 120000 + 59000));
+    CHECK(cairn_sync_state(resp) == CAIRN_SYNC_RUNNING);
+    CHECK_OK(cairn_sync_tick(resp, 1000 + 120000 + 61000));
+    CHECK(cairn_sync_state(resp) == CAIRN_SYNC_CLOSED &&
+          cairn_sync_close_reason(resp) == CAIRN_CLOSE_TIMEOUT);
+    cairn_sync_free(resp);
+    cairn_noise_wipe(&nz);
+    test_node_destroy(&n[0]);
+    test_node_destroy(&n[1]);
+}
+
+/*
  * The caller's ingest failed (a full disk): the session closes with reason
  * store and tells the peer; the work is gone, a second report is refused.
  * Work handed out before a close stays valid and may still be reported.
@@ -975,5 +1013,6 @@ int main(void)
     RUN(test_public_close);
     RUN(test_backpressure);
     RUN(test_work_errors);
+    RUN(test_slow_work_no_timeout);
     return 0;
 }

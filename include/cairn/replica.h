@@ -68,14 +68,15 @@ int cairn_vector_behind(const cairn_vec_entry_t *mine, size_t nmine, const cairn
  * all of the author's changes (a fork on either side, or a chain that went
  * another way: a restored backup). Ingest drops what the peer already has.
  *
- * The changes come out ordered by (HLC, id), which for honest authors is a
- * causal order (each change after those it names: every author's clock
- * observes the changes it applies); a dishonest order only makes the
- * receiver park changes until their dependencies arrive.
+ * The changes come out in causal order (each after the selected changes it
+ * names: prev, deps, pred), the lower (HLC, id) first among those free to
+ * go, so a receiver given them one by one never parks one, even when a
+ * clock ran days fast and its followers' clocks were held at the bound.
  *
  * Memory: the cursor keeps the id and HLC of each selected change (40
  * bytes), never the changes themselves, so pushing a plan of 100,000
- * changes holds no decoded log. The selection is made at open from one
+ * changes holds no decoded log; opening decodes each selected change once,
+ * one at a time, for the ids it names. The selection is made at open from one
  * read snapshot; changes applied afterwards are not included.
  */
 typedef struct cairn_cursor cairn_cursor_t;

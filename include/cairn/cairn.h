@@ -15,6 +15,7 @@
 #include "cairn/ingest.h"
 #include "cairn/plan.h"
 #include "cairn/replica.h"
+#include "cairn/schema.h"
 #include "cairn/store.h"
 
 #define CAIRN_VERSION_STRING "0.1.0"

@@ -43,6 +43,7 @@ typedef struct want_field {
     const char *names; /* ENUM: the value names joined by commas */
 } want_field_t;
 
+/* clang-format off */
 static const want_etype_t etypes[] = {
     {1, "plan", SINGLETON, 0x01, 0, 5},
     {2, "patient", SINGLETON, 0x01, 0, 5},
@@ -127,6 +128,7 @@ static const want_field_t fields[] = {
     {20, 5, "valid_until", LWW, INT, 0, TIME_MAX, 0x00, ""},
     {20, 6, "revoked_at", LWW, INT, 0, TIME_MAX, 0x00, ""},
 };
+/* clang-format on */
 
 #define NETYPES (sizeof etypes / sizeof etypes[0])
 #define NFIELDS (sizeof fields / sizeof fields[0])
@@ -233,10 +235,88 @@ static void test_constants(void)
     CHECK(CAIRN_ROLE_ALL == 0x7f);
 }
 
+/* The number of the frozen field (etype, name), or -1. */
+static int want_field(uint16_t etype, const char *name)
+{
+    for (size_t i = 0; i < NFIELDS; i++)
+        if (fields[i].etype == etype && strcmp(fields[i].name, name) == 0)
+            return fields[i].field;
+    return -1;
+}
+
+/* "ROSTER_ENTRY" -> "roster_entry": a constant's suffix as the name it stands for. */
+static void lower(const char *s, char *out, size_t n)
+{
+    size_t i = 0;
+    for (; s[i] != '\0' && i + 1 < n; i++)
+        out[i] = (char)(s[i] >= 'A' && s[i] <= 'Z' ? s[i] - 'A' + 'a' : s[i]);
+    out[i] = '\0';
+}
+
+typedef struct constant {
+    unsigned etype, field;
+    const char *et_id, *f_id;
+} constant_t;
+
+#define ET_ROW(id, num, name, kind, roles, roster_only, nf) {CAIRN_ET_##id, 0, #id, NULL},
+#define F_ROW(et, id, num, name, sem, vkind, min, max, set, roles)                                 \
+    {CAIRN_ET_##et, CAIRN_F_##et##_##id, #et, #id},
+static const constant_t constants[] = {CAIRN_SCHEMA(ET_ROW, F_ROW)};
+
+/*
+ * Every generated constant names the frozen row it should: CAIRN_ET_<ID> is
+ * the type whose name is <id>, CAIRN_F_<ET>_<ID> the number of its field <id>.
+ */
+static void test_generated(void)
+{
+    size_t nf = 0, net = 0;
+    for (size_t i = 0; i < sizeof constants / sizeof constants[0]; i++) {
+        const constant_t *c = &constants[i];
+        char name[64];
+        const want_etype_t *w = want_etype(c->etype);
+        CHECK(w != NULL);
+        lower(c->et_id, name, sizeof name);
+        CHECK(strcmp(name, w->name) == 0);
+        if (c->f_id == NULL) {
+            net++;
+            continue;
+        }
+        nf++;
+        lower(c->f_id, name, sizeof name);
+        CHECK(want_field((uint16_t)c->etype, name) == (int)c->field);
+    }
+    CHECK(net == NETYPES);
+    CHECK(nf == NFIELDS);
+    CHECK(CAIRN_F_MEMBERSHIP == 0);
+    CHECK(CAIRN_F_MEDICATION_DOSE == 3 && CAIRN_F_ROSTER_ENTRY_KEY == 1);
+    CHECK(CAIRN_F_ROSTER_ENTRY_REVOKED_AT == 6 && CAIRN_F_CHECKIN_CORRECTS == 9);
+}
+
+/* The lookups added with the table agree with the frozen rows. */
+static void test_lookups(void)
+{
+    for (size_t i = 0; i < NETYPES; i++)
+        CHECK((int)cairn_etype_kind(etypes[i].etype) == etypes[i].kind);
+    CHECK(cairn_etype_kind(0) == 0 && cairn_etype_kind(14) == 0);
+    for (size_t i = 0; i < NFIELDS; i++) {
+        const want_field_t *w = &fields[i];
+        CHECK((int)cairn_field_vkind(w->etype, w->field) == w->vkind);
+        const char *const *names = cairn_field_enum_names(w->etype, w->field);
+        CHECK((names != NULL) == (w->vkind == ENUM));
+        if (names != NULL)
+            CHECK(strncmp(names[0], w->names, strlen(names[0])) == 0);
+    }
+    CHECK(cairn_field_vkind(CAIRN_ET_PLAN, 0) == 0);
+    CHECK(cairn_field_vkind(CAIRN_ET_PLAN, 6) == 0);
+    CHECK(cairn_field_enum_names(CAIRN_ET_PLAN, CAIRN_F_PLAN_TITLE) == NULL);
+}
+
 int main(void)
 {
     RUN(test_etypes);
     RUN(test_fields);
     RUN(test_constants);
+    RUN(test_generated);
+    RUN(test_lookups);
     return 0;
 }

@@ -17,6 +17,7 @@
 #include "cairn/replica.h"
 #include "cairn/schema.h"
 #include "cairn/store.h"
+#include "cairn/view.h"
 
 #define CAIRN_VERSION_STRING "0.1.0"
 

@@ -89,7 +89,7 @@ const cairn_etype_desc_t *cairn_schema_etype(uint16_t etype)
 const cairn_field_desc_t *cairn_schema_field(uint16_t etype, uint16_t field)
 {
     const cairn_etype_desc_t *et = cairn_schema_etype(etype);
-    if (et == NULL || field == 0 || field > et->nfields)
+    if (et == NULL || field == CAIRN_F_MEMBERSHIP || field > et->nfields)
         return NULL;
     return &et->fields[field];
 }
@@ -121,7 +121,7 @@ int cairn_field_by_name(uint16_t etype, const char *name)
 
 const char *cairn_field_name(uint16_t etype, uint16_t field)
 {
-    if (field == 0 && cairn_schema_etype(etype) != NULL)
+    if (field == CAIRN_F_MEMBERSHIP && cairn_schema_etype(etype) != NULL)
         return "membership";
     const cairn_field_desc_t *fd = cairn_schema_field(etype, field);
     return fd ? fd->name : NULL;
@@ -277,7 +277,8 @@ static int op_valid(const cairn_change_t *c, size_t i, int in_roster)
         return 0;
     if (op->kind != CAIRN_OP_SET) {
         /* ADD and REMOVE carry no field or value; only REMOVE names adds. */
-        if (et->kind == CAIRN_EK_SINGLETON || op->field != 0 || op->value.type != CAIRN_VALUE_NIL)
+        if (et->kind == CAIRN_EK_SINGLETON || op->field != CAIRN_F_MEMBERSHIP ||
+            op->value.type != CAIRN_VALUE_NIL)
             return 0;
         if (op->kind == CAIRN_OP_ADD)
             return op->npred == 0 && (et->kind != CAIRN_EK_LOG || log_eid_valid(c, i));

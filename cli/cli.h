@@ -127,8 +127,13 @@ int cli_is_roster(const cli_org_t *org, const uint8_t plan[CAIRN_PLAN_ID_BYTES])
  */
 cairn_err_t cli_roster_read(cairn_store_t *store, cairn_plan_state_t **roster);
 
-/* The name (a string value) the roster gives key, or NULL; valid while roster is. */
-const cairn_value_t *cli_roster_name(const cairn_plan_state_t *roster, const uint8_t key[32]);
+/*
+ * The name roster gives member key (its entry present, for that key, with a
+ * name): 1 with *name and *len set (valid while roster is), else 0. roster
+ * may be NULL (no organisation): 0.
+ */
+int cli_roster_name(const cairn_plan_state_t *roster, const uint8_t key[32], const char **name,
+                    size_t *len);
 
 /* Command groups (org.c, plan.c, show.c, bundle.c, sync.c). */
 int cmd_id(cli_args_t *a);

@@ -104,108 +104,86 @@ int cmd_org_join(cli_args_t *a)
 
 /* ---- org show ------------------------------------------------------------- */
 
-/* One roster entry as read from the merged roster plan; key and name are strings or NULL. */
-typedef struct entry {
-    const cairn_value_t *key, *name;
-    int64_t roles, from, until, revoked;
-} entry_t;
-
-/* The last-writer-wins value of field when it is of type, else NULL; valid while st is. */
-static const cairn_value_t *roster_value(const cairn_plan_state_t *st, const uint8_t *eid,
-                                         const char *field, cairn_value_type_t type)
+/* A roster entry's key as hex, or NULL when the entry has none; valid until the next call. */
+static const char *entry_key_hex(const cairn_roster_entry_t *e, char hex[CLI_HEX(32)])
 {
-    cairn_field_view_t v;
-    int f = cairn_field_by_name(CAIRN_ET_ROSTER_ENTRY, field);
-    if (f < 0 || cairn_plan_state_field(st, CAIRN_ET_ROSTER_ENTRY, eid, (uint16_t)f, &v) != 0)
+    if (!e->has_key)
         return NULL;
-    return v.values[0].type == type ? &v.values[0] : NULL;
+    cli_hex(hex, e->key, 32);
+    return hex;
 }
 
-static int64_t roster_int(const cairn_plan_state_t *st, const uint8_t *eid, const char *field)
+static json_t *name_json(const cairn_roster_entry_t *e)
 {
-    const cairn_value_t *v = roster_value(st, eid, field, CAIRN_VALUE_INT);
-    return v != NULL ? v->i : 0;
+    return e->name != NULL ? json_stringn(e->name, e->name_len) : json_null();
 }
 
-static void entry_read(const cairn_plan_state_t *st, const uint8_t *eid, entry_t *e)
+static json_t *time_json(uint64_t ms)
 {
-    e->key = roster_value(st, eid, "key", CAIRN_VALUE_STR);
-    e->name = roster_value(st, eid, "name", CAIRN_VALUE_STR);
-    e->roles = roster_int(st, eid, "roles");
-    e->from = roster_int(st, eid, "valid_from");
-    e->until = roster_int(st, eid, "valid_until");
-    e->revoked = roster_int(st, eid, "revoked_at");
+    return ms != 0 ? json_integer((json_int_t)ms) : json_null();
 }
 
-static json_t *str_json(const cairn_value_t *v)
+static json_t *entry_json(const cairn_roster_entry_t *e)
 {
-    return v != NULL ? json_stringn(v->s, v->len) : json_null();
-}
-
-static json_t *time_json(int64_t ms)
-{
-    return ms != 0 ? json_integer(ms) : json_null();
-}
-
-static json_t *entry_json(const entry_t *e)
-{
-    return json_pack("{s:o, s:o, s:o, s:I, s:o, s:o}", "key", str_json(e->key), "name",
-                     str_json(e->name), "roles", cli_roles_json((unsigned)e->roles), "valid_from",
-                     (json_int_t)e->from, "valid_until", time_json(e->until), "revoked_at",
-                     time_json(e->revoked));
+    char hex[CLI_HEX(32)];
+    const char *key = entry_key_hex(e, hex);
+    return json_pack("{s:o, s:o, s:o, s:I, s:o, s:o}", "key",
+                     key != NULL ? json_string(key) : json_null(), "name", name_json(e), "roles",
+                     cli_roles_json(e->roles), "valid_from", (json_int_t)e->valid_from,
+                     "valid_until", time_json(e->valid_until), "revoked_at",
+                     time_json(e->revoked_at));
 }
 
 /* Print e with its name padded to *width columns (control bytes not counted). */
-static void entry_print(const entry_t *e, void *width)
+static void entry_print(const cairn_roster_entry_t *e, void *width)
 {
-    char roles[128];
-    size_t name_len = e->name != NULL ? e->name->len : 0;
+    char roles[128], hex[CLI_HEX(32)];
+    const char *key = entry_key_hex(e, hex);
+    size_t name_len = e->name != NULL ? e->name_len : 0;
     size_t w = *(const size_t *)width;
-    cli_roles_str((unsigned)e->roles, roles, sizeof roles);
+    cli_roles_str(e->roles, roles, sizeof roles);
     printf("  ");
-    if (e->key != NULL)
-        cli_print_text(stdout, e->key->s, e->key->len);
+    if (key != NULL)
+        printf("%s", key);
     printf("  ");
     if (name_len > 0)
-        cli_print_text(stdout, e->name->s, name_len);
+        cli_print_text(stdout, e->name, name_len);
     printf("%*s  %s", (int)(name_len < w ? w - name_len : 0), "", roles);
-    if (e->from != 0)
-        printf("  from %lld", (long long)e->from);
-    if (e->until != 0)
-        printf("  until %lld", (long long)e->until);
-    if (e->revoked != 0)
-        printf("  revoked at %lld", (long long)e->revoked);
+    if (e->valid_from != 0)
+        printf("  from %llu", (unsigned long long)e->valid_from);
+    if (e->valid_until != 0)
+        printf("  until %llu", (unsigned long long)e->valid_until);
+    if (e->revoked_at != 0)
+        printf("  revoked at %llu", (unsigned long long)e->revoked_at);
     printf("\n");
 }
 
-static void entry_measure(const entry_t *e, void *width)
+static void entry_measure(const cairn_roster_entry_t *e, void *width)
 {
     size_t *w = width;
-    if (e->name != NULL && e->name->len > *w && e->name->len <= 32)
-        *w = e->name->len;
+    if (e->name != NULL && e->name_len > *w && e->name_len <= 32)
+        *w = e->name_len;
 }
 
-static void entry_append(const entry_t *e, void *arr)
+static void entry_append(const cairn_roster_entry_t *e, void *arr)
 {
     json_array_append_new(arr, entry_json(e));
 }
 
-/* Call fn for every present roster entry; returns their number. */
-static size_t roster_walk(const cairn_plan_state_t *st, void (*fn)(const entry_t *, void *),
-                          void *ctx)
+/* Call fn for every present roster entry; *n receives their number. */
+static cairn_err_t roster_walk(const cairn_plan_state_t *st,
+                               void (*fn)(const cairn_roster_entry_t *, void *), void *ctx,
+                               size_t *n)
 {
-    cairn_field_view_t v;
-    size_t n = 0;
-    for (size_t i = 0; cairn_plan_state_at(st, i, &v) == 0; i++) {
-        if (v.etype != CAIRN_ET_ROSTER_ENTRY || v.field != 0 ||
-            !cairn_plan_state_present(st, v.etype, v.eid))
-            continue;
-        entry_t e;
-        entry_read(st, v.eid, &e);
+    cairn_roster_iter_t it;
+    cairn_roster_entry_t e;
+    cairn_err_t err = cairn_roster_iter_init(&it, st);
+    *n = 0;
+    while (err == CAIRN_OK && (err = cairn_roster_next(&it, &e)) == CAIRN_OK) {
         fn(&e, ctx);
-        n++;
+        (*n)++;
     }
-    return n;
+    return err == CAIRN_ENOTFOUND ? CAIRN_OK : err;
 }
 
 cairn_err_t cli_org_read(cairn_store_t *store, cli_org_t *org)
@@ -224,55 +202,48 @@ int cli_is_roster(const cli_org_t *org, const uint8_t plan[CAIRN_PLAN_ID_BYTES])
 
 cairn_err_t cli_roster_read(cairn_store_t *store, cairn_plan_state_t **roster)
 {
-    cli_org_t org;
     *roster = NULL;
-    cairn_err_t err = cli_org_read(store, &org);
-    if (err != CAIRN_OK || !org.has)
-        return err;
-    return cairn_plan_read(store, org.roster, roster);
+    cairn_err_t err = cairn_roster_read(store, roster);
+    return err == CAIRN_ENOORG ? CAIRN_OK : err; /* no organisation: no roster */
 }
 
-typedef struct name_match {
-    char key[CLI_HEX(32)];
-    const cairn_value_t *name;
-} name_match_t;
-
-static void entry_match(const entry_t *e, void *ctx)
+int cli_roster_name(const cairn_plan_state_t *roster, const uint8_t key[32], const char **name,
+                    size_t *len)
 {
-    name_match_t *m = ctx;
-    if (m->name == NULL && e->key != NULL && e->key->len == 64 &&
-        memcmp(e->key->s, m->key, 64) == 0)
-        m->name = e->name;
-}
-
-const cairn_value_t *cli_roster_name(const cairn_plan_state_t *roster, const uint8_t key[32])
-{
-    name_match_t m = {.name = NULL};
-    if (roster == NULL)
-        return NULL;
-    cli_hex(m.key, key, 32);
-    roster_walk(roster, entry_match, &m);
-    return m.name;
+    cairn_roster_entry_t e;
+    if (roster == NULL || cairn_roster_get(roster, key, &e) != CAIRN_OK || !e.present ||
+        !e.has_key || memcmp(e.key, key, 32) != 0 || e.name == NULL)
+        return 0;
+    *name = e.name;
+    *len = e.name_len;
+    return 1;
 }
 
 static int org_show_print(const uint8_t *org, const cairn_plan_state_t *st, int json)
 {
     char hex[CLI_HEX(32)];
+    size_t count;
     cli_hex(hex, org, 32);
     if (json) {
         json_t *arr = json_array();
-        if (arr != NULL)
-            roster_walk(st, entry_append, arr);
+        cairn_err_t err = arr != NULL ? roster_walk(st, entry_append, arr, &count) : CAIRN_OK;
+        if (err != CAIRN_OK) {
+            json_decref(arr);
+            return cli_fail("org show", err);
+        }
         return cli_print_json(json_pack("{s:s, s:I, s:o*}", "organisation", hex, "roster_changes",
                                         (json_int_t)cairn_plan_state_changes(st), "roster", arr),
                               "org show");
     }
+    size_t width = 0;
+    cairn_err_t err = roster_walk(st, entry_measure, &width, &count);
+    if (err != CAIRN_OK)
+        return cli_fail("org show", err);
     printf("organisation %s\n", hex);
     uint64_t n = cairn_plan_state_changes(st);
     printf("roster (%llu change%s):\n", (unsigned long long)n, n == 1 ? "" : "s");
-    size_t width = 0;
-    roster_walk(st, entry_measure, &width);
-    if (roster_walk(st, entry_print, &width) == 0)
+    roster_walk(st, entry_print, &width, &count); /* the same walk again: cannot fail now */
+    if (count == 0)
         printf("  no entries here yet: they arrive with a bundle from an administrator\n");
     return 0;
 }

@@ -1,11 +1,12 @@
 /*
  * show.c - cairn plan show and cairn conflicts: printing a merged plan.
  *
- * libcairn hands out the merged state as (entity type, entity id, field)
- * slots, each with its live values: values[0] is the last-writer-wins
- * winner, and a multi-value field with more than one live value is in
- * conflict. This file only walks those slots and prints them; the merge
- * happened in libcairn. Patient content is printed here by design, on the
+ * libcairn hands out the merged state through cairn/view.h: the present
+ * entities of each type in id order, and each field's live values:
+ * values[0] is the last-writer-wins winner, and a multi-value field with
+ * more than one live value is in conflict. This file only walks types,
+ * entities and fields in that order and prints them; the merge happened in
+ * libcairn. Patient content is printed here by design, on the
  * terminal of the user who asked for it, with control characters escaped.
  */
 #include "cli.h"
@@ -14,28 +15,18 @@
 
 #define SHORT_KEY 8 /* hex digits of an author key in listings */
 
-/* What the walk needs to know beyond the current slot. */
+/* What the walk needs to know beyond the current entity. */
 typedef struct walk {
     const cairn_plan_state_t *st, *roster;
     int json;
     json_t *entities, *fields; /* --json: the array filled, the current entity's fields */
-    uint16_t etype;
-    const uint8_t *eid; /* the current entity; NULL before the first */
-    int present;
-    size_t shown; /* conflicts listed */
+    size_t shown;              /* conflicts listed */
 } walk_t;
 
-/* Follow the walk to v's entity; 1 if v starts another entity than the last slot's. */
-static int enter_entity(walk_t *w, const cairn_field_view_t *v)
-{
-    if (w->eid != NULL && v->etype == w->etype &&
-        memcmp(v->eid, w->eid, CAIRN_ENTITY_ID_BYTES) == 0)
-        return 0;
-    w->etype = v->etype;
-    w->eid = v->eid;
-    w->present = cairn_plan_state_present(w->st, v->etype, v->eid);
-    return 1;
-}
+/* The entity types, in ascending number order as the table lists them. */
+#define ET_NUMBER(id, ...) CAIRN_ET_##id,
+#define F_NONE(...)
+static const uint16_t etypes[] = {CAIRN_SCHEMA(ET_NUMBER, F_NONE)};
 
 /* A field cleared to nil by its only live write is shown as absent. */
 static int cleared(const cairn_field_view_t *v)
@@ -67,12 +58,12 @@ static json_t *value_json(const cairn_value_t *v)
     return json_null();
 }
 
-static void print_entity(const cairn_field_view_t *v)
+static void print_entity(uint16_t etype, const uint8_t *eid)
 {
-    printf("%s", cairn_etype_name(v->etype));
-    if (cairn_etype_is_set(v->etype)) {
+    printf("%s", cairn_etype_name(etype));
+    if (cairn_etype_is_set(etype)) {
         char hex[CLI_HEX(CAIRN_ENTITY_ID_BYTES)];
-        cli_hex(hex, v->eid, CAIRN_ENTITY_ID_BYTES);
+        cli_hex(hex, eid, CAIRN_ENTITY_ID_BYTES);
         printf(" %s", hex);
     }
 }
@@ -108,10 +99,11 @@ static void print_live(const walk_t *w, const cairn_field_view_t *v, size_t k, s
     print_value(&v->values[k], 1);
     size_t vw = value_width(&v->values[k]);
     printf("%*s  by %.*s", (int)(vw < width ? width - vw : 0), "", SHORT_KEY, key);
-    const cairn_value_t *name = cli_roster_name(w->roster, v->authors[k]);
-    if (name != NULL) {
+    const char *name;
+    size_t len;
+    if (cli_roster_name(w->roster, v->authors[k], &name, &len)) {
         printf(" (");
-        cli_print_text(stdout, name->s, name->len);
+        cli_print_text(stdout, name, len);
         printf(")");
     }
     printf("  at ");
@@ -123,9 +115,11 @@ static json_t *live_json(const walk_t *w, const cairn_field_view_t *v, size_t k)
 {
     char key[CLI_HEX(32)];
     cli_hex(key, v->authors[k], 32);
-    const cairn_value_t *name = cli_roster_name(w->roster, v->authors[k]);
+    const char *name;
+    size_t len;
+    int named = cli_roster_name(w->roster, v->authors[k], &name, &len);
     return json_pack("{s:o, s:s, s:o, s:I, s:I}", "value", value_json(&v->values[k]), "author", key,
-                     "author_name", name != NULL ? value_json(name) : json_null(), "hlc_ms",
+                     "author_name", named ? json_stringn(name, len) : json_null(), "hlc_ms",
                      (json_int_t)CAIRN_HLC_MS(v->hlcs[k]), "hlc_counter",
                      (json_int_t)CAIRN_HLC_COUNTER(v->hlcs[k]));
 }
@@ -138,13 +132,13 @@ static json_t *lives_json(const walk_t *w, const cairn_field_view_t *v)
     return arr;
 }
 
-/* {"type": ..., "id": ... (sets only)} for v's entity; NULL if out of memory. */
-static json_t *entity_head_json(const cairn_field_view_t *v)
+/* {"type": ..., "id": ... (sets only)} for an entity; NULL if out of memory. */
+static json_t *entity_head_json(uint16_t etype, const uint8_t *eid)
 {
-    json_t *o = json_pack("{s:s}", "type", cairn_etype_name(v->etype));
-    if (o != NULL && cairn_etype_is_set(v->etype)) {
+    json_t *o = json_pack("{s:s}", "type", cairn_etype_name(etype));
+    if (o != NULL && cairn_etype_is_set(etype)) {
         char hex[CLI_HEX(CAIRN_ENTITY_ID_BYTES)];
-        cli_hex(hex, v->eid, CAIRN_ENTITY_ID_BYTES);
+        cli_hex(hex, eid, CAIRN_ENTITY_ID_BYTES);
         json_object_set_new(o, "id", json_string(hex));
     }
     return o;
@@ -182,9 +176,9 @@ static json_t *field_json(const walk_t *w, const cairn_field_view_t *v)
     return o;
 }
 
-static void entity_json(walk_t *w, const cairn_field_view_t *v)
+static void entity_json(walk_t *w, uint16_t etype, const uint8_t *eid)
 {
-    json_t *e = entity_head_json(v);
+    json_t *e = entity_head_json(etype, eid);
     json_t *fields = json_object();
     w->fields = NULL;
     if (e == NULL || fields == NULL) {
@@ -200,23 +194,52 @@ static void entity_json(walk_t *w, const cairn_field_view_t *v)
         w->fields = fields; /* borrowed: e owns it, the array owns e */
 }
 
-/* Visit slot v of the plan walk: entity headers, then its fields. */
-static void show_slot(walk_t *w, const cairn_field_view_t *v)
+/*
+ * Call fn with every written field of present entity (etype, eid), in field
+ * order; returns how many there were. fn may be NULL (only counting).
+ */
+static size_t each_field(walk_t *w, uint16_t etype, const uint8_t *eid,
+                         void (*fn)(walk_t *, const cairn_field_view_t *))
 {
-    if (enter_entity(w, v) && w->present) {
-        if (w->json) {
-            entity_json(w, v);
-        } else {
-            print_entity(v);
-            printf("\n");
-        }
+    cairn_field_view_t v;
+    size_t n = 0;
+    for (uint16_t f = 1; cairn_field_name(etype, f) != NULL; f++) {
+        if (cairn_entity_values(w->st, etype, eid, f, &v) != CAIRN_OK || v.nvalues == 0)
+            continue;
+        n++;
+        if (fn != NULL)
+            fn(w, &v);
     }
-    if (!w->present || v->field == 0 || cleared(v))
+    return n;
+}
+
+/* One field of plan show; a field cleared by its only live write is left out. */
+static void show_one(walk_t *w, const cairn_field_view_t *v)
+{
+    if (cleared(v))
         return;
     if (!w->json)
         show_field(v);
     else if (w->fields != NULL)
         json_object_set_new(w->fields, cairn_field_name(v->etype, v->field), field_json(w, v));
+}
+
+/*
+ * One present entity of plan show: its header, then its fields. A set
+ * entity is always shown; a singleton (always present) only once one of
+ * its fields was written.
+ */
+static void show_entity(walk_t *w, uint16_t etype, const uint8_t *eid)
+{
+    if (!cairn_etype_is_set(etype) && each_field(w, etype, eid, NULL) == 0)
+        return;
+    if (w->json) {
+        entity_json(w, etype, eid);
+    } else {
+        print_entity(etype, eid);
+        printf("\n");
+    }
+    each_field(w, etype, eid, show_one);
 }
 
 /* Read plan's state and the roster; ENOTFOUND if the store holds no change of plan. */
@@ -272,14 +295,13 @@ static json_t *summary(const cairn_plan_state_t *st, const uint8_t *plan, int js
 
 /* ---- conflicts ------------------------------------------------------------ */
 
-static void conflict_slot(walk_t *w, const cairn_field_view_t *v)
+static void conflict_one(walk_t *w, const cairn_field_view_t *v)
 {
-    enter_entity(w, v);
-    if (!w->present || !v->conflict)
+    if (!v->conflict)
         return;
     w->shown++;
     if (w->json) {
-        json_t *o = entity_head_json(v);
+        json_t *o = entity_head_json(v->etype, v->eid);
         if (o != NULL) {
             json_object_set_new(o, "field", json_string(cairn_field_name(v->etype, v->field)));
             json_object_set_new(o, "values", lives_json(w, v));
@@ -287,7 +309,7 @@ static void conflict_slot(walk_t *w, const cairn_field_view_t *v)
         json_array_append_new(w->entities, o);
         return;
     }
-    print_entity(v);
+    print_entity(v->etype, v->eid);
     printf(" %s: %zu values\n", cairn_field_name(v->etype, v->field), v->nvalues);
     size_t width = 0;
     for (size_t k = 0; k < v->nvalues; k++)
@@ -297,12 +319,19 @@ static void conflict_slot(walk_t *w, const cairn_field_view_t *v)
         print_live(w, v, k, width);
 }
 
+/* The fields in conflict of one present entity. */
+static void conflict_entity(walk_t *w, uint16_t etype, const uint8_t *eid)
+{
+    each_field(w, etype, eid, conflict_one);
+}
+
 /* ---- the commands --------------------------------------------------------- */
 
 /*
  * plan show (show != 0) and conflicts: read the plan, print its summary,
- * then every slot through show_slot or conflict_slot. With --json the
- * summary is an object and the slots fill its "entities" or "fields".
+ * then every present entity, by type and id, through show_entity or
+ * conflict_entity. With --json the summary is an object and the entities
+ * fill its "entities" or "fields".
  */
 static int walk_cmd(cli_args_t *a, int show)
 {
@@ -316,11 +345,19 @@ static int walk_cmd(cli_args_t *a, int show)
     json_t *o = summary(st, plan, a->json, show);
     if (a->json && o != NULL && (w.entities = json_array()) != NULL)
         json_object_set_new(o, show ? "entities" : "fields", w.entities);
-    void (*visit)(walk_t *, const cairn_field_view_t *) = show ? show_slot : conflict_slot;
-    cairn_field_view_t v;
-    for (size_t i = 0; cairn_plan_state_at(st, i, &v) == 0; i++)
-        visit(&w, &v);
-    if (a->json)
+    void (*visit)(walk_t *, uint16_t, const uint8_t *) = show ? show_entity : conflict_entity;
+    cairn_err_t err = CAIRN_OK;
+    for (size_t t = 0; t < sizeof etypes / sizeof etypes[0] && err == CAIRN_OK; t++) {
+        cairn_entity_iter_t it;
+        const uint8_t *eid;
+        err = cairn_entity_iter_init(&it, st, etypes[t]);
+        while (err == CAIRN_OK && cairn_entity_next(&it, &eid))
+            visit(&w, etypes[t], eid);
+    }
+    if (err != CAIRN_OK) {
+        json_decref(o);
+        rc = cli_fail(what, err);
+    } else if (a->json)
         rc = cli_print_json(o, what);
     else if (!show && w.shown == 0)
         printf("no conflicts\n");

@@ -61,18 +61,16 @@ static cairn_err_t root_sk(cairn_txn_t *txn, uint8_t *sk)
     return err;
 }
 
-static cairn_err_t set_int(cairn_edit_t *e, const uint8_t *eid, const char *field, int64_t v)
+static cairn_err_t set_int(cairn_edit_t *e, const uint8_t *eid, uint16_t field, int64_t v)
 {
     cairn_value_t val = {v ? CAIRN_VALUE_INT : CAIRN_VALUE_NIL, v, NULL, 0};
-    return cairn_edit_set(e, CAIRN_ET_ROSTER_ENTRY, eid,
-                          (uint16_t)cairn_field_by_name(CAIRN_ET_ROSTER_ENTRY, field), &val);
+    return cairn_edit_set(e, CAIRN_ET_ROSTER_ENTRY, eid, field, &val);
 }
 
-static cairn_err_t set_str(cairn_edit_t *e, const uint8_t *eid, const char *field, const char *s)
+static cairn_err_t set_str(cairn_edit_t *e, const uint8_t *eid, uint16_t field, const char *s)
 {
     cairn_value_t val = {CAIRN_VALUE_STR, 0, s, strlen(s)};
-    return cairn_edit_set(e, CAIRN_ET_ROSTER_ENTRY, eid,
-                          (uint16_t)cairn_field_by_name(CAIRN_ET_ROSTER_ENTRY, field), &val);
+    return cairn_edit_set(e, CAIRN_ET_ROSTER_ENTRY, eid, field, &val);
 }
 
 typedef struct roster_write {
@@ -86,7 +84,7 @@ static cairn_err_t roster_ops(cairn_edit_t *e, const roster_write_t *w)
 {
     uint8_t eid[CAIRN_ENTITY_ID_BYTES];
     char hex[65];
-    cairn_roster_eid(w->key, eid);
+    cairn_roster_entry_id(w->key, eid);
     sodium_bin2hex(hex, sizeof hex, w->key, 32);
     int present;
     cairn_err_t err = cairn_edit_present(e, CAIRN_ET_ROSTER_ENTRY, eid, &present);
@@ -95,21 +93,21 @@ static cairn_err_t roster_ops(cairn_edit_t *e, const roster_write_t *w)
     if (w->name == NULL) {
         if (!present)
             return CAIRN_ENOTFOUND;
-        return set_int(e, eid, "revoked_at", (int64_t)w->revoked_at);
+        return set_int(e, eid, CAIRN_F_ROSTER_ENTRY_REVOKED_AT, (int64_t)w->revoked_at);
     }
     err = present ? CAIRN_OK : cairn_edit_add_id(e, CAIRN_ET_ROSTER_ENTRY, eid);
     if (err == CAIRN_OK)
-        err = set_str(e, eid, "key", hex);
+        err = set_str(e, eid, CAIRN_F_ROSTER_ENTRY_KEY, hex);
     if (err == CAIRN_OK)
-        err = set_str(e, eid, "name", w->name);
+        err = set_str(e, eid, CAIRN_F_ROSTER_ENTRY_NAME, w->name);
     if (err == CAIRN_OK)
-        err = set_int(e, eid, "roles", w->roles);
+        err = set_int(e, eid, CAIRN_F_ROSTER_ENTRY_ROLES, w->roles);
     if (err == CAIRN_OK)
-        err = set_int(e, eid, "valid_from", (int64_t)w->valid_from);
+        err = set_int(e, eid, CAIRN_F_ROSTER_ENTRY_VALID_FROM, (int64_t)w->valid_from);
     if (err == CAIRN_OK)
-        err = set_int(e, eid, "valid_until", (int64_t)w->valid_until);
+        err = set_int(e, eid, CAIRN_F_ROSTER_ENTRY_VALID_UNTIL, (int64_t)w->valid_until);
     if (err == CAIRN_OK && present) /* enrolling again lifts a revocation */
-        err = set_int(e, eid, "revoked_at", 0);
+        err = set_int(e, eid, CAIRN_F_ROSTER_ENTRY_REVOKED_AT, 0);
     return err;
 }
 

@@ -566,7 +566,7 @@ cairn_err_t cairn_pstate_encode_entity(const cairn_plan_state_t *st, uint16_t et
                                        const uint8_t *eid, cairn_buf_t *out)
 {
     int found;
-    size_t first = slot_search(st, etype, eid, 0, &found), end = first;
+    size_t first = slot_search(st, etype, eid, CAIRN_F_MEMBERSHIP, &found), end = first;
     while (end < st->nslots && st->slots[end].etype == etype &&
            memcmp(st->slots[end].eid, eid, CAIRN_ENTITY_ID_BYTES) == 0)
         end++;
@@ -611,7 +611,7 @@ int cairn_plan_state_present(const cairn_plan_state_t *st, uint16_t etype,
         return 0;
     if (et->kind == CAIRN_EK_SINGLETON)
         return 1;
-    const cairn_pslot_t *s = cairn_pstate_find(st, etype, eid, 0);
+    const cairn_pslot_t *s = cairn_pstate_find(st, etype, eid, CAIRN_F_MEMBERSHIP);
     return s != NULL && s->n > 0;
 }
 

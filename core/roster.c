@@ -65,7 +65,7 @@ int cairn_org_is_roster(const cairn_org_t *org, const uint8_t *plan)
 
 /* ---- judging ------------------------------------------------------------- */
 
-void cairn_roster_eid(const uint8_t key[32], uint8_t eid[CAIRN_ENTITY_ID_BYTES])
+void cairn_roster_entry_id(const uint8_t key[32], uint8_t eid[CAIRN_ENTITY_ID_BYTES])
 {
     cairn_hash_domain(eid, CAIRN_ENTITY_ID_BYTES, "cairn roster entry v1", key, 32, NULL, 0, NULL,
                       0);
@@ -84,7 +84,7 @@ static int64_t roster_int(const cairn_plan_state_t *roster, const uint8_t *eid, 
 /* The winning key field of roster entry eid, if it is 64 hex digits. */
 static const char *roster_key_hex(const cairn_plan_state_t *roster, const uint8_t *eid)
 {
-    const cairn_pslot_t *s = cairn_pstate_find(roster, CAIRN_ET_ROSTER_ENTRY, eid, 1);
+    const cairn_pslot_t *s = cairn_pstate_find(roster, CAIRN_ET_ROSTER_ENTRY, eid, CAIRN_F_ROSTER_ENTRY_KEY);
     if (s == NULL || s->n == 0 || s->values[0].type != CAIRN_VALUE_STR || s->values[0].len != 64)
         return NULL;
     return s->values[0].s;
@@ -111,7 +111,7 @@ cairn_reason_t cairn_roster_judge(cairn_plan_state_t *roster, const uint8_t key[
                                   unsigned *roles, cairn_err_t *err)
 {
     uint8_t eid[CAIRN_ENTITY_ID_BYTES];
-    cairn_roster_eid(key, eid);
+    cairn_roster_entry_id(key, eid);
     *err = cairn_pstate_touch(roster, CAIRN_ET_ROSTER_ENTRY, eid, 0);
     if (*err != CAIRN_OK)
         return CAIRN_REASON_NONE;
@@ -119,10 +119,10 @@ cairn_reason_t cairn_roster_judge(cairn_plan_state_t *roster, const uint8_t key[
         !roster_key_matches(roster, eid, key))
         return CAIRN_REASON_UNKNOWN_AUTHOR;
     int64_t at = (int64_t)at_ms;
-    int64_t from = roster_int(roster, eid, 4, 0);
-    int64_t until = roster_int(roster, eid, 5, 0);
-    int64_t revoked = roster_int(roster, eid, 6, 0);
-    *roles = (unsigned)roster_int(roster, eid, 3, 0); /* also when not valid: see precheck */
+    int64_t from = roster_int(roster, eid, CAIRN_F_ROSTER_ENTRY_VALID_FROM, 0);
+    int64_t until = roster_int(roster, eid, CAIRN_F_ROSTER_ENTRY_VALID_UNTIL, 0);
+    int64_t revoked = roster_int(roster, eid, CAIRN_F_ROSTER_ENTRY_REVOKED_AT, 0);
+    *roles = (unsigned)roster_int(roster, eid, CAIRN_F_ROSTER_ENTRY_ROLES, 0); /* also when not valid: see precheck */
     if (at < from || (until != 0 && at >= until) || (revoked != 0 && at >= revoked))
         return CAIRN_REASON_NOT_VALID;
     return CAIRN_REASON_NONE;
@@ -164,10 +164,9 @@ cairn_err_t cairn_inert_flags(cairn_plan_state_t *roster, cairn_change_t *const 
 /* Whether a present member of st has person_key hex. */
 static int on_team(const cairn_plan_state_t *st, const char *hex)
 {
-    uint16_t person = (uint16_t)cairn_field_by_name(CAIRN_ET_MEMBER, "person_key");
     for (size_t i = 0; i < st->nslots; i++) {
         const cairn_pslot_t *s = &st->slots[i];
-        if (s->etype != CAIRN_ET_MEMBER || s->field != person || s->n == 0 ||
+        if (s->etype != CAIRN_ET_MEMBER || s->field != CAIRN_F_MEMBER_PERSON_KEY || s->n == 0 ||
             s->values[0].type != CAIRN_VALUE_STR || s->values[0].len != 64 ||
             memcmp(s->values[0].s, hex, 64) != 0)
             continue;

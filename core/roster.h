@@ -14,6 +14,7 @@
 #define CAIRN_CORE_ROSTER_H
 
 #include "cairn/ingest.h"
+#include "cairn/view.h" /* cairn_roster_entry_id, defined in roster.c */
 #include "kv.h"
 #include "pstate.h"
 
@@ -32,9 +33,6 @@ void cairn_org_clear(cairn_org_t *org);
 
 /* Whether plan is org's roster. */
 int cairn_org_is_roster(const cairn_org_t *org, const uint8_t *plan);
-
-/* The roster entry id of member key. */
-void cairn_roster_eid(const uint8_t key[32], uint8_t eid[CAIRN_ENTITY_ID_BYTES]);
 
 /* The member key of roster entry eid in roster, if it holds a valid one: 1, else 0. */
 int cairn_roster_entry_key(const cairn_plan_state_t *roster, const uint8_t *eid, uint8_t key[32]);

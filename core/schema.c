@@ -1,10 +1,11 @@
 /*
  * schema.c - the care-plan schema: one table, and the checks ingest makes.
  *
- * The table follows DATA-MODEL.md. Field numbers are part of the change
- * format and never reused; a field's position in its entity's array is its
- * number. Values are small: text, integers, enums (stored as their names so
- * an export needs no table), dates, and references written as hex.
+ * The table is CAIRN_SCHEMA in cairn/schema.h and follows DATA-MODEL.md.
+ * Field numbers are part of the change format and never reused; a field's
+ * position in its entity's array is its number. Values are small: text,
+ * integers, enums (stored as their names so an export needs no table),
+ * dates, and references written as hex.
  */
 #include "schema.h"
 
@@ -14,199 +15,81 @@
 
 const uint8_t cairn_singleton_eid[CAIRN_ENTITY_ID_BYTES] = {0};
 
-#define CM CAIRN_ROLE_CARE_MANAGER
-#define PR CAIRN_ROLE_PRESCRIBER
-#define BH CAIRN_ROLE_BH_SPECIALIST
-#define OUT CAIRN_ROLE_OUTREACH
-#define PAT CAIRN_ROLE_PATIENT
-#define FAM CAIRN_ROLE_FAMILY
-#define ADM CAIRN_ROLE_ADMIN
+/*
+ * The descriptors, expanded from CAIRN_SCHEMA. All fields of all types go
+ * into one array in table order; each entity type's row there is its
+ * membership (field 0), followed by its fields, so the type's descriptor
+ * points at its row and fields[n] is field n. The assertions below prove
+ * that layout at compile time: every field row sits exactly number places
+ * after its type's row, its number is at most the type's field count, and
+ * the array holds one row per type and one per counted field, so the
+ * numbers of each type run 1, 2, ... without gap or repeat.
+ */
+#define MEMBERSHIP                                                                                 \
+    {                                                                                              \
+        "membership", CAIRN_SEM_LWW, CAIRN_VK_TEXT, 0, 0, NULL, 0                                  \
+    }
 
-/* Shorthands for the table. */
-#define TEXT(n, max, sem) {n, sem, CAIRN_VK_TEXT, 0, max, NULL, 0}
-#define INT(n, lo, hi, sem) {n, sem, CAIRN_VK_INT, lo, hi, NULL, 0}
-#define ENUM(n, names, sem) {n, sem, CAIRN_VK_ENUM, 0, 0, names, 0}
-#define DATE(n, sem) {n, sem, CAIRN_VK_DATE, 0, 0, NULL, 0}
-#define REF(n, sem) {n, sem, CAIRN_VK_REF, 0, 0, NULL, 0}
-#define KEY(n, sem) {n, sem, CAIRN_VK_KEY, 0, 0, NULL, 0}
-#define LWW CAIRN_SEM_LWW
-#define MV CAIRN_SEM_MV
-#define MEMBERSHIP {"membership", LWW, CAIRN_VK_TEXT, 0, 0, NULL, 0}
-#define TIME_MAX ((int64_t)1 << 47) /* Unix ms, far beyond any real date */
+#define ENUM_NAMES(set, ...) static const char *const names_##set[] = {__VA_ARGS__, NULL};
+CAIRN_SCHEMA_ENUMS(ENUM_NAMES)
+#define names_NONE NULL
 
-static const char *const plan_status[] = {"draft", "active", "on-hold", "completed", "revoked",
-                                          NULL};
-static const char *const member_role[] = {"care-manager", "prescriber", "bh-specialist",
-                                          "social-worker", "outreach-worker", "patient",
-                                          "family", "other", NULL};
-static const char *const need_domain[] = {"clinical", "housing", "transportation",
-                                          "vocational", "nutrition", "financial",
-                                          "social-support", "safety", NULL};
-static const char *const severity[] = {"low", "moderate", "high", NULL};
-static const char *const need_status[] = {"open", "addressed", "closed", NULL};
-static const char *const goal_lifecycle[] = {"proposed", "active", "on-hold", "completed",
-                                             "cancelled", NULL};
-static const char *const goal_achievement[] = {"in-progress", "improving", "worsening",
-                                               "achieved", "not-achieved", NULL};
-static const char *const task_status[] = {"requested", "accepted", "in-progress", "completed",
-                                          "cancelled", NULL};
-static const char *const referral_status[] = {"draft", "sent", "accepted", "scheduled",
-                                              "completed", "declined", "cancelled",
-                                              "no-show", NULL};
-static const char *const checkin_kind[] = {"visit", "phone", "outreach", "crisis", NULL};
-static const char *const adherence[] = {"full", "partial", "none", "unknown", NULL};
-static const char *const med_status[] = {"active", "on-hold", "stopped", NULL};
-static const char *const safety_section[] = {"warning-signs", "coping", "people-places",
-                                             "professional-contacts", "crisis-line",
-                                             "means-safety", NULL};
+/* Positions in rows[]: POS_ET_<type> and POS_F_<type>_<field>. */
+#define POS_ET(id, num, name, kind, roles, roster_only, nf) POS_ET_##id,
+#define POS_F(et, id, num, name, sem, vkind, min, max, set, roles) POS_F_##et##_##id,
+enum schema_pos { CAIRN_SCHEMA(POS_ET, POS_F) POS_END };
 
-static const cairn_field_desc_t plan_fields[] = {
-    MEMBERSHIP,
-    TEXT("title", 200, LWW),
-    ENUM("status", plan_status, MV),
-    REF("care_manager", LWW),
-    DATE("period_start", LWW),
-    DATE("period_end", LWW),
-};
-static const cairn_field_desc_t patient_fields[] = {
-    MEMBERSHIP,
-    TEXT("display_name", 200, LWW),
-    DATE("birth_date", LWW),
-    TEXT("identifiers", 500, LWW),
-    TEXT("phone", 40, LWW),
-    TEXT("language", 40, LWW),
-};
-static const cairn_field_desc_t member_fields[] = {
-    MEMBERSHIP,
-    KEY("person_key", LWW),
-    TEXT("name", 200, LWW),
-    ENUM("role", member_role, LWW),
-    TEXT("organisation", 200, LWW),
-    TEXT("contact", 200, LWW),
-};
-static const cairn_field_desc_t need_fields[] = {
-    MEMBERSHIP,
-    ENUM("domain", need_domain, LWW),
-    TEXT("description", 2000, LWW),
-    ENUM("severity", severity, LWW),
-    ENUM("status", need_status, MV),
-};
-static const cairn_field_desc_t goal_fields[] = {
-    MEMBERSHIP,
-    TEXT("description", 2000, LWW),
-    REF("owner", LWW),
-    DATE("target_date", LWW),
-    ENUM("lifecycle", goal_lifecycle, MV),
-    ENUM("achievement", goal_achievement, LWW),
-};
-static const cairn_field_desc_t goal_need_fields[] = {
-    MEMBERSHIP,
-    REF("goal", LWW),
-    REF("need", LWW),
-};
-static const cairn_field_desc_t responsibility_fields[] = {
-    MEMBERSHIP,
-    TEXT("what", 2000, LWW),
-    REF("assignee", LWW),
-    REF("goal", LWW),
-    DATE("due", LWW),
-    ENUM("status", task_status, MV),
-};
-static const cairn_field_desc_t referral_fields[] = {
-    MEMBERSHIP,
-    TEXT("to_org", 200, LWW),
-    TEXT("specialty", 200, LWW),
-    TEXT("reason", 2000, LWW),
-    REF("link", LWW),
-    ENUM("status", referral_status, MV),
-    INT("appointment", 0, TIME_MAX, LWW),
-};
-static const cairn_field_desc_t checkin_fields[] = {
-    MEMBERSHIP,
-    INT("time", 0, TIME_MAX, LWW),
-    REF("by", LWW),
-    ENUM("kind", checkin_kind, LWW),
-    ENUM("adherence", adherence, LWW),
-    TEXT("barriers", 2000, LWW),
-    INT("phq9", 0, 27, LWW),
-    INT("gad7", 0, 21, LWW),
-    TEXT("note", CAIRN_VALUE_STR_MAX, LWW),
-    REF("corrects", LWW),
-};
-/* Start and stop dates are the only medication fields a care manager may set. */
-static const cairn_field_desc_t medication_fields[] = {
-    MEMBERSHIP,
-    TEXT("drug", 200, LWW),
-    TEXT("code", 64, LWW),
-    TEXT("dose", 100, MV),
-    TEXT("route", 50, MV),
-    TEXT("frequency", 100, MV),
-    REF("prescriber", LWW),
-    ENUM("status", med_status, MV),
-    {"start", LWW, CAIRN_VK_DATE, 0, 0, NULL, PR | CM},
-    {"stop", LWW, CAIRN_VK_DATE, 0, 0, NULL, PR | CM},
-};
-static const cairn_field_desc_t safety_fields[] = {
-    MEMBERSHIP,
-    ENUM("section", safety_section, LWW),
-    TEXT("text", 1000, LWW),
-};
-static const cairn_field_desc_t consent_fields[] = {
-    MEMBERSHIP,
-    TEXT("scope_notes", 2000, LWW),
-};
-static const cairn_field_desc_t consent_org_fields[] = {
-    MEMBERSHIP,
-    TEXT("org", 200, LWW),
-};
-static const cairn_field_desc_t roster_fields[] = {
-    MEMBERSHIP,
-    KEY("key", LWW),
-    TEXT("name", 200, LWW),
-    INT("roles", 1, CAIRN_ROLE_ALL, LWW),
-    INT("valid_from", 0, TIME_MAX, LWW),
-    INT("valid_until", 0, TIME_MAX, LWW),
-    INT("revoked_at", 0, TIME_MAX, LWW),
-};
+#define ROW_ET(id, num, name, kind, roles, roster_only, nf) MEMBERSHIP,
+#define ROW_F(et, id, num, name, sem, vkind, min, max, set, roles)                                 \
+    {name, CAIRN_SEM_##sem, CAIRN_VK_##vkind, min, max, names_##set, roles},
+static const cairn_field_desc_t rows[] = {CAIRN_SCHEMA(ROW_ET, ROW_F)};
 
-#define FIELDS(a) a, (uint16_t)(sizeof a / sizeof a[0] - 1)
+#define ETYPE(id, num, name, kind, roles, roster_only, nf)                                         \
+    {CAIRN_ET_##id, name, CAIRN_EK_##kind, roles, roster_only, &rows[POS_ET_##id], nf},
+static const cairn_etype_desc_t etypes[] = {CAIRN_SCHEMA(ETYPE, CAIRN__F_NONE)};
 
-static const cairn_etype_desc_t etypes[] = {
-    {CAIRN_ET_PLAN, "plan", CAIRN_EK_SINGLETON, CM, 0, FIELDS(plan_fields)},
-    {CAIRN_ET_PATIENT, "patient", CAIRN_EK_SINGLETON, CM, 0, FIELDS(patient_fields)},
-    {CAIRN_ET_MEMBER, "member", CAIRN_EK_SET, CM, 0, FIELDS(member_fields)},
-    {CAIRN_ET_NEED, "need", CAIRN_EK_SET, CM | PR | BH | OUT, 0, FIELDS(need_fields)},
-    {CAIRN_ET_GOAL, "goal", CAIRN_EK_SET, CM | PR | BH | OUT | PAT | FAM, 0, FIELDS(goal_fields)},
-    {CAIRN_ET_GOAL_NEED, "goal_need", CAIRN_EK_SET, CM | PR | BH | OUT, 0,
-     FIELDS(goal_need_fields)},
-    {CAIRN_ET_RESPONSIBILITY, "responsibility", CAIRN_EK_SET, CM | BH | OUT, 0,
-     FIELDS(responsibility_fields)},
-    {CAIRN_ET_REFERRAL, "referral", CAIRN_EK_SET, CM | PR | BH | OUT, 0, FIELDS(referral_fields)},
-    {CAIRN_ET_CHECKIN, "checkin", CAIRN_EK_LOG, CM | PR | BH | OUT | PAT | FAM, 0,
-     FIELDS(checkin_fields)},
-    {CAIRN_ET_MEDICATION, "medication", CAIRN_EK_SET, PR, 0, FIELDS(medication_fields)},
-    {CAIRN_ET_SAFETY_ITEM, "safety_item", CAIRN_EK_SET, CM | BH | OUT | PAT | FAM, 0,
-     FIELDS(safety_fields)},
-    {CAIRN_ET_CONSENT, "consent", CAIRN_EK_SINGLETON, CM | PAT | FAM, 0, FIELDS(consent_fields)},
-    {CAIRN_ET_CONSENT_ORG, "consent_org", CAIRN_EK_SET, CM | PAT | FAM, 0,
-     FIELDS(consent_org_fields)},
-    {CAIRN_ET_ROSTER_ENTRY, "roster_entry", CAIRN_EK_SET, ADM, 1, FIELDS(roster_fields)},
-};
+#define HAS_SET(set, ...) HAS_##set = 1,
+enum schema_sets { HAS_NONE = 0, CAIRN_SCHEMA_ENUMS(HAS_SET) };
+
+#define NF_ET(id, num, name, kind, roles, roster_only, nf) NF_##id = nf,
+enum schema_nfields { CAIRN_SCHEMA(NF_ET, CAIRN__F_NONE) };
+
+#define CHECK_F(et, id, num, name, sem, vkind, min, max, set, roles)                               \
+    _Static_assert(POS_F_##et##_##id == POS_ET_##et + (num), #et "." name ": out of order");       \
+    _Static_assert((num) >= 1 && (num) <= NF_##et, #et "." name ": over its type's count");        \
+    _Static_assert((CAIRN_VK_##vkind == CAIRN_VK_ENUM) == HAS_##set,                               \
+                   #et "." name ": a value set belongs to an enum field, and only there");
+CAIRN_SCHEMA(CAIRN__ET_NONE, CHECK_F)
+
+#define ROWS_OF(id, num, name, kind, roles, roster_only, nf) +1 + (nf)
+_Static_assert(POS_END == 0 CAIRN_SCHEMA(ROWS_OF, CAIRN__F_NONE), "a field row missing");
+_Static_assert(sizeof rows / sizeof rows[0] == POS_END, "rows and positions disagree");
 
 #define NETYPES (sizeof etypes / sizeof etypes[0])
 
+/* Places in etypes[]. */
+#define ORD_ET(id, num, name, kind, roles, roster_only, nf) ORD_##id,
+enum schema_ord { CAIRN_SCHEMA(ORD_ET, CAIRN__F_NONE) ORD_END };
+_Static_assert(ORD_END == NETYPES, "etypes and places disagree");
+
+/* A switch, so that two entity types of one number do not compile. */
 const cairn_etype_desc_t *cairn_schema_etype(uint16_t etype)
 {
-    for (size_t i = 0; i < NETYPES; i++)
-        if (etypes[i].etype == etype)
-            return &etypes[i];
-    return NULL;
+#define CASE_ET(id, num, name, kind, roles, roster_only, nf)                                       \
+    case CAIRN_ET_##id:                                                                            \
+        return &etypes[ORD_##id];
+    switch (etype) {
+        CAIRN_SCHEMA(CASE_ET, CAIRN__F_NONE)
+    default:
+        return NULL;
+    }
+#undef CASE_ET
 }
 
 const cairn_field_desc_t *cairn_schema_field(uint16_t etype, uint16_t field)
 {
     const cairn_etype_desc_t *et = cairn_schema_etype(etype);
-    if (et == NULL || field == 0 || field > et->nfields)
+    if (et == NULL || field == CAIRN_F_MEMBERSHIP || field > et->nfields)
         return NULL;
     return &et->fields[field];
 }
@@ -238,7 +121,7 @@ int cairn_field_by_name(uint16_t etype, const char *name)
 
 const char *cairn_field_name(uint16_t etype, uint16_t field)
 {
-    if (field == 0 && cairn_schema_etype(etype) != NULL)
+    if (field == CAIRN_F_MEMBERSHIP && cairn_schema_etype(etype) != NULL)
         return "membership";
     const cairn_field_desc_t *fd = cairn_schema_field(etype, field);
     return fd ? fd->name : NULL;
@@ -260,6 +143,24 @@ int cairn_etype_is_set(uint16_t etype)
 {
     const cairn_etype_desc_t *et = cairn_schema_etype(etype);
     return et != NULL && et->kind != CAIRN_EK_SINGLETON;
+}
+
+cairn_ekind_t cairn_etype_kind(uint16_t etype)
+{
+    const cairn_etype_desc_t *et = cairn_schema_etype(etype);
+    return et != NULL ? et->kind : (cairn_ekind_t)0;
+}
+
+cairn_vkind_t cairn_field_vkind(uint16_t etype, uint16_t field)
+{
+    const cairn_field_desc_t *fd = cairn_schema_field(etype, field);
+    return fd != NULL ? fd->vkind : (cairn_vkind_t)0;
+}
+
+const char *const *cairn_field_enum_names(uint16_t etype, uint16_t field)
+{
+    const cairn_field_desc_t *fd = cairn_schema_field(etype, field);
+    return fd != NULL ? fd->names : NULL;
 }
 
 /* ---- value checks -------------------------------------------------------- */
@@ -376,7 +277,7 @@ static int op_valid(const cairn_change_t *c, size_t i, int in_roster)
         return 0;
     if (op->kind != CAIRN_OP_SET) {
         /* ADD and REMOVE carry no field or value; only REMOVE names adds. */
-        if (et->kind == CAIRN_EK_SINGLETON || op->field != 0 ||
+        if (et->kind == CAIRN_EK_SINGLETON || op->field != CAIRN_F_MEMBERSHIP ||
             op->value.type != CAIRN_VALUE_NIL)
             return 0;
         if (op->kind == CAIRN_OP_ADD)

@@ -2,9 +2,11 @@
  * schema.h - the care-plan schema as core/ checks it (private).
  *
  * One table describes every entity type and field: its merge semantics,
- * the type and range of its values, and which roles may write it. Ingest
- * checks every operation of every change against it, statelessly, so all
- * nodes reach the same verdict on the same bytes.
+ * the type and range of its values, and which roles may write it. The table
+ * is CAIRN_SCHEMA in the public cairn/schema.h; schema.c expands it into the
+ * descriptors declared here. Ingest checks every operation of every change
+ * against them, statelessly, so all nodes reach the same verdict on the
+ * same bytes.
  */
 #ifndef CAIRN_CORE_SCHEMA_H
 #define CAIRN_CORE_SCHEMA_H
@@ -12,23 +14,9 @@
 #include "cairn/change.h"
 #include "cairn/ingest.h"
 #include "cairn/plan.h"
+#include "cairn/schema.h"
 
-typedef enum cairn_sem { CAIRN_SEM_LWW = 1, CAIRN_SEM_MV = 2 } cairn_sem_t;
-
-typedef enum cairn_ekind {
-    CAIRN_EK_SINGLETON = 1, /* one per plan, id all zero, never added */
-    CAIRN_EK_SET = 2,       /* add-wins set */
-    CAIRN_EK_LOG = 3,       /* append-only: fields set only when added */
-} cairn_ekind_t;
-
-typedef enum cairn_vkind {
-    CAIRN_VK_TEXT = 1, /* UTF-8 up to max bytes */
-    CAIRN_VK_INT,      /* integer in [min, max] */
-    CAIRN_VK_ENUM,     /* one of names[] */
-    CAIRN_VK_DATE,     /* "YYYY-MM-DD" */
-    CAIRN_VK_REF,      /* an entity id, 32 lowercase hex digits */
-    CAIRN_VK_KEY,      /* an Ed25519 public key, 64 lowercase hex digits */
-} cairn_vkind_t;
+/* cairn_sem_t, cairn_ekind_t and cairn_vkind_t are public: cairn/schema.h. */
 
 typedef struct cairn_field_desc {
     const char *name;
@@ -49,7 +37,9 @@ typedef struct cairn_etype_desc {
     uint16_t nfields;                 /* highest field number */
 } cairn_etype_desc_t;
 
+/* The descriptor of entity type etype; NULL if unknown. Static. */
 const cairn_etype_desc_t *cairn_schema_etype(uint16_t etype);
+/* The descriptor of a field (1 up to nfields); NULL if unknown or field 0. Static. */
 const cairn_field_desc_t *cairn_schema_field(uint16_t etype, uint16_t field);
 
 /*

@@ -16,7 +16,9 @@
 #include "cairn/ingest.h"
 #include "cairn/plan.h"
 #include "cairn/replica.h"
+#include "cairn/schema.h"
 #include "cairn/store.h"
+#include "cairn/view.h"
 
 #define CAIRN_VERSION_STRING "0.1.0"
 

@@ -23,53 +23,18 @@
 #include "cairn/change.h"
 #include "cairn/error.h"
 #include "cairn/ingest.h"
+#include "cairn/schema.h"
 #include "cairn/store.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* Entity types. The numbers are part of the change format. */
-typedef enum cairn_etype {
-    CAIRN_ET_PLAN = 1,           /* singleton: title, status, care manager, period */
-    CAIRN_ET_PATIENT = 2,        /* singleton: demographics (all PHI) */
-    CAIRN_ET_MEMBER = 3,         /* set: care team participants */
-    CAIRN_ET_NEED = 4,           /* set: clinical and social needs */
-    CAIRN_ET_GOAL = 5,           /* set */
-    CAIRN_ET_GOAL_NEED = 6,      /* set: a link from a goal to a need */
-    CAIRN_ET_RESPONSIBILITY = 7, /* set: who does what by when */
-    CAIRN_ET_REFERRAL = 8,       /* set */
-    CAIRN_ET_CHECKIN = 9,        /* append-only log */
-    CAIRN_ET_MEDICATION = 10,    /* set */
-    CAIRN_ET_SAFETY_ITEM = 11,   /* set: one line of the safety plan */
-    CAIRN_ET_CONSENT = 12,       /* singleton: scope notes */
-    CAIRN_ET_CONSENT_ORG = 13,   /* set: an organisation allowed to hold the plan */
-    CAIRN_ET_ROSTER_ENTRY = 20,  /* set, in the organisation's roster only */
-} cairn_etype_t;
-
-/* Roles of the roster (DATA-MODEL.md's roles table), as a bit mask. */
-#define CAIRN_ROLE_CARE_MANAGER 0x01u
-#define CAIRN_ROLE_PRESCRIBER 0x02u
-#define CAIRN_ROLE_BH_SPECIALIST 0x04u /* and social workers */
-#define CAIRN_ROLE_OUTREACH 0x08u
-#define CAIRN_ROLE_PATIENT 0x10u
-#define CAIRN_ROLE_FAMILY 0x20u
-#define CAIRN_ROLE_ADMIN 0x40u
-#define CAIRN_ROLE_ALL 0x7fu
-
-/* The entity id of a singleton (plan, patient, consent): all zero. */
-extern const uint8_t cairn_singleton_eid[CAIRN_ENTITY_ID_BYTES];
-
-/* Schema lookups. Names are those of docs/data-model.md ("dose", "status"). */
-const char *cairn_etype_name(uint16_t etype);          /* NULL if unknown */
-int cairn_etype_by_name(const char *name);             /* -1 if unknown */
-int cairn_field_by_name(uint16_t etype, const char *name); /* -1 if unknown */
-const char *cairn_field_name(uint16_t etype, uint16_t field); /* NULL if unknown */
-int cairn_field_is_multi_value(uint16_t etype, uint16_t field);
-/* Whether the field holds integers (else strings: text, enum, date, id, key). */
-int cairn_field_is_int(uint16_t etype, uint16_t field);
-/* Whether entities of etype are added and removed (not singletons). */
-int cairn_etype_is_set(uint16_t etype);
+/*
+ * Entity types (CAIRN_ET_*), fields (CAIRN_F_*), roles (CAIRN_ROLE_*) and the
+ * schema lookups (cairn_etype_name(), cairn_field_by_name(), ...) are in
+ * cairn/schema.h, generated from its one table.
+ */
 
 /*
  * The id of a log entry (a check-in) added by op number index of the change

@@ -60,7 +60,8 @@ cairn_err_t cairn_topo_order(size_t n, cairn_edge_t *e, size_t nedges, size_t *o
     size_t *heap = malloc((n ? n : 1) * sizeof *heap), hlen = 0, done = 0;
     cairn_err_t err = (indeg && first && heap) ? CAIRN_OK : CAIRN_ENOMEM;
     if (err == CAIRN_OK) {
-        qsort(e, nedges, sizeof *e, cmp_edge);
+        if (nedges > 1) /* e may be NULL when there are none */
+            qsort(e, nedges, sizeof *e, cmp_edge);
         size_t u = 0;
         for (size_t i = 0; i < nedges; i++)
             if (u == 0 || cmp_edge(&e[u - 1], &e[i]) != 0)

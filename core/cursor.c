@@ -15,12 +15,14 @@
  * change once, for the ids it names, to make sure (order_causally), and
  * keeps only the edges.
  *
- * Why a transaction per next() rather than one for the cursor's life: a
- * push is paced by the network (the output limit), so a cursor may live for
- * seconds or minutes; an LMDB reader held that long pins every page the
- * writer frees meanwhile and makes the map grow. A change is never removed
- * from the log once applied, so a change selected at open is still there
- * in any later snapshot.
+ * Why a read transaction per burst of next() (until cairn_cursor_pause)
+ * rather than one for the cursor's life: a push is paced by the network
+ * (the output limit), so a cursor may live for seconds or minutes; an LMDB
+ * reader held that long pins every page the writer frees meanwhile and
+ * makes the map grow. The session pauses the cursor each time it stops
+ * pushing, so a snapshot lives for one burst of frames. A change is never
+ * removed from the log once applied, so a change selected at open is still
+ * there in any later snapshot.
  */
 #include "cairn/replica.h"
 
@@ -50,7 +52,8 @@ struct cairn_cursor {
     uint8_t plan[CAIRN_PLAN_ID_BYTES];
     cursor_item_t *items;
     size_t n, cap, at;
-    cairn_buf_t buf; /* the bytes last handed out */
+    cairn_buf_t buf;  /* the bytes last handed out */
+    cairn_txn_t *txn; /* the read snapshot of the current burst of next() */
 };
 
 /* The scan's state: the author being read and what is selected so far. */
@@ -106,19 +109,14 @@ static int send_all(open_ctx_t *o, const cairn_vec_entry_t *p)
     return rc == 0;
 }
 
-/* Keep (HLC, id) of one selected change; the HLC is the log entry's value. */
+/* Keep the id of one selected change (its HLC comes with the ordering pass). */
 static cairn_err_t select_change(open_ctx_t *o, const group_entry_t *g)
 {
     cairn_cursor_t *cur = o->cur;
-    cairn_hlc_t h = 0;
-    cairn_err_t err = cairn_log_clock(o->txn, cur->plan, o->author, g->seq, g->id, &h);
-    if (err == CAIRN_ENOTFOUND)
-        err = CAIRN_ECORRUPT; /* the key was just scanned: its value must be there */
-    if (err == CAIRN_OK)
-        err = cairn_grow(&cur->items, &cur->cap, cur->n, sizeof *cur->items, 64);
+    cairn_err_t err = cairn_grow(&cur->items, &cur->cap, cur->n, sizeof *cur->items, 64);
     if (err != CAIRN_OK)
         return err;
-    cur->items[cur->n].hlc = h;
+    cur->items[cur->n].hlc = 0;
     memcpy(cur->items[cur->n].id, g->id, CAIRN_CHANGE_ID_BYTES);
     cur->n++;
     return CAIRN_OK;
@@ -198,27 +196,37 @@ static size_t find_item(void *ctx, const uint8_t *id)
     return SIZE_MAX;
 }
 
+/* The item indices in (HLC, id) order. */
+static int cmp_idx_clock(const void *a, const void *b, void *ctx)
+{
+    const cursor_item_t *items = ctx;
+    return cmp_item(&items[*(const size_t *)a], &items[*(const size_t *)b]);
+}
+
 /*
- * Make the (HLC, id) order causal: each selected change after the selected
- * changes it names. Clocks usually agree with causality, but not always:
- * an honest node that applied a change from a clock running days fast
- * holds its own clock at the 24 h bound, so its next change has a lower
- * HLC than the one it names. Each change is decoded once, for the ids it
- * names, and freed; only the edges stay.
+ * Put the selected changes in causal order: each after the selected
+ * changes it names, the lower (HLC, id) first among those free to go.
+ * Clocks usually agree with causality, but not always: an honest node that
+ * applied a change from a clock running days fast holds its own clock at
+ * the 24 h bound, so its next change has a lower HLC than the one it
+ * names. Each change is decoded once, for its HLC and the ids it names,
+ * and freed; only the edges stay.
  */
 static cairn_err_t order_causally(cairn_txn_t *txn, cairn_cursor_t *cur)
 {
     size_t n = cur->n, nedges = 0, cap = 0;
     by_id_t b = {cur->items, malloc(n * sizeof(size_t)), n};
+    size_t *by_clock = malloc(n * sizeof *by_clock), *rank = malloc(n * sizeof *rank);
     size_t *order = malloc(n * sizeof *order);
     cursor_item_t *sorted = malloc(n * sizeof *sorted);
     cairn_edge_t *e = NULL;
     cairn_buf_t buf = CAIRN_BUF_INIT;
-    cairn_err_t err = b.idx && order && sorted ? CAIRN_OK : CAIRN_ENOMEM;
+    cairn_err_t err = b.idx && by_clock && rank && order && sorted ? CAIRN_OK : CAIRN_ENOMEM;
     for (size_t i = 0; i < n && err == CAIRN_OK; i++)
-        b.idx[i] = i;
+        b.idx[i] = by_clock[i] = i;
     if (err == CAIRN_OK)
         qsort_r(b.idx, n, sizeof *b.idx, cmp_idx_id, cur->items);
+    /* Edges between item indices, as selected; clocks from the changes themselves. */
     for (size_t i = 0; i < n && err == CAIRN_OK; i++) {
         cairn_change_t *c = NULL;
         err = cairn_log_bytes(txn, cur->plan, cur->items[i].id, &buf);
@@ -226,19 +234,30 @@ static cairn_err_t order_causally(cairn_txn_t *txn, cairn_cursor_t *cur)
             err = CAIRN_ECORRUPT; /* indexed in the log, so it was applied */
         if (err == CAIRN_OK && cairn_change_decode(buf.data, buf.len, &c) != CAIRN_OK)
             err = CAIRN_ECORRUPT;
-        if (err == CAIRN_OK)
+        if (err == CAIRN_OK) {
+            cur->items[i].hlc = c->hlc;
             err = cairn_causal_edges(c, i, find_item, &b, &e, &nedges, &cap);
+        }
         cairn_change_free(c);
     }
-    if (err == CAIRN_OK)
+    /* Renumber by (HLC, id), so the walk's lowest-first is the clock order. */
+    if (err == CAIRN_OK) {
+        qsort_r(by_clock, n, sizeof *by_clock, cmp_idx_clock, cur->items);
+        for (size_t r = 0; r < n; r++)
+            rank[by_clock[r]] = r;
+        for (size_t k = 0; k < nedges; k++)
+            e[k] = (cairn_edge_t){rank[e[k].from], rank[e[k].to]};
         err = cairn_topo_order(n, e, nedges, order);
+    }
     if (err == CAIRN_OK) {
         for (size_t i = 0; i < n; i++)
-            sorted[i] = cur->items[order[i]];
+            sorted[i] = cur->items[by_clock[order[i]]];
         memcpy(cur->items, sorted, n * sizeof *sorted);
     }
     cairn_buf_free(&buf);
     free(b.idx);
+    free(by_clock);
+    free(rank);
     free(order);
     free(sorted);
     free(e);
@@ -270,10 +289,8 @@ cairn_err_t cairn_cursor_open(cairn_store_t *store, const uint8_t plan[CAIRN_PLA
         finish_group(&o); /* the last author */
         err = o.err;
     }
-    if (err == CAIRN_OK && o.cur->n > 1) {
-        qsort(o.cur->items, o.cur->n, sizeof *o.cur->items, cmp_item);
+    if (err == CAIRN_OK && o.cur->n > 1)
         err = order_causally(o.txn, o.cur);
-    }
     cairn_txn_abort(o.txn);
 out:
     free(o.group);
@@ -296,14 +313,15 @@ cairn_err_t cairn_cursor_next(cairn_cursor_t *cur, const uint8_t **bytes, size_t
         return CAIRN_EINVAL;
     *bytes = NULL;
     *len = 0;
-    if (cur->at == cur->n)
+    if (cur->at == cur->n) {
+        cairn_cursor_pause(cur);
         return CAIRN_ENOTFOUND;
-    cairn_txn_t *txn;
-    cairn_err_t err = cairn_kv_begin(&cur->store->kv, 0, &txn);
-    if (err != CAIRN_OK)
-        return err;
-    err = cairn_log_bytes(txn, cur->plan, cur->items[cur->at].id, &cur->buf);
-    cairn_txn_abort(txn);
+    }
+    cairn_err_t err = CAIRN_OK;
+    if (cur->txn == NULL)
+        err = cairn_kv_begin(&cur->store->kv, 0, &cur->txn);
+    if (err == CAIRN_OK)
+        err = cairn_log_bytes(cur->txn, cur->plan, cur->items[cur->at].id, &cur->buf);
     if (err == CAIRN_ENOTFOUND)
         err = CAIRN_ECORRUPT; /* selected from the log, so it was applied: never removed */
     if (err != CAIRN_OK)
@@ -314,10 +332,19 @@ cairn_err_t cairn_cursor_next(cairn_cursor_t *cur, const uint8_t **bytes, size_t
     return CAIRN_OK;
 }
 
+void cairn_cursor_pause(cairn_cursor_t *cur)
+{
+    if (cur != NULL && cur->txn != NULL) {
+        cairn_txn_abort(cur->txn);
+        cur->txn = NULL;
+    }
+}
+
 void cairn_cursor_close(cairn_cursor_t *cur)
 {
     if (cur == NULL)
         return;
+    cairn_cursor_pause(cur);
     free(cur->items);
     cairn_buf_free(&cur->buf);
     free(cur);

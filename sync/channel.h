@@ -67,7 +67,7 @@ cairn_err_t cairn_channel_hs_write(cairn_channel_t *ch, const uint8_t *payload, 
  * its payload in payload (cap bytes), its size in *plen.
  * Errors: those of cairn_noise_read.
  */
-cairn_err_t cairn_channel_hs_read(cairn_channel_t *ch, const uint8_t *body, size_t n,
+CAIRN_MUST_USE cairn_err_t cairn_channel_hs_read(cairn_channel_t *ch, const uint8_t *body, size_t n,
                                   uint8_t *payload, size_t cap, size_t *plen);
 
 /*
@@ -94,7 +94,7 @@ int cairn_channel_next(cairn_channel_t *ch, const uint8_t **body, size_t *n);
  * Errors: CAIRN_EBADKEY (authentication failed), CAIRN_EMALFORMED (too
  * short), CAIRN_ENOMEM; the first two kill the Noise state.
  */
-cairn_err_t cairn_channel_open(cairn_channel_t *ch, const uint8_t *body, size_t n,
+CAIRN_MUST_USE cairn_err_t cairn_channel_open(cairn_channel_t *ch, const uint8_t *body, size_t n,
                                const uint8_t **plain, size_t *plen);
 
 /* Bytes received and not yet taken as frames. */

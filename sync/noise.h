@@ -185,7 +185,7 @@ cairn_err_t cairn_noise_write(cairn_noise_t *n, const uint8_t *payload, size_t p
  * does not convert, a low-order ephemeral key). On error payload may hold
  * garbage; it is wiped when authentication fails.
  */
-cairn_err_t cairn_noise_read(cairn_noise_t *n, const uint8_t *msg, size_t len, uint8_t *payload,
+CAIRN_MUST_USE cairn_err_t cairn_noise_read(cairn_noise_t *n, const uint8_t *msg, size_t len, uint8_t *payload,
                              size_t cap, size_t *plen);
 
 /* Nonzero once the handshake is complete and the transport is ready. */
@@ -233,7 +233,7 @@ cairn_err_t cairn_noise_encrypt(cairn_noise_t *n, const uint8_t *ad, size_t ad_l
  * above the maximum), CAIRN_EBADKEY (authentication failed; out is wiped),
  * CAIRN_ETOOBIG (the receive counter is exhausted).
  */
-cairn_err_t cairn_noise_decrypt(cairn_noise_t *n, const uint8_t *ad, size_t ad_len,
+CAIRN_MUST_USE cairn_err_t cairn_noise_decrypt(cairn_noise_t *n, const uint8_t *ad, size_t ad_len,
                                 const uint8_t *cipher, size_t len, uint8_t *out);
 
 /* Zero all of n. Safe on a zeroed or already wiped struct. */

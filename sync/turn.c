@@ -26,7 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LEAF_ITEMS 8                       /* ranges this small go as item lists */
+#define LEAF_ITEMS 8 /* ranges this small go as item lists */
 /* The most items a list may hold: LEAF_ITEMS, and slack for the deepest ranges. */
 #define ITEMS_MAX (4 * LEAF_ITEMS)
 /*
@@ -253,8 +253,7 @@ static cairn_err_t add_change(cairn_turn_t *t, cairn_channel_t *ch, const uint8_
 {
     cairn_err_t err = CAIRN_OK;
     /* 16 bytes a change covers its bin header and the frame's own. */
-    if (t->chg.len + 16 * t->nchg + len + 16 > CHANGES_FRAME_BYTES ||
-        t->nchg == CHANGES_FRAME_MAX)
+    if (t->chg.len + 16 * t->nchg + len + 16 > CHANGES_FRAME_BYTES || t->nchg == CHANGES_FRAME_MAX)
         err = flush_changes(t, ch);
     if (err == CAIRN_OK)
         err = cairn_grow(&t->chg_len, &t->cap_chg, t->nchg, sizeof *t->chg_len, 16);
@@ -298,11 +297,12 @@ static cairn_err_t run_pushes(cairn_turn_t *t, cairn_channel_t *ch, size_t limit
             err = CAIRN_OK;
         }
     }
+    cairn_cursor_pause(t->cursor); /* no snapshot held while the output drains */
     return err;
 }
 
-cairn_err_t cairn_turn_pump(cairn_turn_t *t, cairn_channel_t *ch, size_t output_limit,
-                            int may_turn, cairn_turn_result_t *res)
+cairn_err_t cairn_turn_pump(cairn_turn_t *t, cairn_channel_t *ch, size_t output_limit, int may_turn,
+                            cairn_turn_result_t *res)
 {
     res->outcome = CAIRN_TURN_CONTINUE;
     if (!t->turn_due)
@@ -477,8 +477,8 @@ static int read_vec(const msgpack_object *o, uint8_t *plan, cairn_vec_entry_t **
         return 0;
     for (size_t i = 0; i < *n; i++) {
         const msgpack_object *e = &a->via.array.ptr[i];
-        if (!is_array(e, 4) || !is_bin(&e->via.array.ptr[0], 32) || !is_uint(&e->via.array.ptr[1]) ||
-            !is_uint(&e->via.array.ptr[2]) ||
+        if (!is_array(e, 4) || !is_bin(&e->via.array.ptr[0], 32) ||
+            !is_uint(&e->via.array.ptr[1]) || !is_uint(&e->via.array.ptr[2]) ||
             !is_bin(&e->via.array.ptr[3], CAIRN_CHANGE_ID_BYTES) ||
             (i > 0 && memcmp(a->via.array.ptr[i - 1].via.array.ptr[0].via.bin.ptr,
                              e->via.array.ptr[0].via.bin.ptr, 32) >= 0)) {
@@ -524,8 +524,8 @@ static cairn_err_t on_items(cairn_turn_t *t, const msgpack_object *o, int *bad)
         }
         const uint8_t *plan = (const uint8_t *)it->via.array.ptr[0].via.bin.ptr;
         const cairn_recon_item_t *m = cairn_recon_find(&t->mine, plan);
-        if (m == NULL || memcmp(m->digest, it->via.array.ptr[1].via.bin.ptr,
-                                CAIRN_SYNC_DIGEST_BYTES) != 0)
+        if (m == NULL ||
+            memcmp(m->digest, it->via.array.ptr[1].via.bin.ptr, CAIRN_SYNC_DIGEST_BYTES) != 0)
             err = add_vec(&rp->vecs, &rp->nvecs, &rp->cap_vecs, t, plan, m != NULL);
     }
     /* Plans only we hold in r: the peer has none of their changes. */
@@ -638,7 +638,8 @@ static cairn_err_t on_ranges(cairn_turn_t *t, const msgpack_object *o, int *bad)
     }
     cairn_err_t err = CAIRN_OK;
     for (uint64_t c = 0; c < 16 && err == CAIRN_OK; c++) {
-        const msgpack_object *cnt = &kids->via.array.ptr[2 * c], *f = &kids->via.array.ptr[2 * c + 1];
+        const msgpack_object *cnt = &kids->via.array.ptr[2 * c],
+                             *f = &kids->via.array.ptr[2 * c + 1];
         if (!is_uint(cnt) || !is_uint(f)) {
             *bad = 1;
             return CAIRN_OK;
@@ -753,8 +754,8 @@ cairn_err_t cairn_turn_frame(cairn_turn_t *t, cairn_channel_t *ch, const uint8_t
     }
     msgpack_unpacked_init(&up);
     cairn_err_t err = CAIRN_OK;
-    if (msgpack_unpack_next(&up, (const char *)p, n, &off) != MSGPACK_UNPACK_SUCCESS ||
-        off != n || !is_array(&up.data, SIZE_MAX) || up.data.via.array.size == 0 ||
+    if (msgpack_unpack_next(&up, (const char *)p, n, &off) != MSGPACK_UNPACK_SUCCESS || off != n ||
+        !is_array(&up.data, SIZE_MAX) || up.data.via.array.size == 0 ||
         !is_uint(&up.data.via.array.ptr[0])) {
         refuse(res);
         msgpack_unpacked_destroy(&up);
@@ -785,8 +786,8 @@ cairn_err_t cairn_turn_frame(cairn_turn_t *t, cairn_channel_t *ch, const uint8_t
     case CAIRN_FRAME_CLOSE: {
         uint64_t why = len == 2 && is_uint(&f[1]) ? f[1].via.u64 : CAIRN_CLOSE_BY_PEER;
         res->outcome = CAIRN_TURN_PEER_CLOSED;
-        res->reason = why < CAIRN_CLOSE_REASON__COUNT ? (cairn_close_reason_t)why
-                                                       : CAIRN_CLOSE_BY_PEER;
+        res->reason =
+            why < CAIRN_CLOSE_REASON__COUNT ? (cairn_close_reason_t)why : CAIRN_CLOSE_BY_PEER;
         break;
     }
     default:
@@ -814,9 +815,9 @@ static int add_item(void *ctx, const uint8_t *plan, const uint8_t *digest)
 }
 
 cairn_err_t cairn_turn_start(cairn_turn_t *t, cairn_channel_t *ch, cairn_store_t *store,
-                             const uint8_t roster_plan[CAIRN_PLAN_ID_BYTES],
-                             const uint8_t peer[32], unsigned peer_roles, int initiator,
-                             int offer, size_t output_limit, cairn_turn_result_t *res)
+                             const uint8_t roster_plan[CAIRN_PLAN_ID_BYTES], const uint8_t peer[32],
+                             unsigned peer_roles, int initiator, int offer, size_t output_limit,
+                             cairn_turn_result_t *res)
 {
     res->outcome = CAIRN_TURN_CONTINUE;
     t->store = store;

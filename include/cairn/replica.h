@@ -23,8 +23,7 @@ extern "C" {
 #define CAIRN_SYNC_DIGEST_BYTES 16
 
 /* Called for each plan the store holds; nonzero stops. */
-typedef int (*cairn_plan_fn)(void *ctx, const uint8_t plan[CAIRN_PLAN_ID_BYTES],
-                             uint64_t nchanges);
+typedef int (*cairn_plan_fn)(void *ctx, const uint8_t plan[CAIRN_PLAN_ID_BYTES], uint64_t nchanges);
 cairn_err_t cairn_plan_list(cairn_store_t *store, cairn_plan_fn fn, void *ctx);
 
 /*
@@ -41,8 +40,8 @@ cairn_err_t cairn_plan_summaries(cairn_store_t *store, cairn_summary_fn fn, void
 /* One author's part of a plan's version vector. */
 typedef struct cairn_vec_entry {
     uint8_t author[32];
-    uint64_t max_seq; /* highest sequence number held */
-    uint64_t count;   /* changes held (more than max_seq after a fork) */
+    uint64_t max_seq;                    /* highest sequence number held */
+    uint64_t count;                      /* changes held (more than max_seq after a fork) */
     uint8_t head[CAIRN_CHANGE_ID_BYTES]; /* the (lowest) id at max_seq: whoever holds it
                                             holds the same chain below it */
 } cairn_vec_entry_t;
@@ -108,6 +107,15 @@ size_t cairn_cursor_count(const cairn_cursor_t *cur);
 cairn_err_t cairn_cursor_next(cairn_cursor_t *cur, const uint8_t **bytes, size_t *len);
 
 /* Release cur and wipe the last bytes it handed out. NULL is ignored. */
+/*
+ * End the read snapshot the cursor's next() calls share (begun by the
+ * first after open or after a pause): call it when the caller stops
+ * reading for a while (a session, when its output reaches the limit), so
+ * no reader is held while the network is slow. The next next() begins a
+ * new one. Idempotent.
+ */
+void cairn_cursor_pause(cairn_cursor_t *cur);
+
 void cairn_cursor_close(cairn_cursor_t *cur);
 
 /* Whether plan's change id is applied here: 1 or 0 in *held. */

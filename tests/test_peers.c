@@ -234,7 +234,7 @@ static void damaged(void)
     memset(&st, 0, sizeof st);
     snprintf(st.last_error, sizeof st.last_error, "auth");
     CHECK_OK(cairn_peer_status_put(n.store, a, &st));
-    uint8_t good[200];
+    uint8_t good[200] = {0};
     {
         uint8_t k[64];
         memcpy(k, "peerst/", 7);
@@ -249,7 +249,7 @@ static void damaged(void)
         cairn_buf_free(&buf);
     }
     size_t glen = 1 + 24 + 2 + 4 + 72;
-    uint8_t bad[200];
+    uint8_t bad[200] = {0};
     memcpy(bad, good, glen);
     put_raw(n.store, "peerst/", a, bad, glen - 1);
     CHECK_ERR(cairn_peer_status_get(n.store, a, &st), CAIRN_ECORRUPT);

@@ -12,6 +12,7 @@
 #include "cli.h"
 
 #include <cairn/sync.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #define EXIT_SESSION 3 /* the session closed before the replicas were in sync */
@@ -103,11 +104,14 @@ static int report(cli_args_t *a, cairn_sync_t *s[2], int flights)
     return 0;
 }
 
-/* Whether s names a peer on the network (HOST:PORT) rather than a path that exists. */
+/*
+ * Whether s names a peer on the network (HOST:PORT, checked by the network
+ * form) rather than a path: it has a colon and is not the name of a file.
+ */
 static int is_network_peer(const char *s)
 {
     struct stat st;
-    return stat(s, &st) != 0 && cairn_peer_addr_parse(s, NULL, 0, NULL) == CAIRN_OK;
+    return strchr(s, ':') != NULL && stat(s, &st) != 0;
 }
 
 int cmd_sync(cli_args_t *a)

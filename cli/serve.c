@@ -156,8 +156,8 @@ static json_t *row_json(const peer_row_t *row, int with_status)
         return NULL;
     if (row->configured) {
         json_object_set_new(o, "addr", json_string(row->peer.addr));
-        json_object_set_new(o, "name", row->peer.name[0] ? json_string(row->peer.name)
-                                                         : json_null());
+        json_object_set_new(o, "name",
+                            row->peer.name[0] ? json_string(row->peer.name) : json_null());
     }
     if (!with_status)
         return o;
@@ -166,18 +166,16 @@ static json_t *row_json(const peer_row_t *row, int with_status)
         return o;
     }
     const cairn_peer_status_t *st = &row->st;
-    json_t *s = json_pack("{s:I,s:I,s:I,s:b,s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
-                          "last_completed_ms", (json_int_t)st->last_ok_ms, "last_attempt_ms",
-                          (json_int_t)st->last_attempt_ms, "last_end_ms",
-                          (json_int_t)st->last_end_ms, "in_sync", st->in_sync, "last_error",
-                          st->last_error[0] ? json_string(st->last_error) : json_null(),
-                          "changes_received", (json_int_t)st->changes_in, "changes_sent",
-                          (json_int_t)st->changes_out, "bytes_received", (json_int_t)st->bytes_in,
-                          "bytes_sent", (json_int_t)st->bytes_out, "rejected",
-                          (json_int_t)st->rejected, "changes_received_total",
-                          (json_int_t)st->changes_in_total, "changes_sent_total",
-                          (json_int_t)st->changes_out_total, "sessions",
-                          (json_int_t)st->sessions, "failures", (json_int_t)st->failures);
+    json_t *s = json_pack(
+        "{s:I,s:I,s:I,s:b,s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "last_completed_ms",
+        (json_int_t)st->last_ok_ms, "last_attempt_ms", (json_int_t)st->last_attempt_ms,
+        "last_end_ms", (json_int_t)st->last_end_ms, "in_sync", st->in_sync, "last_error",
+        st->last_error[0] ? json_string(st->last_error) : json_null(), "changes_received",
+        (json_int_t)st->changes_in, "changes_sent", (json_int_t)st->changes_out, "bytes_received",
+        (json_int_t)st->bytes_in, "bytes_sent", (json_int_t)st->bytes_out, "rejected",
+        (json_int_t)st->rejected, "changes_received_total", (json_int_t)st->changes_in_total,
+        "changes_sent_total", (json_int_t)st->changes_out_total, "sessions",
+        (json_int_t)st->sessions, "failures", (json_int_t)st->failures);
     json_object_set_new(o, "status", s);
     return o;
 }
@@ -325,8 +323,7 @@ int cmd_serve(cli_args_t *a)
         return EXIT_USAGE;
     char host[CAIRN_PEER_HOST_MAX + 1] = CAIRN_SERVICE_HOST;
     uint16_t port = CAIRN_SERVICE_PORT;
-    if (a->listen != NULL &&
-        cairn_peer_addr_parse(a->listen, host, sizeof host, &port) != CAIRN_OK)
+    if (a->listen != NULL && cairn_peer_addr_parse(a->listen, host, sizeof host, &port) != CAIRN_OK)
         return cli_usage_error("--listen takes HOST:PORT, an IP address and a port from 1 to "
                                "65535");
     cairn_store_t *store;
@@ -343,14 +340,16 @@ int cmd_serve(cli_args_t *a)
     cairn_err_t err = cairn_service_run(store, &o);
     cairn_store_close(store);
     if (err == CAIRN_ENOORG)
-        return cli_fail_msg("serve", "the store belongs to no organisation (cairn org create or "
-                                     "join)",
+        return cli_fail_msg("serve",
+                            "the store belongs to no organisation (cairn org create or "
+                            "join)",
                             err);
     if (err == CAIRN_EINVAL)
         return cli_fail_msg("serve", "--listen takes an IP address, not a host name", err);
     if (err == CAIRN_ENET)
-        return cli_fail_msg("serve", "cannot listen there: the port is in use, or the address "
-                                     "is not this machine's",
+        return cli_fail_msg("serve",
+                            "cannot listen there: the port is in use, or the address "
+                            "is not this machine's",
                             err);
     return err == CAIRN_OK ? 0 : cli_fail("serve", err);
 }
@@ -394,16 +393,16 @@ static int remote_report(cli_args_t *a, const cairn_remote_result_t *r)
             if (r->rejected[i] > 0)
                 json_object_set_new(rej, cairn_reason_name((cairn_reason_t)i),
                                     json_integer((json_int_t)r->rejected[i]));
-        json_t *o = json_pack(
-            "{s:s,s:s,s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o}", "result",
-            cairn_remote_outcome_name(r->outcome), "reason", reason, "peer",
-            r->peer_known ? json_string(peer) : json_null(), "plans_received",
-            (json_int_t)r->plans_in, "changes_received", (json_int_t)r->stats.changes_in,
-            "applied", (json_int_t)r->stats.applied, "bytes_received",
-            (json_int_t)r->stats.bytes_in, "plans_sent", (json_int_t)r->stats.plans_out,
-            "changes_sent", (json_int_t)r->stats.changes_out, "bytes_sent",
-            (json_int_t)r->stats.bytes_out, "duration_ms", (json_int_t)r->duration_ms,
-            "rejected", rej != NULL ? rej : json_object());
+        json_t *o =
+            json_pack("{s:s,s:s,s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o}", "result",
+                      cairn_remote_outcome_name(r->outcome), "reason", reason, "peer",
+                      r->peer_known ? json_string(peer) : json_null(), "plans_received",
+                      (json_int_t)r->plans_in, "changes_received", (json_int_t)r->stats.changes_in,
+                      "applied", (json_int_t)r->stats.applied, "bytes_received",
+                      (json_int_t)r->stats.bytes_in, "plans_sent", (json_int_t)r->stats.plans_out,
+                      "changes_sent", (json_int_t)r->stats.changes_out, "bytes_sent",
+                      (json_int_t)r->stats.bytes_out, "duration_ms", (json_int_t)r->duration_ms,
+                      "rejected", rej != NULL ? rej : json_object());
         return cli_print_json(o, "sync");
     }
     printf("peer      %s\n", r->peer_known ? peer : "(not authenticated)");
@@ -445,8 +444,9 @@ int cli_sync_remote(cli_args_t *a)
     if (p.printed && p.tty)
         fprintf(stderr, "\n");
     if (err == CAIRN_ENOORG)
-        return cli_fail_msg("sync", "the store belongs to no organisation (cairn org create or "
-                                    "join)",
+        return cli_fail_msg("sync",
+                            "the store belongs to no organisation (cairn org create or "
+                            "join)",
                             err);
     if (err != CAIRN_OK)
         return cli_fail("sync", err);
@@ -471,8 +471,9 @@ int cli_sync_remote(cli_args_t *a)
                     : "a node is not on the other's roster, or no protocol version in common");
         return EXIT_REFUSED;
     case CAIRN_REMOTE_STORE:
-        return cli_fail_msg("sync", "the local store failed: nothing of the failed step was "
-                                    "committed",
+        return cli_fail_msg("sync",
+                            "the local store failed: nothing of the failed step was "
+                            "committed",
                             r.store_err);
     }
     return 0;

@@ -36,14 +36,14 @@ static const char status_prefix[] = "peerst/";
 
 static int host_char(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '-' || c == '_';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '-' || c == '_';
 }
 
 static int ipv6_char(char c)
 {
-    return (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || (c >= '0' && c <= '9') ||
-           c == ':' || c == '.';
+    return (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || (c >= '0' && c <= '9') || c == ':' ||
+           c == '.';
 }
 
 /* PORT: 1 to 65535, decimal digits, no sign, no leading zero. */
@@ -188,11 +188,9 @@ static cairn_err_t status_decode(const uint8_t *v, size_t len, cairn_peer_status
     memcpy(st->last_error, v + 27, elen);
     st->last_error[elen] = '\0';
     const uint8_t *c = v + 27 + elen;
-    uint64_t *fields[NCOUNTERS] = {&st->changes_in,       &st->changes_out,
-                                   &st->bytes_in,         &st->bytes_out,
-                                   &st->rejected,         &st->changes_in_total,
-                                   &st->changes_out_total, &st->sessions,
-                                   &st->failures};
+    uint64_t *fields[NCOUNTERS] = {&st->changes_in,        &st->changes_out, &st->bytes_in,
+                                   &st->bytes_out,         &st->rejected,    &st->changes_in_total,
+                                   &st->changes_out_total, &st->sessions,    &st->failures};
     for (size_t i = 0; i < NCOUNTERS; i++)
         *fields[i] = get_u64(c + 8 * i);
     return CAIRN_OK;
@@ -209,11 +207,9 @@ static size_t status_encode(const cairn_peer_status_t *st, uint8_t *out)
     out[26] = (uint8_t)elen;
     memcpy(out + 27, st->last_error, elen);
     uint8_t *c = out + 27 + elen;
-    const uint64_t fields[NCOUNTERS] = {st->changes_in,       st->changes_out,
-                                        st->bytes_in,         st->bytes_out,
-                                        st->rejected,         st->changes_in_total,
-                                        st->changes_out_total, st->sessions,
-                                        st->failures};
+    const uint64_t fields[NCOUNTERS] = {
+        st->changes_in,       st->changes_out,       st->bytes_in, st->bytes_out, st->rejected,
+        st->changes_in_total, st->changes_out_total, st->sessions, st->failures};
     for (size_t i = 0; i < NCOUNTERS; i++)
         put_u64(c + 8 * i, fields[i]);
     return STATUS_FIXED + elen;

@@ -156,8 +156,8 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
         finish(cl);
     } else {
         svc_conn_t *c;
-        cairn_err_t err = svc_conn_new(&cl->loop, cl->store, &cl->writer, &client_ops, 1,
-                                       cl->timeout_ms, &c);
+        cairn_err_t err =
+            svc_conn_new(&cl->loop, cl->store, &cl->writer, &client_ops, 1, cl->timeout_ms, &c);
         if (err != CAIRN_OK) {
             cl->res->outcome = CAIRN_REMOTE_STORE;
             cl->res->store_err = err;

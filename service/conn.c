@@ -114,8 +114,8 @@ static void count_plans(svc_conn_t *c, const cairn_sync_work_t *w)
         int seen = 0;
         for (size_t k = 0; !seen && k < c->nplans; k++)
             seen = memcmp(c->plans[k], ch->plan, CAIRN_PLAN_ID_BYTES) == 0;
-        if (!seen && cairn_grow(&c->plans, &c->plans_cap, c->nplans, sizeof *c->plans, 16) ==
-                         CAIRN_OK)
+        if (!seen &&
+            cairn_grow(&c->plans, &c->plans_cap, c->nplans, sizeof *c->plans, 16) == CAIRN_OK)
             memcpy(c->plans[c->nplans++], ch->plan, CAIRN_PLAN_ID_BYTES);
         cairn_change_free(ch);
     }

@@ -43,26 +43,26 @@ struct svc_conn {
     cairn_store_t *store;
     svc_writer_t *writer;
     const svc_conn_ops_t *ops;
-    void *owner;          /* the service or the client */
-    void *peer_slot;      /* the service's configured peer this dial is for, or NULL */
+    void *owner;             /* the service or the client */
+    void *peer_slot;         /* the service's configured peer this dial is for, or NULL */
     svc_conn_t *prev, *next; /* the owner's list */
     svc_conn_t *dead_next;   /* the owner's list of ended connections, freed later */
-    svc_job_t job;        /* the one ingest job a session has at a time */
+    svc_job_t job;           /* the one ingest job a session has at a time */
     char rbuf[65536];
     uint8_t *wbuf;
     size_t wcap;
     int initiator;
     int tcp_inited, tcp_open, connecting, reading, writing, work_queued, finished;
-    int duplicate;        /* closed to keep one session per pair of nodes */
+    int duplicate; /* closed to keep one session per pair of nodes */
     svc_end_t end;
     cairn_err_t local_err;
     uint8_t peer[CAIRN_PUBLIC_KEY_BYTES];
     int peer_known;
-    uint64_t started_ms;   /* loop time */
-    uint64_t started_wall; /* Unix ms */
+    uint64_t started_ms;                    /* loop time */
+    uint64_t started_wall;                  /* Unix ms */
     uint64_t rejected[CAIRN_REASON__COUNT]; /* received changes rejected, by reason */
     uint64_t applied, ingest_rejected;
-    uint64_t plans_in;     /* distinct plans received, when counted (count_plans) */
+    uint64_t plans_in; /* distinct plans received, when counted (count_plans) */
     int count_plans;
     uint8_t (*plans)[CAIRN_PLAN_ID_BYTES];
     size_t nplans, plans_cap;

@@ -306,10 +306,15 @@ static void on_ended(svc_conn_t *c)
     svc_log(&s->log, done || c->duplicate ? CAIRN_LOG_INFO : CAIRN_LOG_WARN, "session-closed", f,
             sizeof f / sizeof f[0]);
     if (c->peer_known && !c->duplicate) {
-        svc_outcome_t o = {.start_ms = c->started_wall, .end_ms = wall_ms(), .session = 1,
-                           .completed = done, .changes_in = c->applied,
-                           .changes_out = st.changes_out, .bytes_in = st.bytes_in,
-                           .bytes_out = st.bytes_out, .rejected = c->ingest_rejected};
+        svc_outcome_t o = {.start_ms = c->started_wall,
+                           .end_ms = wall_ms(),
+                           .session = 1,
+                           .completed = done,
+                           .changes_in = c->applied,
+                           .changes_out = st.changes_out,
+                           .bytes_in = st.bytes_in,
+                           .bytes_out = st.bytes_out,
+                           .rejected = c->ingest_rejected};
         if (!done)
             snprintf(o.error, sizeof o.error, "%s", why);
         record(s, c->peer, &o);
@@ -395,10 +400,10 @@ static void on_connection(uv_stream_t *server, int status)
     if (status < 0)
         return;
     svc_conn_t *c = NULL;
-    cairn_err_t err = s->nconns >= CAIRN_SERVICE_MAX_SESSIONS
-                          ? CAIRN_ENOMEM
-                          : svc_conn_new(&s->loop, s->store, &s->writer, &service_ops, 0,
-                                         s->o.timeout_ms, &c);
+    cairn_err_t err =
+        s->nconns >= CAIRN_SERVICE_MAX_SESSIONS
+            ? CAIRN_ENOMEM
+            : svc_conn_new(&s->loop, s->store, &s->writer, &service_ops, 0, s->o.timeout_ms, &c);
     if (err != CAIRN_OK) {
         /* Take it off the queue and drop it, or libuv would tell us again and again. */
         uv_tcp_t *t = malloc(sizeof *t);

@@ -76,8 +76,7 @@ static void run_ingest(svc_writer_t *w, svc_job_t **jobs, size_t n)
             }
         }
         if (err == CAIRN_OK)
-            err = cairn_batch_ingest(b, j->work.bytes, j->work.lens, j->work.n, results,
-                                     &j->stats);
+            err = cairn_batch_ingest(b, j->work.bytes, j->work.lens, j->work.n, results, &j->stats);
         for (size_t k = 0; err == CAIRN_OK && k < j->work.n; k++)
             if (results[k].verdict == CAIRN_REJECTED &&
                 (unsigned)results[k].reason < CAIRN_REASON__COUNT)

@@ -27,9 +27,9 @@ typedef enum svc_job_kind {
 
 /* How one attempt with a peer went, for its status record. */
 typedef struct svc_outcome {
-    uint64_t start_ms, end_ms; /* wall clock, Unix ms */
-    int session;               /* 0: no session began (unreachable) */
-    int completed;             /* the session ended done */
+    uint64_t start_ms, end_ms;            /* wall clock, Unix ms */
+    int session;                          /* 0: no session began (unreachable) */
+    int completed;                        /* the session ended done */
     char error[CAIRN_PEER_ERROR_MAX + 1]; /* "" when completed */
     uint64_t changes_in, changes_out, bytes_in, bytes_out, rejected;
 } svc_outcome_t;
@@ -56,12 +56,12 @@ typedef struct svc_writer {
     cairn_store_t *store;
     uv_async_t async;
     pthread_t thread;
-    pthread_mutex_t mu;       /* the queues and quit */
+    pthread_mutex_t mu; /* the queues and quit */
     pthread_cond_t cv;
     pthread_mutex_t commit_mu; /* held across each commit and the count of it */
     svc_job_t *queue, *queue_tail, *done, *done_tail;
-    size_t outstanding;       /* submitted and not yet called back (loop thread only) */
-    uint64_t own_commits;     /* under commit_mu */
+    size_t outstanding;        /* submitted and not yet called back (loop thread only) */
+    uint64_t own_commits;      /* under commit_mu */
     uint64_t commits, batches; /* statistics, under commit_mu */
     int quit, started;
 } svc_writer_t;

@@ -114,10 +114,9 @@ static void validation(void)
     uint8_t a[32];
     key_of(a, 0xaa);
     static const char *const bad_addrs[] = {
-        "",           "host",         ":7433",         "host:",      "host:0",
-        "host:65536", "host:07433",   "host:+80",      "host:80x",   "ho st:80",
-        "[]:80",      "[::1:80",      "[g::1]:80",     "host:99999", "a:b:c",
-        "host:-1",    "host:80 ",     "h\x01:80",      "[::1]]:80",
+        "",         "host",     ":7433",    "host:",    "host:0",    "host:65536", "host:07433",
+        "host:+80", "host:80x", "ho st:80", "[]:80",    "[::1:80",   "[g::1]:80",  "host:99999",
+        "a:b:c",    "host:-1",  "host:80 ", "h\x01:80", "[::1]]:80",
     };
     for (size_t i = 0; i < sizeof bad_addrs / sizeof bad_addrs[0]; i++) {
         if (cairn_peer_put(n.store, a, bad_addrs[i], NULL) != CAIRN_EINVAL) {
@@ -148,7 +147,7 @@ static void validation(void)
     name[64] = '\0';
     CHECK_OK(cairn_peer_put(n.store, a, "h:1", name));
     CHECK_ERR(cairn_peer_put(n.store, a, "h:1", "tab\there"), CAIRN_EINVAL);
-    CHECK_OK(cairn_peer_put(n.store, a, "h:1", "Klinik Süd")); /* UTF-8 passes */
+    CHECK_OK(cairn_peer_put(n.store, a, "h:1", "Klinik Süd"));           /* UTF-8 passes */
     CHECK_ERR(cairn_peer_put(n.store, n.pk, "h:1", NULL), CAIRN_EINVAL); /* itself */
     CHECK_ERR(cairn_peer_put(NULL, a, "h:1", NULL), CAIRN_EINVAL);
     CHECK_ERR(cairn_peer_put(n.store, a, NULL, NULL), CAIRN_EINVAL);
@@ -167,8 +166,8 @@ static void validation(void)
 }
 
 /* Seal a row of the wrong shape under "peer/" or "peerst/" + key. */
-static void put_raw(cairn_store_t *s, const char *prefix, const uint8_t key[32],
-                    const uint8_t *val, size_t len)
+static void put_raw(cairn_store_t *s, const char *prefix, const uint8_t key[32], const uint8_t *val,
+                    size_t len)
 {
     uint8_t k[64];
     size_t plen = strlen(prefix);
@@ -204,14 +203,14 @@ static void damaged(void)
     } bad_peers[] = {
         {0, {0}},
         {3, {1, 0, 0}},
-        {8, {2, 0, 3, 'h', ':', '1', 0}},           /* unknown version */
-        {6, {1, 0, 3, 'h', ':', '1'}},              /* no name length: one short */
-        {8, {1, 0, 4, 'h', ':', '1', 0}},           /* a NUL taken into the address */
-        {9, {1, 0, 3, 'h', ':', '1', 0, 'x'}},      /* name length 0, a byte after it */
-        {7, {1, 0, 3, 'h', ':', '0', 0}},           /* port 0 */
-        {8, {1, 0, 3, 'h', ':', '1', 1, 0x07}},     /* control character in the name */
-        {7, {1, 0, 3, 'h', 0, '1', 0}},             /* NUL inside the address */
-        {7, {1, 0, 0, 0, 0, 0, 0}},                 /* empty address */
+        {8, {2, 0, 3, 'h', ':', '1', 0}},       /* unknown version */
+        {6, {1, 0, 3, 'h', ':', '1'}},          /* no name length: one short */
+        {8, {1, 0, 4, 'h', ':', '1', 0}},       /* a NUL taken into the address */
+        {9, {1, 0, 3, 'h', ':', '1', 0, 'x'}},  /* name length 0, a byte after it */
+        {7, {1, 0, 3, 'h', ':', '0', 0}},       /* port 0 */
+        {8, {1, 0, 3, 'h', ':', '1', 1, 0x07}}, /* control character in the name */
+        {7, {1, 0, 3, 'h', 0, '1', 0}},         /* NUL inside the address */
+        {7, {1, 0, 0, 0, 0, 0, 0}},             /* empty address */
     };
     for (size_t i = 0; i < sizeof bad_peers / sizeof bad_peers[0]; i++) {
         put_raw(n.store, "peer/", a, bad_peers[i].v, bad_peers[i].len);

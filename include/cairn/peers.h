@@ -28,16 +28,16 @@
 extern "C" {
 #endif
 
-#define CAIRN_PEER_HOST_MAX 253  /* longest host name (a DNS name, or an IPv6 literal in []) */
-#define CAIRN_PEER_ADDR_MAX 259  /* HOST ':' PORT */
-#define CAIRN_PEER_NAME_MAX 64   /* longest peer name, in bytes */
-#define CAIRN_PEER_ERROR_MAX 32  /* longest last-error reason name */
+#define CAIRN_PEER_HOST_MAX 253 /* longest host name (a DNS name, or an IPv6 literal in []) */
+#define CAIRN_PEER_ADDR_MAX 259 /* HOST ':' PORT */
+#define CAIRN_PEER_NAME_MAX 64  /* longest peer name, in bytes */
+#define CAIRN_PEER_ERROR_MAX 32 /* longest last-error reason name */
 
 /* One configured peer. Strings are NUL-terminated. */
 typedef struct cairn_peer {
-    uint8_t key[CAIRN_PUBLIC_KEY_BYTES];    /* the peer node's identity key */
-    char addr[CAIRN_PEER_ADDR_MAX + 1];     /* HOST:PORT */
-    char name[CAIRN_PEER_NAME_MAX + 1];     /* "" when none was given */
+    uint8_t key[CAIRN_PUBLIC_KEY_BYTES]; /* the peer node's identity key */
+    char addr[CAIRN_PEER_ADDR_MAX + 1];  /* HOST:PORT */
+    char name[CAIRN_PEER_NAME_MAX + 1];  /* "" when none was given */
 } cairn_peer_t;
 
 /*
@@ -85,19 +85,19 @@ cairn_err_t cairn_peer_list(cairn_store_t *store, cairn_peer_fn fn, void *ctx);
 
 /* How the sessions with one peer went. Counts are of the last session unless named total. */
 typedef struct cairn_peer_status {
-    uint64_t last_attempt_ms;  /* Unix ms when the last session (or dial) began; 0: never */
-    uint64_t last_ok_ms;       /* Unix ms when a session last completed (ended done); 0: never */
-    uint64_t last_end_ms;      /* Unix ms when the last session or dial ended */
-    int in_sync;               /* 1: the last session ended done, both sides had nothing left */
-    char last_error[CAIRN_PEER_ERROR_MAX + 1]; /* why the last attempt failed (a reason
-                                                  name such as "unreachable", "timeout",
-                                                  "unknown-peer"); "" after a completed one */
-    uint64_t changes_in, changes_out; /* changes received (applied here) and sent */
-    uint64_t bytes_in, bytes_out;     /* bytes on the wire */
-    uint64_t rejected;                /* received changes ingest rejected */
+    uint64_t last_attempt_ms; /* Unix ms when the last session (or dial) began; 0: never */
+    uint64_t last_ok_ms;      /* Unix ms when a session last completed (ended done); 0: never */
+    uint64_t last_end_ms;     /* Unix ms when the last session or dial ended */
+    int in_sync;              /* 1: the last session ended done, both sides had nothing left */
+    char last_error[CAIRN_PEER_ERROR_MAX + 1];    /* why the last attempt failed (a reason
+                                                     name such as "unreachable", "timeout",
+                                                     "unknown-peer"); "" after a completed one */
+    uint64_t changes_in, changes_out;             /* changes received (applied here) and sent */
+    uint64_t bytes_in, bytes_out;                 /* bytes on the wire */
+    uint64_t rejected;                            /* received changes ingest rejected */
     uint64_t changes_in_total, changes_out_total; /* over every session */
-    uint64_t sessions;                /* sessions that completed */
-    uint64_t failures;                /* attempts that did not (unreachable included) */
+    uint64_t sessions;                            /* sessions that completed */
+    uint64_t failures;                            /* attempts that did not (unreachable included) */
 } cairn_peer_status_t;
 
 /*

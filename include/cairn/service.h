@@ -29,13 +29,13 @@
 extern "C" {
 #endif
 
-#define CAIRN_SERVICE_PORT 7433u            /* the default listening port */
-#define CAIRN_SERVICE_HOST "127.0.0.1"      /* the default listening address */
-#define CAIRN_SERVICE_INTERVAL_MS 30000u    /* default: dial each peer this often */
-#define CAIRN_SERVICE_POLL_MS 200u          /* default: look for other processes' commits */
-#define CAIRN_SERVICE_BACKOFF_MIN_MS 1000u  /* first retry of an unreachable peer */
+#define CAIRN_SERVICE_PORT 7433u             /* the default listening port */
+#define CAIRN_SERVICE_HOST "127.0.0.1"       /* the default listening address */
+#define CAIRN_SERVICE_INTERVAL_MS 30000u     /* default: dial each peer this often */
+#define CAIRN_SERVICE_POLL_MS 200u           /* default: look for other processes' commits */
+#define CAIRN_SERVICE_BACKOFF_MIN_MS 1000u   /* first retry of an unreachable peer */
 #define CAIRN_SERVICE_BACKOFF_MAX_MS 300000u /* longest wait between retries */
-#define CAIRN_SERVICE_MAX_SESSIONS 256u     /* sessions at once; more are refused at accept */
+#define CAIRN_SERVICE_MAX_SESSIONS 256u      /* sessions at once; more are refused at accept */
 
 typedef enum cairn_log_format {
     CAIRN_LOG_TEXT = 0, /* "2024-05-01T10:00:00.123Z info session-closed peer=1a2b3c4d ..." */
@@ -51,14 +51,14 @@ typedef enum cairn_log_level {
 
 /* Options of the service; zero fields take the defaults. */
 typedef struct cairn_service_opts {
-    const char *listen_host;   /* NULL: CAIRN_SERVICE_HOST */
-    uint16_t listen_port;      /* 0: CAIRN_SERVICE_PORT */
-    uint64_t interval_ms;      /* 0: CAIRN_SERVICE_INTERVAL_MS */
-    uint64_t poll_ms;          /* 0: CAIRN_SERVICE_POLL_MS */
-    uint64_t timeout_ms;       /* a session silent this long is closed (0: the protocol's 60 s) */
+    const char *listen_host; /* NULL: CAIRN_SERVICE_HOST */
+    uint16_t listen_port;    /* 0: CAIRN_SERVICE_PORT */
+    uint64_t interval_ms;    /* 0: CAIRN_SERVICE_INTERVAL_MS */
+    uint64_t poll_ms;        /* 0: CAIRN_SERVICE_POLL_MS */
+    uint64_t timeout_ms;     /* a session silent this long is closed (0: the protocol's 60 s) */
     cairn_log_format_t log_format;
     cairn_log_level_t log_level;
-    FILE *log;                 /* NULL: stderr. Lines carry ids and counts, never content */
+    FILE *log; /* NULL: stderr. Lines carry ids and counts, never content */
 } cairn_service_opts_t;
 
 /*
@@ -92,10 +92,10 @@ const char *cairn_remote_outcome_name(cairn_remote_outcome_t o); /* "in-sync", .
 
 typedef struct cairn_remote_result {
     cairn_remote_outcome_t outcome;
-    cairn_close_reason_t reason;   /* the session's close reason (when it began) */
-    cairn_err_t store_err;         /* CAIRN_REMOTE_STORE: the local error */
-    cairn_sync_stats_t stats;      /* what moved, as the session counted it */
-    uint64_t plans_in;             /* distinct plans among the changes received */
+    cairn_close_reason_t reason; /* the session's close reason (when it began) */
+    cairn_err_t store_err;       /* CAIRN_REMOTE_STORE: the local error */
+    cairn_sync_stats_t stats;    /* what moved, as the session counted it */
+    uint64_t plans_in;           /* distinct plans among the changes received */
     uint64_t duration_ms;
     uint64_t rejected[CAIRN_REASON__COUNT]; /* received changes rejected, by reason */
     uint8_t peer[CAIRN_PUBLIC_KEY_BYTES];   /* the peer's key, when authenticated */

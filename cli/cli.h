@@ -36,6 +36,10 @@ typedef struct cli_args {
     unsigned roles;     /* --roles, as CAIRN_ROLE_* bits; 0 when not given */
     uint64_t from;      /* --from, Unix ms; 0 when not given */
     uint64_t until, at; /* --until, --at, Unix ms; CLI_NO_TIME when not given */
+    const char *listen;  /* serve --listen HOST:PORT */
+    uint64_t interval_s; /* serve --interval, seconds; 0 when not given */
+    int log_json;        /* serve --log-format json */
+    int log_level;       /* serve --log-level, as cairn_log_level_t (default info) */
     int npos;
     char **pos; /* the positional arguments after the command, in order */
 } cli_args_t;
@@ -152,5 +156,22 @@ int cmd_conflicts(cli_args_t *a);
 int cmd_bundle_export(cli_args_t *a);
 int cmd_bundle_import(cli_args_t *a);
 int cmd_sync(cli_args_t *a);
+int cmd_serve(cli_args_t *a);
+int cmd_peer_add(cli_args_t *a);
+int cmd_peer_list(cli_args_t *a);
+int cmd_peer_remove(cli_args_t *a);
+
+/* serve.c: `sync DIR HOST:PORT`, one session over TCP with a running service. */
+int cli_sync_remote(cli_args_t *a);
+
+/*
+ * serve.c: the per-peer rows `status` shows (configured peers and every
+ * peer with a recorded session), read into *rows; print them as text or
+ * JSON after the store is closed; free them with cli_peer_status_free.
+ */
+cairn_err_t cli_peer_status_read(cairn_store_t *store, void **rows);
+void cli_peer_status_print(void *rows);
+json_t *cli_peer_status_json(void *rows);
+void cli_peer_status_free(void *rows);
 
 #endif

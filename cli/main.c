@@ -53,8 +53,15 @@ static void usage(FILE *f)
             "  bundle export DIR --to NODEKEY FILE [PLAN...]   (all plans by default)\n"
             "  bundle import DIR FILE [--json]\n"
             "\n"
-            "sync (the network protocol, between two replicas on this machine):\n"
-            "  sync DIR PEERDIR [--json]     one session; both unlocked by the same secret\n"
+            "sync over the network (docs/service.md):\n"
+            "  serve DIR [--listen HOST:PORT] [--interval S] [--log-format text|json]\n"
+            "            [--log-level error|warn|info|debug]   the sync service (default\n"
+            "            127.0.0.1:7433, every 30 s); runs until SIGINT or SIGTERM\n"
+            "  peer add DIR NODEKEY HOST:PORT [--name NAME]     a node the service dials\n"
+            "  peer list DIR [--json]\n"
+            "  peer remove DIR NODEKEY\n"
+            "  sync DIR HOST:PORT [--json]   one session with a running service\n"
+            "  sync DIR PEERDIR [--json]     one session with a replica on this machine\n"
             "\n"
             "secrets (init and every command that opens a store):\n"
             "  --key-file F         unlock with a key file (or CAIRN_KEY_FILE)\n"
@@ -65,7 +72,8 @@ static void usage(FILE *f)
             "  --kdf interactive|moderate|sensitive   Argon2id cost (default moderate)\n"
             "  --max-size-mib N                       maximum store size (default 32768)\n"
             "\n"
-            "exit status: 0 ok, 2 usage, 3 sync session closed early, 10+N for error code -N\n"
+            "exit status: 0 ok, 2 usage, 3 sync did not complete (run again), 4 unreachable,\n"
+            "5 refused, 10+N for error code -N\n"
             "(see docs/cli.md)\n");
 }
 
@@ -83,6 +91,10 @@ enum {
     OPT_AT,
     OPT_TITLE,
     OPT_TO,
+    OPT_LISTEN,
+    OPT_INTERVAL,
+    OPT_LOG_FORMAT,
+    OPT_LOG_LEVEL,
 };
 
 static const struct option long_opts[] = {
@@ -99,6 +111,10 @@ static const struct option long_opts[] = {
     {"at", required_argument, NULL, OPT_AT},
     {"title", required_argument, NULL, OPT_TITLE},
     {"to", required_argument, NULL, OPT_TO},
+    {"listen", required_argument, NULL, OPT_LISTEN},
+    {"interval", required_argument, NULL, OPT_INTERVAL},
+    {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -146,6 +162,40 @@ static int parse_time(const char *s, const char *opt, uint64_t *out)
     return 0;
 }
 
+static int parse_log_level(const char *s, cli_args_t *a)
+{
+    static const char *const names[] = {"error", "warn", "info", "debug"};
+    for (int i = 0; i < 4; i++)
+        if (strcmp(s, names[i]) == 0) {
+            a->log_level = i;
+            return 0;
+        }
+    return cli_usage_error("--log-level takes error, warn, info or debug");
+}
+
+/* The service's options; 0, or EXIT_USAGE after a message. */
+static int parse_service_opt(int c, const char *arg, cli_args_t *a)
+{
+    switch (c) {
+    case OPT_LISTEN:
+        a->listen = arg;
+        return 0;
+    case OPT_INTERVAL:
+        if (parse_u64(arg, 86400, &a->interval_s) != 0 || a->interval_s < 1)
+            return cli_usage_error("--interval takes a number of seconds from 1 to 86400");
+        return 0;
+    case OPT_LOG_FORMAT:
+        if (strcmp(arg, "text") != 0 && strcmp(arg, "json") != 0)
+            return cli_usage_error("--log-format takes text or json");
+        a->log_json = strcmp(arg, "json") == 0;
+        return 0;
+    case OPT_LOG_LEVEL:
+        return parse_log_level(arg, a);
+    default:
+        return EXIT_USAGE;
+    }
+}
+
 /* Options that take an argument; 0, or EXIT_USAGE after a message. */
 static int parse_opt(int c, const char *arg, cli_args_t *a)
 {
@@ -183,6 +233,11 @@ static int parse_opt(int c, const char *arg, cli_args_t *a)
         return parse_time(arg, "--until", &a->until);
     case OPT_AT:
         return parse_time(arg, "--at", &a->at);
+    case OPT_LISTEN:
+    case OPT_INTERVAL:
+    case OPT_LOG_FORMAT:
+    case OPT_LOG_LEVEL:
+        return parse_service_opt(c, arg, a);
     default:
         return EXIT_USAGE;
     }
@@ -264,7 +319,7 @@ static cairn_err_t status_extra(cairn_store_t *store, status_extra_t *x)
 }
 
 static int print_status_json(const cairn_store_info_t *info, const status_extra_t *x,
-                             const char *node, const char *pk)
+                             const char *node, const char *pk, json_t *peers)
 {
     char org[CLI_HEX(32)];
     cli_hex(org, x->org.key, 32);
@@ -275,6 +330,10 @@ static int print_status_json(const cairn_store_info_t *info, const status_extra_
         info->unlock_kind == CAIRN_UNLOCK_KEY_FILE ? "key-file" : "passphrase", "records",
         (json_int_t)info->records, "plans", (json_int_t)x->plans, "pending", (json_int_t)x->pending,
         "used_bytes", (json_int_t)info->used_bytes, "map_size", (json_int_t)info->map_size);
+    if (o != NULL)
+        json_object_set_new(o, "peers", peers != NULL ? peers : json_array());
+    else
+        json_decref(peers);
     return cli_print_json(o, "status");
 }
 
@@ -308,9 +367,12 @@ static int cmd_status(cli_args_t *a)
         return rc;
     cairn_store_info_t info;
     status_extra_t x;
+    void *peers = NULL;
     cairn_err_t err = cairn_store_info(store, &info);
     if (err == CAIRN_OK)
         err = status_extra(store, &x);
+    if (err == CAIRN_OK)
+        err = cli_peer_status_read(store, &peers);
     cairn_store_close(store);
     if (err != CAIRN_OK)
         return cli_fail(a->pos[0], err);
@@ -318,10 +380,14 @@ static int cmd_status(cli_args_t *a)
     char node[CLI_HEX(CAIRN_NODE_ID_BYTES)], pk[CLI_HEX(CAIRN_PUBLIC_KEY_BYTES)];
     cli_hex(node, info.node_id, sizeof info.node_id);
     cli_hex(pk, info.public_key, sizeof info.public_key);
-    if (a->json)
-        return print_status_json(&info, &x, node, pk);
-    print_status(&info, &x, node, pk);
-    return 0;
+    if (a->json) {
+        rc = print_status_json(&info, &x, node, pk, cli_peer_status_json(peers));
+    } else {
+        print_status(&info, &x, node, pk);
+        cli_peer_status_print(peers);
+    }
+    cli_peer_status_free(peers);
+    return rc;
 }
 
 /* Read all of f into buf, refusing more than CAIRN_RECORD_VALUE_MAX bytes. */
@@ -444,6 +510,10 @@ static const command_t commands[] = {
     {"bundle", "export", cmd_bundle_export},
     {"bundle", "import", cmd_bundle_import},
     {"sync", NULL, cmd_sync},
+    {"serve", NULL, cmd_serve},
+    {"peer", "add", cmd_peer_add},
+    {"peer", "list", cmd_peer_list},
+    {"peer", "remove", cmd_peer_remove},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
@@ -498,6 +568,7 @@ int main(int argc, char **argv)
     memset(&a, 0, sizeof a);
     a.init.kdf_cost = CAIRN_KDF_MODERATE;
     a.until = a.at = CLI_NO_TIME;
+    a.log_level = 2; /* info */
     if (parse(argc - skip, argv + skip, &a) != 0)
         return EXIT_USAGE;
     int rc = cmd->run(&a);

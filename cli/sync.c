@@ -12,6 +12,8 @@
 #include "cli.h"
 
 #include <cairn/sync.h>
+#include <string.h>
+#include <sys/stat.h>
 
 #define EXIT_SESSION 3 /* the session closed before the replicas were in sync */
 
@@ -102,10 +104,22 @@ static int report(cli_args_t *a, cairn_sync_t *s[2], int flights)
     return 0;
 }
 
+/*
+ * Whether s names a peer on the network (HOST:PORT, checked by the network
+ * form) rather than a path: it has a colon and is not the name of a file.
+ */
+static int is_network_peer(const char *s)
+{
+    struct stat st;
+    return strchr(s, ':') != NULL && stat(s, &st) != 0;
+}
+
 int cmd_sync(cli_args_t *a)
 {
-    if (cli_need_args(a, 2, "sync DIR PEERDIR [--json]"))
+    if (cli_need_args(a, 2, "sync DIR PEERDIR|HOST:PORT [--json]"))
         return EXIT_USAGE;
+    if (is_network_peer(a->pos[1]))
+        return cli_sync_remote(a);
     cairn_store_t *store[2] = {NULL, NULL};
     int rc = 0; /* both stores are unlocked from the same secret sources */
     for (int k = 0; k < 2 && rc == 0; k++)

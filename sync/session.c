@@ -487,4 +487,5 @@ void cairn_sync_get_stats(const cairn_sync_t *s, cairn_sync_stats_t *out)
     out->duplicate = s->duplicate;
     out->pending = s->pending;
     out->rejected = s->rejected;
+    out->plans_out = s->turn.plans_out;
 }

@@ -279,8 +279,11 @@ static cairn_err_t run_pushes(cairn_turn_t *t, cairn_channel_t *ch, size_t limit
     cairn_err_t err = CAIRN_OK;
     while (err == CAIRN_OK && t->push_at < t->npush && cairn_channel_unsent(ch) < limit) {
         const cairn_push_t *p = &t->pushes[t->push_at];
-        if (t->cursor == NULL)
+        if (t->cursor == NULL) {
             err = cairn_cursor_open(t->store, p->plan, p->vec, p->nvec, &t->cursor);
+            if (err == CAIRN_OK && cairn_cursor_count(t->cursor) > 0)
+                t->plans_out++;
+        }
         size_t frames = ch->frames_out;
         /* Up to the next frame sent: then the limit is looked at again. */
         while (err == CAIRN_OK && ch->frames_out == frames) {

@@ -101,6 +101,7 @@ typedef struct cairn_turn {
     cairn_buf_t chg; /* the CHANGES frame being filled: its changes end to end */
     size_t *chg_len, nchg, cap_chg;
     uint64_t turns, changes_out, change_bytes_out, changes_in, change_bytes_in;
+    uint64_t plans_out; /* plans of which at least one change was pushed */
 } cairn_turn_t;
 
 /*

@@ -14,6 +14,7 @@
 #include "cairn/hlc.h"
 #include "cairn/identity.h"
 #include "cairn/ingest.h"
+#include "cairn/peers.h"
 #include "cairn/plan.h"
 #include "cairn/replica.h"
 #include "cairn/schema.h"

@@ -45,7 +45,8 @@ extern "C" {
     X(EBUSY, -22, "a write transaction is already open on this store handle")                      \
     X(ECONFLICT, -23, "another edit of this plan came first in the batch")                         \
     X(EPOISONED, -24, "an earlier write of this transaction failed: only abort remains")           \
-    X(ENOORG, -25, "the store belongs to no organisation")
+    X(ENOORG, -25, "the store belongs to no organisation")                                         \
+    X(ENET, -26, "network error: address in use or unavailable")
 
 typedef enum cairn_err {
 #define CAIRN_ERR_ENUM_(name, value, msg) CAIRN_##name = value,
@@ -64,7 +65,7 @@ typedef enum cairn_err {
 #endif
 
 /* Number of distinct error codes, CAIRN_OK included. */
-#define CAIRN_ERR_COUNT 26
+#define CAIRN_ERR_COUNT 27
 
 /*
  * A short human-readable sentence for err ("wrong passphrase or key file").

@@ -134,6 +134,16 @@ void cairn_store_close(cairn_store_t *store);
 cairn_err_t cairn_store_info(cairn_store_t *store, cairn_store_info_t *info);
 
 /*
+ * The number of the store's last committed write transaction, into *seq,
+ * counted across every process that has the store open: it grows by one
+ * with each commit that wrote something (a commit that wrote nothing leaves
+ * it). Takes no lock, opens no transaction: cheap enough to poll (the sync
+ * service does, to send a local edit made by the CLI at once). May run
+ * beside the writer thread. Errors: CAIRN_EINVAL, CAIRN_EIO.
+ */
+cairn_err_t cairn_store_commit_seq(cairn_store_t *store, uint64_t *seq);
+
+/*
  * Begin a transaction: write != 0 for a read-write one (at most one at a
  * time per store), 0 for a read-only snapshot. Finish it with
  * cairn_txn_commit() or cairn_txn_abort(), which both free it.

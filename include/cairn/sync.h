@@ -101,6 +101,7 @@ typedef struct cairn_sync_stats {
     uint64_t turns;                 /* control messages sent and received */
     uint64_t changes_in, changes_out;
     uint64_t applied, duplicate, pending, rejected; /* of changes_in, as work_done reported */
+    uint64_t plans_out;             /* plans of which changes were pushed */
 } cairn_sync_stats_t;
 
 /*

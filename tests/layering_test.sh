@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # layering_test.sh SRCDIR: the include rules between the layers, checked on the sources.
 #   - core/ and sync/ never include uv.h: only the service touches libuv;
-#   - cli/ includes no private header of core/ or sync/: it uses the public API
-#     (include/cairn/*.h) like any other program.
+#   - cli/ includes no private header of core/, sync/ or service/: it uses the
+#     public API (include/cairn/*.h) like any other program.
 # Prints every offending line and fails if there is one.
 set -euo pipefail
 src=${1:?usage: layering_test.sh SRCDIR}
@@ -17,8 +17,8 @@ if [ -n "$uv" ]; then
     bad=1
 fi
 
-# The private headers: every .h under core/ and sync/, by file name.
-private=$(cd core && ls *.h; cd ../sync && ls *.h)
+# The private headers: every .h under core/, sync/ and service/, by file name.
+private=$(cd core && ls *.h; cd ../sync && ls *.h; cd ../service && ls *.h)
 for h in $private; do
     [ -e "cli/$h" ] && continue # cli's own header of that name
     hits=$(grep -nE "^[[:space:]]*#[[:space:]]*include[[:space:]]*[<\"]([^>\"]*/)?${h//./\\.}[>\"]" \

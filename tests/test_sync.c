@@ -837,6 +837,24 @@ static void test_public_close(void)
 }
 
 /*
+ * A responder session of n[1] facing a hand-made peer n[0] (nz, its half of
+ * the channel), which has just sent one CHANGES frame holding its change c
+ * (a title of a new plan): that change is now the session's work.
+ */
+static void peer_sent_one_change(test_node_t n[2], uint8_t plan[CAIRN_PLAN_ID_BYTES],
+                                 one_change_t *c, cairn_sync_t **resp, cairn_noise_t *nz)
+{
+    uint8_t frame[2100];
+    world(n, 2, CLINICAL);
+    cairn_plan_id_new(plan);
+    test_title(n[0].store, plan, "from the peer");
+    CHECK_OK(cairn_plan_changes(n[0].store, plan, grab_change, c));
+    fake_peer(&n[0], n[1].store, resp, nz);
+    size_t f = changes_frame(frame, c);
+    send_plain(*resp, nz, frame, f); /* at t = 1000 ms */
+}
+
+/*
  * While received changes are outstanding work, nothing is in the store,
  * no later frame is processed (a PING waits for its PONG, a TURN for its
  * answer), and once the buffered input reaches the bound the session wants
@@ -845,18 +863,11 @@ static void test_public_close(void)
 static void test_backpressure(void)
 {
     test_node_t n[2];
-    world(n, 2, CLINICAL);
-    uint8_t plan[CAIRN_PLAN_ID_BYTES];
-    cairn_plan_id_new(plan);
-    test_title(n[0].store, plan, "from the peer");
+    uint8_t plan[CAIRN_PLAN_ID_BYTES], pl[8][8];
     one_change_t c;
-    CHECK_OK(cairn_plan_changes(n[0].store, plan, grab_change, &c));
     cairn_sync_t *resp;
     cairn_noise_t nz;
-    uint8_t pl[8][8], frame[2100];
-    fake_peer(&n[0], n[1].store, &resp, &nz);
-    size_t f = changes_frame(frame, &c);
-    send_plain(resp, &nz, frame, f);
+    peer_sent_one_change(n, plan, &c, &resp, &nz);
     const uint8_t ping[2] = {0x91, 3};
     send_plain(resp, &nz, ping, sizeof ping);
     const uint8_t turn[7] = {0x96, 2, 0x90, 0x90, 0x90, 0x90, 0x90}; /* asks nothing */
@@ -916,18 +927,11 @@ static void test_backpressure(void)
 static void test_slow_work_no_timeout(void)
 {
     test_node_t n[2];
-    world(n, 2, CLINICAL);
     uint8_t plan[CAIRN_PLAN_ID_BYTES];
-    cairn_plan_id_new(plan);
-    test_title(n[0].store, plan, "from the peer");
     one_change_t c;
-    CHECK_OK(cairn_plan_changes(n[0].store, plan, grab_change, &c));
     cairn_sync_t *resp;
     cairn_noise_t nz;
-    uint8_t frame[2100];
-    fake_peer(&n[0], n[1].store, &resp, &nz);
-    size_t f = changes_frame(frame, &c);
-    send_plain(resp, &nz, frame, f); /* at t = 1000 ms */
+    peer_sent_one_change(n, plan, &c, &resp, &nz);
     cairn_sync_work_t w;
     CHECK(cairn_sync_work(resp, &w) == 1);
     /* Two minutes with the work out: the session is still up. */
@@ -954,18 +958,12 @@ static void test_slow_work_no_timeout(void)
 static void test_work_errors(void)
 {
     test_node_t n[2];
-    world(n, 2, CLINICAL);
-    uint8_t plan[CAIRN_PLAN_ID_BYTES];
-    cairn_plan_id_new(plan);
-    test_title(n[0].store, plan, "from the peer");
+    uint8_t plan[CAIRN_PLAN_ID_BYTES], pl[8][8], frame[2100];
     one_change_t c;
-    CHECK_OK(cairn_plan_changes(n[0].store, plan, grab_change, &c));
     cairn_sync_t *resp;
     cairn_noise_t nz;
-    uint8_t pl[8][8], frame[2100];
+    peer_sent_one_change(n, plan, &c, &resp, &nz);
     size_t f = changes_frame(frame, &c);
-    fake_peer(&n[0], n[1].store, &resp, &nz);
-    send_plain(resp, &nz, frame, f);
     cairn_sync_work_t w;
     CHECK(cairn_sync_work(resp, &w) == 1);
     CHECK_OK(cairn_sync_work_done(resp, CAIRN_ENOSPC, NULL));

@@ -18,6 +18,10 @@
 #include "unlock.h"
 
 #define EXIT_USAGE 2
+/* Exit statuses of a sync session, both forms (docs/cli.md). */
+#define EXIT_PARTIAL 3     /* began, did not complete: what arrived is kept, run again */
+#define EXIT_UNREACHABLE 4 /* no connection */
+#define EXIT_REFUSED 5     /* authentication or roster */
 
 /* Lowercase hex of n bytes: 2n digits and a NUL. */
 #define CLI_HEX(n) (2 * (n) + 1)

@@ -356,11 +356,6 @@ int cmd_serve(cli_args_t *a)
 
 /* ---- sync DIR HOST:PORT -------------------------------------------------------------------- */
 
-/* Exit statuses of a network sync (docs/cli.md). */
-#define EXIT_PARTIAL 3     /* began, did not complete: what arrived is kept, run again */
-#define EXIT_UNREACHABLE 4 /* no connection */
-#define EXIT_REFUSED 5     /* authentication or roster */
-
 typedef struct progress {
     int tty;
     uint64_t last_ms;

@@ -15,7 +15,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define EXIT_SESSION 3 /* the session closed before the replicas were in sync */
 
 static int live(const cairn_sync_t *s)
 {
@@ -147,7 +146,11 @@ int cmd_sync(cli_args_t *a)
             cairn_close_reason_t why = cairn_sync_close_reason(
                 cairn_sync_state(s[0]) == CAIRN_SYNC_CLOSED ? s[0] : s[1]);
             fprintf(stderr, "cairn: sync: the session closed: %s\n", cairn_close_reason_name(why));
-            rc = EXIT_SESSION;
+            /* As the network form: refused by authentication or the roster, else partial. */
+            rc = why == CAIRN_CLOSE_AUTH || why == CAIRN_CLOSE_UNKNOWN_PEER ||
+                         why == CAIRN_CLOSE_VERSION
+                     ? EXIT_REFUSED
+                     : EXIT_PARTIAL;
         }
     }
     cairn_sync_free(s[0]);

@@ -43,7 +43,7 @@ struct cairn_async {
 static cairn_err_t load_clock(cairn_store_t *store, cairn_txn_t *txn)
 {
     cairn_buf_t buf = CAIRN_BUF_INIT;
-    cairn_err_t err = cairn_meta_get(txn, meta_clock, &buf);
+    cairn_err_t err = cairn__meta_get(txn, meta_clock, &buf);
     if (err == CAIRN_OK && buf.len == 8) {
         cairn_hlc_t h = cairn_be64_load(buf.data);
         if (h > store->clock.last)
@@ -62,7 +62,7 @@ static cairn_err_t save_clock(cairn_batch_t *b)
     if (h == b->clock_at_begin)
         return CAIRN_OK;
     cairn_be64_store(v, h);
-    return cairn_meta_put(b->txn, meta_clock, v, sizeof v);
+    return cairn__meta_put(b->txn, meta_clock, v, sizeof v);
 }
 
 /* ---- begin, abort ------------------------------------------------------------ */
@@ -75,11 +75,11 @@ cairn_err_t cairn_batch_begin(cairn_store_t *store, cairn_batch_t **out)
     if (b == NULL)
         return CAIRN_ENOMEM;
     b->store = store;
-    cairn_err_t err = cairn_kv_begin(&store->kv, 1, &b->txn);
+    cairn_err_t err = cairn__kv_begin(&store->kv, 1, &b->txn);
     if (err == CAIRN_OK)
         err = load_clock(store, b->txn);
     if (err == CAIRN_OK)
-        err = cairn_pipeline_init(&b->pipe, store, b->txn);
+        err = cairn__pipeline_init(&b->pipe, store, b->txn);
     b->clock_at_begin = store->clock.last;
     if (err != CAIRN_OK) {
         cairn_batch_abort(b);
@@ -95,9 +95,9 @@ static void asyncs_release(cairn_batch_t *b)
     for (size_t i = 0; i < b->nasync; i++) {
         cairn_async_t *a = b->asyncs[i];
         if (!a->finished)
-            cairn_signer_wait(&b->store->signer, &a->job);
+            cairn__signer_wait(&b->store->signer, &a->job);
         cairn_change_free(a->job.out);
-        cairn_ops_release(a->ops, a->nops);
+        cairn__ops_release(a->ops, a->nops);
         free(a->deps);
         free(a);
     }
@@ -111,7 +111,7 @@ static void asyncs_release(cairn_batch_t *b)
 static void batch_free(cairn_batch_t *b)
 {
     asyncs_release(b); /* the signer's threads belong to the store and outlive the batch */
-    cairn_pipeline_free(&b->pipe); /* cached states read through the transaction */
+    cairn__pipeline_free(&b->pipe); /* cached states read through the transaction */
     if (b->txn != NULL)
         cairn_txn_abort(b->txn);
     free(b);
@@ -148,20 +148,20 @@ static cairn_err_t verdict_error(cairn_reason_t reason)
     }
 }
 
-cairn_err_t cairn_batch_apply_local(cairn_batch_t *b, const cairn_change_t *c)
+cairn_err_t cairn__batch_apply_local(cairn_batch_t *b, const cairn_change_t *c)
 {
     cairn_ingest_result_t res = {0};
-    cairn_err_t err = cairn_pipeline_process(&b->pipe, c, &res);
+    cairn_err_t err = cairn__pipeline_process(&b->pipe, c, &res);
     if (err != CAIRN_OK || res.verdict != CAIRN_REJECTED)
         return err;
     b->last_reason = res.reason;
     return verdict_error(res.reason);
 }
 
-cairn_err_t cairn_batch_precheck_local(cairn_batch_t *b, const cairn_change_t *view)
+cairn_err_t cairn__batch_precheck_local(cairn_batch_t *b, const cairn_change_t *view)
 {
     cairn_err_t err = CAIRN_OK;
-    cairn_reason_t why = cairn_pipeline_precheck(&b->pipe, view, &err);
+    cairn_reason_t why = cairn__pipeline_precheck(&b->pipe, view, &err);
     if (err != CAIRN_OK || why == CAIRN_REASON_NONE)
         return err;
     b->last_reason = why;
@@ -206,14 +206,14 @@ static cairn_err_t index_put(cairn_batch_t *b, cairn_async_t *a)
     return CAIRN_OK;
 }
 
-cairn_err_t cairn_batch_sign_async(cairn_batch_t *b, const cairn_change_draft_t *d,
-                                   const uint8_t *sk, cairn_op_t *ops)
+cairn_err_t cairn__batch_sign_async(cairn_batch_t *b, const cairn_change_draft_t *d,
+                                    const uint8_t *sk, cairn_op_t *ops)
 {
     cairn_store_t *store = b->store;
     cairn_async_t *a = NULL;
     cairn_err_t err = CAIRN_OK;
     if (!store->signer_on) { /* started once per open store, stopped at close */
-        err = cairn_signer_start(&store->signer);
+        err = cairn__signer_start(&store->signer);
         store->signer_on = err == CAIRN_OK;
     }
     if (err == CAIRN_OK)
@@ -230,7 +230,7 @@ cairn_err_t cairn_batch_sign_async(cairn_batch_t *b, const cairn_change_draft_t 
         if (a != NULL)
             free(a->deps);
         free(a);
-        cairn_ops_release(ops, d->nops);
+        cairn__ops_release(ops, d->nops);
         return err;
     }
     if (d->ndeps > 0)
@@ -247,19 +247,19 @@ cairn_err_t cairn_batch_sign_async(cairn_batch_t *b, const cairn_change_draft_t 
     a->job.sk = sk;
     b->asyncs[b->nasync++] = a;
     b->unsettled++;
-    cairn_signer_submit(&store->signer, &a->job);
+    cairn__signer_submit(&store->signer, &a->job);
     return CAIRN_OK;
 }
 
 /* Wait for a's signature and ingest its change; a failure fails the batch. */
 static cairn_err_t async_finish(cairn_batch_t *b, cairn_async_t *a)
 {
-    cairn_signer_wait(&b->store->signer, &a->job);
+    cairn__signer_wait(&b->store->signer, &a->job);
     a->finished = 1;
     b->unsettled--;
     cairn_err_t err = a->job.err;
     if (err == CAIRN_OK)
-        err = cairn_batch_apply_local(b, a->job.out);
+        err = cairn__batch_apply_local(b, a->job.out);
     cairn_change_free(a->job.out);
     a->job.out = NULL;
     if (err != CAIRN_OK && b->pipe.failed == CAIRN_OK)
@@ -276,13 +276,13 @@ static cairn_async_t *async_of(const cairn_batch_t *b, const uint8_t *plan)
     return a != NULL && !a->finished ? a : NULL;
 }
 
-cairn_err_t cairn_batch_settle_plan(cairn_batch_t *b, const uint8_t *plan)
+cairn_err_t cairn__batch_settle_plan(cairn_batch_t *b, const uint8_t *plan)
 {
     cairn_async_t *a = async_of(b, plan);
     return a != NULL ? async_finish(b, a) : CAIRN_OK;
 }
 
-int cairn_batch_plan_busy(const cairn_batch_t *b, const uint8_t *plan)
+int cairn__batch_plan_busy(const cairn_batch_t *b, const uint8_t *plan)
 {
     return async_of(b, plan) != NULL;
 }
@@ -321,7 +321,7 @@ cairn_err_t cairn_batch_ingest(cairn_batch_t *b, const uint8_t *const *bytes, co
     cairn_err_t err = res == NULL ? CAIRN_ENOMEM : settle_all(b);
     cairn_ingest_stats_t before = b->pipe.stats; /* after the batch's own edits went in */
     if (err == CAIRN_OK)
-        err = cairn_pipeline_run(&b->pipe, bytes, lens, n, res);
+        err = cairn__pipeline_run(&b->pipe, bytes, lens, n, res);
     if (stats != NULL)
         stats_sub(stats, &b->pipe.stats, &before);
     if (res != results)
@@ -350,10 +350,10 @@ static cairn_err_t rebuild_in_batch(cairn_batch_t *b, const uint8_t *plan)
     const cairn_org_t *org = &b->store->org;
     cairn_plan_state_t *roster = NULL, *st = NULL;
     cairn_err_t err =
-        org->has ? cairn_cache_plan(&b->pipe.cache, org->roster_plan, &roster) : CAIRN_OK;
+        org->has ? cairn__cache_plan(&b->pipe.cache, org->roster_plan, &roster) : CAIRN_OK;
     if (err == CAIRN_OK)
-        err = cairn_rebuild(b->txn, org, roster, plan, &st);
-    return err == CAIRN_OK ? cairn_cache_put_rebuilt(&b->pipe.cache, st) : err;
+        err = cairn__rebuild(b->txn, org, roster, plan, &st);
+    return err == CAIRN_OK ? cairn__cache_put_rebuilt(&b->pipe.cache, st) : err;
 }
 
 typedef struct reeval_ctx {
@@ -368,11 +368,11 @@ static int find_affected(void *ctx, const cairn_plan_state_t *h)
 {
     reeval_ctx_t *r = ctx;
     const cairn_pipeline_t *p = &r->b->pipe;
-    if (cairn_org_is_roster(&r->b->store->org, h->plan))
+    if (cairn__org_is_roster(&r->b->store->org, h->plan))
         return 0;
     for (size_t k = 0; k < p->nreeval; k++) {
         int found = 0;
-        r->err = cairn_log_has_author(r->b->txn, h->plan, p->reeval[k], &found);
+        r->err = cairn__log_has_author(r->b->txn, h->plan, p->reeval[k], &found);
         if (r->err != CAIRN_OK)
             return 1;
         if (!found)
@@ -396,7 +396,7 @@ static int find_affected(void *ctx, const cairn_plan_state_t *h)
 static cairn_err_t reevaluate(cairn_batch_t *b)
 {
     reeval_ctx_t r = {b, NULL, 0, 0, CAIRN_OK};
-    cairn_err_t err = cairn_headers_each(b->txn, find_affected, &r);
+    cairn_err_t err = cairn__headers_each(b->txn, find_affected, &r);
     if (err == CAIRN_OK)
         err = r.err;
     for (size_t i = 0; i < r.n && err == CAIRN_OK; i++)
@@ -414,14 +414,14 @@ cairn_err_t cairn_batch_commit(cairn_batch_t *b)
     if (err == CAIRN_OK && b->pipe.nreeval > 0)
         err = reevaluate(b);
     if (err == CAIRN_OK)
-        err = cairn_cache_flush(&b->pipe.cache);
+        err = cairn__cache_flush(&b->pipe.cache);
     if (err == CAIRN_OK)
         err = save_clock(b);
     if (err != CAIRN_OK) {
         cairn_batch_abort(b);
         return err;
     }
-    cairn_pipeline_free(&b->pipe); /* cached states read through the transaction */
+    cairn__pipeline_free(&b->pipe); /* cached states read through the transaction */
     err = cairn_txn_commit(b->txn);
     b->txn = NULL;
     if (err != CAIRN_OK)
@@ -442,7 +442,7 @@ cairn_err_t cairn_plan_rebuild(cairn_store_t *store, const uint8_t plan[CAIRN_PL
     cairn_plan_state_t *st = NULL;
     err = rebuild_in_batch(b, plan);
     if (err == CAIRN_OK)
-        err = cairn_cache_plan(&b->pipe.cache, plan, &st);
+        err = cairn__cache_plan(&b->pipe.cache, plan, &st);
     if (err == CAIRN_OK && digest != NULL)
         cairn_plan_state_digest(st, digest);
     return err == CAIRN_OK ? cairn_batch_commit(b) : (cairn_batch_abort(b), err);

@@ -37,13 +37,13 @@ struct cairn_batch {
  * error (CAIRN_EDENIED for the roster's reasons, CAIRN_ETOOBIG, else
  * CAIRN_EINVAL), its reason kept for cairn_batch_last_reason().
  */
-cairn_err_t cairn_batch_apply_local(cairn_batch_t *b, const cairn_change_t *c);
+cairn_err_t cairn__batch_apply_local(cairn_batch_t *b, const cairn_change_t *c);
 
 /*
  * The checks of ingest that need no signature, on view (an unsigned
- * change): CAIRN_OK, or the error cairn_batch_apply_local would give.
+ * change): CAIRN_OK, or the error cairn__batch_apply_local would give.
  */
-cairn_err_t cairn_batch_precheck_local(cairn_batch_t *b, const cairn_change_t *view);
+cairn_err_t cairn__batch_precheck_local(cairn_batch_t *b, const cairn_change_t *view);
 
 /*
  * Sign draft with sk (the store's identity, which outlives the batch) on
@@ -51,13 +51,13 @@ cairn_err_t cairn_batch_precheck_local(cairn_batch_t *b, const cairn_change_t *v
  * batch commits. Takes ops (d->ops, d->nops of them, built by an edit) and
  * copies plan, prev and deps. A failure to ingest it fails the batch.
  */
-cairn_err_t cairn_batch_sign_async(cairn_batch_t *b, const cairn_change_draft_t *d,
-                                   const uint8_t *sk, cairn_op_t *ops);
+cairn_err_t cairn__batch_sign_async(cairn_batch_t *b, const cairn_change_draft_t *d,
+                                    const uint8_t *sk, cairn_op_t *ops);
 
 /* Ingest plan's change being signed in the background, if there is one. */
-cairn_err_t cairn_batch_settle_plan(cairn_batch_t *b, const uint8_t *plan);
+cairn_err_t cairn__batch_settle_plan(cairn_batch_t *b, const uint8_t *plan);
 
 /* Whether plan has a change being signed in the background. */
-int cairn_batch_plan_busy(const cairn_batch_t *b, const uint8_t *plan);
+int cairn__batch_plan_busy(const cairn_batch_t *b, const uint8_t *plan);
 
 #endif

@@ -7,10 +7,10 @@
  */
 #include "cairn/bundle.h"
 
-#include "store_int.h"
 #include "fsio.h"
 #include "grow.h"
 #include "pkeys.h"
+#include "store_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -92,12 +92,12 @@ static cairn_err_t seal_and_write(const frames_t *f, const uint8_t *recipient, c
     memcpy(out, magic, sizeof magic);
     out[sizeof magic] = BUNDLE_VERSION;
     memcpy(out + sizeof magic + 1, recipient, 32);
-    cairn_err_t err = crypto_box_seal(out + HEADER_BYTES, f->buf.data ? f->buf.data : out, f->buf.len,
-                                      curve_pk) == 0
+    cairn_err_t err = crypto_box_seal(out + HEADER_BYTES, f->buf.data ? f->buf.data : out,
+                                      f->buf.len, curve_pk) == 0
                           ? CAIRN_OK
                           : CAIRN_ECRYPTO;
     if (err == CAIRN_OK)
-        err = cairn_write_file_durable(path, out, total, 0);
+        err = cairn__write_file_durable(path, out, total, 0);
     free(out);
     return err;
 }
@@ -150,9 +150,9 @@ static cairn_err_t read_file(const char *path, cairn_buf_t *out)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return errno == ENOENT ? CAIRN_ENOTFOUND : cairn_err_from_errno(errno);
+        return errno == ENOENT ? CAIRN_ENOTFOUND : cairn__err_from_errno(errno);
     struct stat st;
-    cairn_err_t err = fstat(fd, &st) == 0 ? CAIRN_OK : cairn_err_from_errno(errno);
+    cairn_err_t err = fstat(fd, &st) == 0 ? CAIRN_OK : cairn__err_from_errno(errno);
     if (err == CAIRN_OK && (uint64_t)st.st_size > CAIRN_BUNDLE_MAX_BYTES)
         err = CAIRN_ETOOBIG;
     if (err == CAIRN_OK && (size_t)st.st_size < HEADER_BYTES + crypto_box_SEALBYTES)
@@ -160,7 +160,7 @@ static cairn_err_t read_file(const char *path, cairn_buf_t *out)
     if (err == CAIRN_OK)
         err = cairn_buf_reserve(out, (size_t)st.st_size);
     if (err == CAIRN_OK)
-        err = cairn_read_exact(fd, out->data, (size_t)st.st_size);
+        err = cairn__read_exact(fd, out->data, (size_t)st.st_size);
     if (err == CAIRN_ECORRUPT)
         err = CAIRN_EMALFORMED; /* shorter than it said: truncated */
     if (err == CAIRN_OK)
@@ -185,8 +185,9 @@ static cairn_err_t open_sealed(cairn_store_t *store, const cairn_buf_t *file, ca
     size_t sealed_len = file->len - HEADER_BYTES;
     size_t plain_len = sealed_len - crypto_box_SEALBYTES;
     cairn_err_t err = cairn_buf_reserve(plain, plain_len ? plain_len : 1);
-    if (err == CAIRN_OK && (crypto_sign_ed25519_pk_to_curve25519(curve_pk, store->public_key) != 0 ||
-                            crypto_sign_ed25519_sk_to_curve25519(curve_sk, store->identity_sk) != 0))
+    if (err == CAIRN_OK &&
+        (crypto_sign_ed25519_pk_to_curve25519(curve_pk, store->public_key) != 0 ||
+         crypto_sign_ed25519_sk_to_curve25519(curve_sk, store->identity_sk) != 0))
         err = CAIRN_ECRYPTO;
     if (err == CAIRN_OK && crypto_box_seal_open(plain->data, file->data + HEADER_BYTES, sealed_len,
                                                 curve_pk, curve_sk) != 0)
@@ -237,8 +238,7 @@ static void stats_add(cairn_ingest_stats_t *sum, const cairn_ingest_stats_t *s)
     sum->verified += s->verified;
 }
 
-cairn_err_t cairn_bundle_import(cairn_store_t *store, const char *path,
-                                cairn_ingest_stats_t *stats)
+cairn_err_t cairn_bundle_import(cairn_store_t *store, const char *path, cairn_ingest_stats_t *stats)
 {
     if (store == NULL || path == NULL)
         return CAIRN_EINVAL;

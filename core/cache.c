@@ -58,12 +58,12 @@ static cairn_err_t slot_of(cairn_cache_t *c, const uint8_t *plan, cairn_cache_sl
     return CAIRN_OK;
 }
 
-cairn_err_t cairn_cache_plan(cairn_cache_t *c, const uint8_t *plan, cairn_plan_state_t **out)
+cairn_err_t cairn__cache_plan(cairn_cache_t *c, const uint8_t *plan, cairn_plan_state_t **out)
 {
     cairn_cache_slot_t *s;
     cairn_err_t err = slot_of(c, plan, &s);
     if (err == CAIRN_OK && s->st == NULL) {
-        err = cairn_state_load(c->txn, plan, &s->st);
+        err = cairn__state_load(c->txn, plan, &s->st);
         c->used += err == CAIRN_OK;
     }
     if (err == CAIRN_OK)
@@ -71,7 +71,7 @@ cairn_err_t cairn_cache_plan(cairn_cache_t *c, const uint8_t *plan, cairn_plan_s
     return err;
 }
 
-void cairn_cache_mark_dirty(cairn_cache_t *c, const uint8_t *plan)
+void cairn__cache_mark_dirty(cairn_cache_t *c, const uint8_t *plan)
 {
     if (c->cap == 0)
         return;
@@ -80,7 +80,7 @@ void cairn_cache_mark_dirty(cairn_cache_t *c, const uint8_t *plan)
         s->dirty = 1;
 }
 
-cairn_err_t cairn_cache_put_rebuilt(cairn_cache_t *c, cairn_plan_state_t *st)
+cairn_err_t cairn__cache_put_rebuilt(cairn_cache_t *c, cairn_plan_state_t *st)
 {
     cairn_cache_slot_t *s;
     cairn_err_t err = slot_of(c, st->plan, &s);
@@ -96,20 +96,20 @@ cairn_err_t cairn_cache_put_rebuilt(cairn_cache_t *c, cairn_plan_state_t *st)
     return CAIRN_OK;
 }
 
-cairn_err_t cairn_cache_flush(cairn_cache_t *c)
+cairn_err_t cairn__cache_flush(cairn_cache_t *c)
 {
     cairn_err_t err = CAIRN_OK;
     for (size_t i = 0; i < c->cap && err == CAIRN_OK; i++) {
         cairn_cache_slot_t *s = &c->slots[i];
         if (s->st != NULL && s->rebuilt)
-            err = cairn_state_replace(c->txn, s->st);
+            err = cairn__state_replace(c->txn, s->st);
         else if (s->st != NULL && s->dirty)
-            err = cairn_state_flush(c->txn, s->st);
+            err = cairn__state_flush(c->txn, s->st);
     }
     return err;
 }
 
-void cairn_cache_free(cairn_cache_t *c)
+void cairn__cache_free(cairn_cache_t *c)
 {
     for (size_t i = 0; i < c->cap; i++)
         cairn_plan_state_free(c->slots[i].st);

@@ -25,18 +25,18 @@ typedef struct cairn_cache {
 } cairn_cache_t;
 
 /* The state of plan (loaded, or empty for a plan never seen, on first use). */
-cairn_err_t cairn_cache_plan(cairn_cache_t *c, const uint8_t *plan, cairn_plan_state_t **out);
+cairn_err_t cairn__cache_plan(cairn_cache_t *c, const uint8_t *plan, cairn_plan_state_t **out);
 
 /* Mark plan's state (in the cache) to be written back. */
-void cairn_cache_mark_dirty(cairn_cache_t *c, const uint8_t *plan);
+void cairn__cache_mark_dirty(cairn_cache_t *c, const uint8_t *plan);
 
 /* Put st, a complete state rebuilt from the log, in place of plan's; takes st. */
-cairn_err_t cairn_cache_put_rebuilt(cairn_cache_t *c, cairn_plan_state_t *st);
+cairn_err_t cairn__cache_put_rebuilt(cairn_cache_t *c, cairn_plan_state_t *st);
 
 /* Write back every dirty state (rebuilt ones replace all their rows). */
-cairn_err_t cairn_cache_flush(cairn_cache_t *c);
+cairn_err_t cairn__cache_flush(cairn_cache_t *c);
 
 /* Free every state (before the transaction ends: lazy states read through it). */
-void cairn_cache_free(cairn_cache_t *c);
+void cairn__cache_free(cairn_cache_t *c);
 
 #endif

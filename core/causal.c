@@ -54,7 +54,7 @@ static size_t heap_pop(size_t *h, size_t *len)
     }
 }
 
-cairn_err_t cairn_topo_order(size_t n, cairn_edge_t *e, size_t nedges, size_t *order)
+cairn_err_t cairn__topo_order(size_t n, cairn_edge_t *e, size_t nedges, size_t *order)
 {
     size_t *indeg = calloc(n ? n : 1, sizeof *indeg), *first = malloc((n + 1) * sizeof *first);
     size_t *heap = malloc((n ? n : 1) * sizeof *heap), hlen = 0, done = 0;
@@ -104,9 +104,9 @@ static cairn_err_t edge_add(size_t from, size_t to, cairn_edge_t **e, size_t *n,
     return err;
 }
 
-cairn_err_t cairn_causal_edges(const cairn_change_t *c, size_t to,
-                               size_t (*find)(void *ctx, const uint8_t *id), void *ctx,
-                               cairn_edge_t **e, size_t *n, size_t *cap)
+cairn_err_t cairn__causal_edges(const cairn_change_t *c, size_t to,
+                                size_t (*find)(void *ctx, const uint8_t *id), void *ctx,
+                                cairn_edge_t **e, size_t *n, size_t *cap)
 {
     cairn_err_t err = CAIRN_OK;
     size_t j;
@@ -164,7 +164,7 @@ static size_t find_rank(void *ctx, const uint8_t *id)
     return SIZE_MAX;
 }
 
-cairn_err_t cairn_causal_order(cairn_change_t *const *cs, size_t n, size_t *order)
+cairn_err_t cairn__causal_order(cairn_change_t *const *cs, size_t n, size_t *order)
 {
     size_t m = n ? n : 1;
     sorter_t s = {cs, malloc(m * sizeof(size_t)), malloc(m * sizeof(size_t)), n};
@@ -180,9 +180,9 @@ cairn_err_t cairn_causal_order(cairn_change_t *const *cs, size_t n, size_t *orde
             s.rank[by_clock[r]] = r;
     }
     for (size_t i = 0; i < n && err == CAIRN_OK; i++)
-        err = cairn_causal_edges(cs[i], s.rank[i], find_rank, &s, &e, &nedges, &cap);
+        err = cairn__causal_edges(cs[i], s.rank[i], find_rank, &s, &e, &nedges, &cap);
     if (err == CAIRN_OK)
-        err = cairn_topo_order(n, e, nedges, order); /* ranks, in order */
+        err = cairn__topo_order(n, e, nedges, order); /* ranks, in order */
     for (size_t i = 0; i < n && err == CAIRN_OK; i++)
         order[i] = by_clock[order[i]];
     free(s.rank);

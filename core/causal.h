@@ -19,7 +19,7 @@ typedef struct cairn_edge {
  * nodes numbered in (HLC, id) order come out in that order wherever it is
  * causal. CAIRN_ENOMEM only.
  */
-cairn_err_t cairn_topo_order(size_t n, cairn_edge_t *edges, size_t nedges, size_t *order);
+cairn_err_t cairn__topo_order(size_t n, cairn_edge_t *edges, size_t nedges, size_t *order);
 
 /*
  * Fill order[0..n) with the indices of cs so that every change comes after
@@ -27,15 +27,15 @@ cairn_err_t cairn_topo_order(size_t n, cairn_edge_t *edges, size_t nedges, size_
  * the lower (HLC, id) first, so the order is the same on every node.
  * References to changes outside cs are ignored. CAIRN_ENOMEM only.
  */
-cairn_err_t cairn_causal_order(cairn_change_t *const *cs, size_t n, size_t *order);
+cairn_err_t cairn__causal_order(cairn_change_t *const *cs, size_t n, size_t *order);
 
 /*
  * The edges from the changes that c (node to) names to c: for each id c
  * names that find(ctx, id) maps to a node (not SIZE_MAX, not to itself),
  * appended to *edges (grown as needed; *n and *cap updated).
  */
-cairn_err_t cairn_causal_edges(const cairn_change_t *c, size_t to,
-                               size_t (*find)(void *ctx, const uint8_t *id), void *ctx,
-                               cairn_edge_t **edges, size_t *n, size_t *cap);
+cairn_err_t cairn__causal_edges(const cairn_change_t *c, size_t to,
+                                size_t (*find)(void *ctx, const uint8_t *id), void *ctx,
+                                cairn_edge_t **edges, size_t *n, size_t *cap);
 
 #endif

@@ -89,7 +89,7 @@ static void pack_op(msgpack_packer *pk, const cairn_op_t *op, size_t *str_at)
     msgpack_pack_array(pk, 6);
     msgpack_pack_uint8(pk, (uint8_t)op->kind);
     msgpack_pack_uint16(pk, op->etype);
-    cairn_mp_pack_bin(pk, op->eid, CAIRN_ENTITY_ID_BYTES);
+    cairn__mp_pack_bin(pk, op->eid, CAIRN_ENTITY_ID_BYTES);
     msgpack_pack_uint16(pk, op->field);
     if (str_at != NULL && op->value.type == CAIRN_VALUE_STR) {
         msgpack_pack_str(pk, op->value.len);
@@ -100,7 +100,7 @@ static void pack_op(msgpack_packer *pk, const cairn_op_t *op, size_t *str_at)
     }
     msgpack_pack_array(pk, op->npred);
     for (size_t i = 0; i < op->npred; i++)
-        cairn_mp_pack_bin(pk, op->pred[i].bytes, CAIRN_OP_ID_BYTES);
+        cairn__mp_pack_bin(pk, op->pred[i].bytes, CAIRN_OP_ID_BYTES);
 }
 
 /* Encode c's fields; with_sig adds the ninth, the signature. str_at: see pack_op. */
@@ -108,22 +108,22 @@ static void pack_change(msgpack_packer *pk, const cairn_change_t *c, int with_si
 {
     msgpack_pack_array(pk, with_sig ? FIELDS_ALL : FIELDS_SIGNED);
     msgpack_pack_uint8(pk, CAIRN_CHANGE_FORMAT);
-    cairn_mp_pack_bin(pk, c->plan, CAIRN_PLAN_ID_BYTES);
-    cairn_mp_pack_bin(pk, c->author, sizeof c->author);
+    cairn__mp_pack_bin(pk, c->plan, CAIRN_PLAN_ID_BYTES);
+    cairn__mp_pack_bin(pk, c->author, sizeof c->author);
     msgpack_pack_uint64(pk, c->seq);
     if (c->has_prev)
-        cairn_mp_pack_bin(pk, c->prev, CAIRN_CHANGE_ID_BYTES);
+        cairn__mp_pack_bin(pk, c->prev, CAIRN_CHANGE_ID_BYTES);
     else
         msgpack_pack_nil(pk);
     msgpack_pack_array(pk, c->ndeps);
     for (size_t i = 0; i < c->ndeps; i++)
-        cairn_mp_pack_bin(pk, c->deps[i], CAIRN_CHANGE_ID_BYTES);
+        cairn__mp_pack_bin(pk, c->deps[i], CAIRN_CHANGE_ID_BYTES);
     msgpack_pack_uint64(pk, c->hlc);
     msgpack_pack_array(pk, c->nops);
     for (size_t i = 0; i < c->nops; i++)
         pack_op(pk, &c->ops[i], str_at ? &str_at[i] : NULL);
     if (with_sig)
-        cairn_mp_pack_bin(pk, c->sig, CAIRN_SIGNATURE_BYTES);
+        cairn__mp_pack_bin(pk, c->sig, CAIRN_SIGNATURE_BYTES);
 }
 
 /* The digest the author signs: over the encoding of the first 8 fields. */
@@ -179,14 +179,14 @@ static cairn_err_t check_value(const msgpack_object *o)
     case MSGPACK_OBJECT_NIL:
     case MSGPACK_OBJECT_POSITIVE_INTEGER:
         return (o->type == MSGPACK_OBJECT_NIL || o->via.u64 <= INT64_MAX) ? CAIRN_OK
-                                                                           : CAIRN_EMALFORMED;
+                                                                          : CAIRN_EMALFORMED;
     case MSGPACK_OBJECT_NEGATIVE_INTEGER:
         return CAIRN_OK;
     case MSGPACK_OBJECT_STR:
         if (o->via.str.size > CAIRN_VALUE_STR_MAX)
             return CAIRN_ETOOBIG;
         return utf8_valid((const uint8_t *)o->via.str.ptr, o->via.str.size) ? CAIRN_OK
-                                                                             : CAIRN_EMALFORMED;
+                                                                            : CAIRN_EMALFORMED;
     default:
         return CAIRN_EMALFORMED;
     }
@@ -379,7 +379,7 @@ cairn_err_t cairn_change_decode(const uint8_t *bytes, size_t len, cairn_change_t
         return CAIRN_EMALFORMED;
 
     /* Change, op, pred: three levels of nesting at most. */
-    cairn_err_t err = cairn_mp_prescan(bytes, len, 4);
+    cairn_err_t err = cairn__mp_prescan(bytes, len, 4);
     if (err != CAIRN_OK)
         return err;
     msgpack_unpacked up;
@@ -588,8 +588,8 @@ cairn_err_t cairn_change_create(const cairn_change_draft_t *d, const uint8_t *sk
         } else {
             uint8_t digest[32];
             signing_digest((const uint8_t *)sb.data, sb.size, digest);
-            crypto_sign_detached((uint8_t *)sb.data + sb.size - CAIRN_SIGNATURE_BYTES, NULL,
-                                 digest, sizeof digest, sk);
+            crypto_sign_detached((uint8_t *)sb.data + sb.size - CAIRN_SIGNATURE_BYTES, NULL, digest,
+                                 sizeof digest, sk);
             memcpy(tmp.sig, (uint8_t *)sb.data + sb.size - CAIRN_SIGNATURE_BYTES,
                    CAIRN_SIGNATURE_BYTES);
             *out = build_own(&tmp, (const uint8_t *)sb.data, sb.size, str_at);

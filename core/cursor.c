@@ -103,7 +103,7 @@ static int send_all(open_ctx_t *o, const cairn_vec_entry_t *p)
         return 1;
     if (p->max_seq > mine_max)
         return 0; /* it is ahead: it will find out from our vector if we went astray */
-    int rc = cairn_log_has(o->txn, o->cur->plan, p->head);
+    int rc = cairn__log_has(o->txn, o->cur->plan, p->head);
     if (rc < 0)
         o->err = (cairn_err_t)rc;
     return rc == 0;
@@ -229,14 +229,14 @@ static cairn_err_t order_causally(cairn_txn_t *txn, cairn_cursor_t *cur)
     /* Edges between item indices, as selected; clocks from the changes themselves. */
     for (size_t i = 0; i < n && err == CAIRN_OK; i++) {
         cairn_change_t *c = NULL;
-        err = cairn_log_bytes(txn, cur->plan, cur->items[i].id, &buf);
+        err = cairn__log_bytes(txn, cur->plan, cur->items[i].id, &buf);
         if (err == CAIRN_ENOTFOUND)
             err = CAIRN_ECORRUPT; /* indexed in the log, so it was applied */
         if (err == CAIRN_OK && cairn_change_decode(buf.data, buf.len, &c) != CAIRN_OK)
             err = CAIRN_ECORRUPT;
         if (err == CAIRN_OK) {
             cur->items[i].hlc = c->hlc;
-            err = cairn_causal_edges(c, i, find_item, &b, &e, &nedges, &cap);
+            err = cairn__causal_edges(c, i, find_item, &b, &e, &nedges, &cap);
         }
         cairn_change_free(c);
     }
@@ -247,7 +247,7 @@ static cairn_err_t order_causally(cairn_txn_t *txn, cairn_cursor_t *cur)
             rank[by_clock[r]] = r;
         for (size_t k = 0; k < nedges; k++)
             e[k] = (cairn_edge_t){rank[e[k].from], rank[e[k].to]};
-        err = cairn_topo_order(n, e, nedges, order);
+        err = cairn__topo_order(n, e, nedges, order);
     }
     if (err == CAIRN_OK) {
         for (size_t i = 0; i < n; i++)
@@ -279,12 +279,12 @@ cairn_err_t cairn_cursor_open(cairn_store_t *store, const uint8_t plan[CAIRN_PLA
         return CAIRN_ENOMEM;
     o.cur->store = store;
     memcpy(o.cur->plan, plan, CAIRN_PLAN_ID_BYTES);
-    cairn_err_t err = cairn_kv_begin(&store->kv, 0, &o.txn);
+    cairn_err_t err = cairn__kv_begin(&store->kv, 0, &o.txn);
     if (err != CAIRN_OK)
         goto out;
     uint8_t prefix[CAIRN_PK_PREFIX];
     cairn_pk_prefix(prefix, plan, CAIRN_PK_LOG);
-    err = cairn_db_scan(o.txn, CAIRN_DB_PLANS, prefix, sizeof prefix, on_log_key, &o);
+    err = cairn__db_scan(o.txn, CAIRN_DB_PLANS, prefix, sizeof prefix, on_log_key, &o);
     if (err == CAIRN_OK) {
         finish_group(&o); /* the last author */
         err = o.err;
@@ -319,9 +319,9 @@ cairn_err_t cairn_cursor_next(cairn_cursor_t *cur, const uint8_t **bytes, size_t
     }
     cairn_err_t err = CAIRN_OK;
     if (cur->txn == NULL)
-        err = cairn_kv_begin(&cur->store->kv, 0, &cur->txn);
+        err = cairn__kv_begin(&cur->store->kv, 0, &cur->txn);
     if (err == CAIRN_OK)
-        err = cairn_log_bytes(cur->txn, cur->plan, cur->items[cur->at].id, &cur->buf);
+        err = cairn__log_bytes(cur->txn, cur->plan, cur->items[cur->at].id, &cur->buf);
     if (err == CAIRN_ENOTFOUND)
         err = CAIRN_ECORRUPT; /* selected from the log, so it was applied: never removed */
     if (err != CAIRN_OK)

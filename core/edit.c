@@ -34,8 +34,8 @@ void cairn_plan_id_new(uint8_t plan[CAIRN_PLAN_ID_BYTES])
     randombytes_buf(plan, CAIRN_PLAN_ID_BYTES);
 }
 
-cairn_err_t cairn_edit_begin_as(cairn_batch_t *b, const uint8_t *plan, const uint8_t *sk,
-                                const uint8_t *pk, cairn_edit_t **out)
+cairn_err_t cairn__edit_begin_as(cairn_batch_t *b, const uint8_t *plan, const uint8_t *sk,
+                                 const uint8_t *pk, cairn_edit_t **out)
 {
     if (b == NULL || plan == NULL || out == NULL)
         return CAIRN_EINVAL;
@@ -47,12 +47,12 @@ cairn_err_t cairn_edit_begin_as(cairn_batch_t *b, const uint8_t *plan, const uin
     e->pk = pk;
     memcpy(e->plan, plan, CAIRN_PLAN_ID_BYTES);
     /* The plan's change still being signed goes in first: the chain is then current. */
-    cairn_err_t err = cairn_batch_settle_plan(b, plan);
+    cairn_err_t err = cairn__batch_settle_plan(b, plan);
     uint64_t last = 0;
     if (err == CAIRN_OK)
-        err = cairn_cache_plan(&b->pipe.cache, plan, &e->st);
+        err = cairn__cache_plan(&b->pipe.cache, plan, &e->st);
     if (err == CAIRN_OK)
-        err = cairn_log_chain_head(b->txn, plan, pk, &last, e->prev);
+        err = cairn__log_chain_head(b->txn, plan, pk, &last, e->prev);
     if (err != CAIRN_OK) {
         free(e);
         return err;
@@ -68,21 +68,21 @@ cairn_err_t cairn_edit_begin(cairn_batch_t *b, const uint8_t plan[CAIRN_PLAN_ID_
 {
     if (b == NULL)
         return CAIRN_EINVAL;
-    return cairn_edit_begin_as(b, plan, b->store->identity_sk, b->store->public_key, out);
+    return cairn__edit_begin_as(b, plan, b->store->identity_sk, b->store->public_key, out);
 }
 
 static void op_release(cairn_op_t *op)
 {
     free((void *)(uintptr_t)op->pred);
     op->pred = NULL;
-    cairn_value_wipe(&op->value);
+    cairn__value_wipe(&op->value);
 }
 
 void cairn_edit_abort(cairn_edit_t *e)
 {
     if (e == NULL)
         return;
-    cairn_ops_release(e->ops, e->nops);
+    cairn__ops_release(e->ops, e->nops);
     free(e);
 }
 
@@ -101,10 +101,10 @@ static cairn_op_t *op_push(cairn_edit_t *e)
 /* pred := the live ops of slot (etype, eid, field) in the current state. */
 static cairn_err_t take_pred(cairn_edit_t *e, cairn_op_t *op)
 {
-    cairn_err_t err = cairn_pstate_touch(e->st, op->etype, op->eid, 0);
+    cairn_err_t err = cairn__pstate_touch(e->st, op->etype, op->eid, 0);
     if (err != CAIRN_OK)
         return err;
-    const cairn_pslot_t *s = cairn_pstate_find(e->st, op->etype, op->eid, op->field);
+    const cairn_pslot_t *s = cairn__pstate_find(e->st, op->etype, op->eid, op->field);
     if (s == NULL || s->n == 0)
         return CAIRN_OK;
     size_t n = s->n < CAIRN_OP_MAX_PRED ? s->n : CAIRN_OP_MAX_PRED;
@@ -120,13 +120,13 @@ static cairn_err_t take_pred(cairn_edit_t *e, cairn_op_t *op)
 /* Whether (etype, eid) is present now; loads it first. */
 static cairn_err_t entity_present(cairn_edit_t *e, uint16_t etype, const uint8_t *eid)
 {
-    cairn_err_t err = cairn_pstate_touch(e->st, etype, eid, 0);
+    cairn_err_t err = cairn__pstate_touch(e->st, etype, eid, 0);
     if (err != CAIRN_OK)
         return err;
     return cairn_plan_state_present(e->st, etype, eid) ? CAIRN_OK : CAIRN_ENOTFOUND;
 }
 
-cairn_err_t cairn_edit_present(cairn_edit_t *e, uint16_t etype, const uint8_t *eid, int *present)
+cairn_err_t cairn__edit_present(cairn_edit_t *e, uint16_t etype, const uint8_t *eid, int *present)
 {
     cairn_err_t err = entity_present(e, etype, eid);
     *present = err == CAIRN_OK;
@@ -155,7 +155,7 @@ cairn_err_t cairn_edit_set(cairn_edit_t *e, uint16_t etype,
 {
     if (e == NULL || eid == NULL || value == NULL)
         return CAIRN_EINVAL;
-    if (cairn_schema_check_value(etype, field, value) != CAIRN_OK)
+    if (cairn__schema_check_value(etype, field, value) != CAIRN_OK)
         return CAIRN_EINVAL;
     cairn_err_t err = entity_writable(e, etype, eid);
     if (err != CAIRN_OK)
@@ -166,10 +166,10 @@ cairn_err_t cairn_edit_set(cairn_edit_t *e, uint16_t etype,
             memcmp(op->eid, eid, CAIRN_ENTITY_ID_BYTES) == 0) {
             /* Written twice in one edit: the second value replaces the first. */
             cairn_value_t v;
-            err = cairn_value_dup(&v, value);
+            err = cairn__value_dup(&v, value);
             if (err != CAIRN_OK)
                 return err;
-            cairn_value_wipe(&op->value);
+            cairn__value_wipe(&op->value);
             op->value = v;
             return CAIRN_OK;
         }
@@ -181,7 +181,7 @@ cairn_err_t cairn_edit_set(cairn_edit_t *e, uint16_t etype,
     op->etype = etype;
     op->field = field;
     memcpy(op->eid, eid, CAIRN_ENTITY_ID_BYTES);
-    err = cairn_value_dup(&op->value, value);
+    err = cairn__value_dup(&op->value, value);
     if (err == CAIRN_OK)
         err = take_pred(e, op);
     if (err != CAIRN_OK) {
@@ -191,9 +191,9 @@ cairn_err_t cairn_edit_set(cairn_edit_t *e, uint16_t etype,
     return err;
 }
 
-cairn_err_t cairn_edit_add_id(cairn_edit_t *e, uint16_t etype, const uint8_t *eid)
+cairn_err_t cairn__edit_add_id(cairn_edit_t *e, uint16_t etype, const uint8_t *eid)
 {
-    const cairn_etype_desc_t *et = cairn_schema_etype(etype);
+    const cairn_etype_desc_t *et = cairn__schema_etype(etype);
     if (et == NULL || et->kind == CAIRN_EK_SINGLETON)
         return CAIRN_EINVAL;
     cairn_op_t *op = op_push(e);
@@ -209,18 +209,18 @@ cairn_err_t cairn_edit_add(cairn_edit_t *e, uint16_t etype, uint8_t eid[CAIRN_EN
 {
     if (e == NULL || eid == NULL)
         return CAIRN_EINVAL;
-    const cairn_etype_desc_t *et = cairn_schema_etype(etype);
+    const cairn_etype_desc_t *et = cairn__schema_etype(etype);
     if (et != NULL && et->kind == CAIRN_EK_LOG)
         cairn_log_eid(e->pk, e->plan, e->seq, (uint16_t)e->nops, eid);
     else
         randombytes_buf(eid, CAIRN_ENTITY_ID_BYTES);
-    return cairn_edit_add_id(e, etype, eid);
+    return cairn__edit_add_id(e, etype, eid);
 }
 
 cairn_err_t cairn_edit_remove(cairn_edit_t *e, uint16_t etype,
                               const uint8_t eid[CAIRN_ENTITY_ID_BYTES])
 {
-    const cairn_etype_desc_t *et = cairn_schema_etype(etype);
+    const cairn_etype_desc_t *et = cairn__schema_etype(etype);
     if (e == NULL || eid == NULL || et == NULL || et->kind != CAIRN_EK_SET)
         return CAIRN_EINVAL;
     cairn_err_t err = entity_present(e, etype, eid);
@@ -264,7 +264,7 @@ cairn_err_t cairn_edit_commit(cairn_edit_t *e, uint8_t id[CAIRN_CHANGE_ID_BYTES]
      * still being signed) would make the chain position taken: refuse.
      */
     if (err == CAIRN_OK &&
-        (e->st->nchanges != e->applied_at_begin || cairn_batch_plan_busy(b, e->plan)))
+        (e->st->nchanges != e->applied_at_begin || cairn__batch_plan_busy(b, e->plan)))
         err = CAIRN_ECONFLICT;
     if (err == CAIRN_OK) {
         d.plan = e->plan;
@@ -278,11 +278,11 @@ cairn_err_t cairn_edit_commit(cairn_edit_t *e, uint8_t id[CAIRN_CHANGE_ID_BYTES]
         /* Refuse what ingest would refuse before spending a signature on it. */
         cairn_change_t view;
         draft_view(e, &d, &view);
-        err = cairn_batch_precheck_local(b, &view);
+        err = cairn__batch_precheck_local(b, &view);
     }
     if (err == CAIRN_OK && id == NULL && e->sk == b->store->identity_sk) {
         /* Nobody waits for the id: sign in the background; the batch takes the ops. */
-        err = cairn_batch_sign_async(b, &d, e->sk, e->ops);
+        err = cairn__batch_sign_async(b, &d, e->sk, e->ops);
         e->ops = NULL;
         e->nops = 0;
         cairn_edit_abort(e);
@@ -291,7 +291,7 @@ cairn_err_t cairn_edit_commit(cairn_edit_t *e, uint8_t id[CAIRN_CHANGE_ID_BYTES]
     if (err == CAIRN_OK)
         err = cairn_change_create(&d, e->sk, &c);
     if (err == CAIRN_OK)
-        err = cairn_batch_apply_local(b, c);
+        err = cairn__batch_apply_local(b, c);
     if (err == CAIRN_OK && id != NULL)
         memcpy(id, c->id, CAIRN_CHANGE_ID_BYTES);
     cairn_change_free(c);

@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-cairn_err_t cairn_err_from_errno(int e)
+cairn_err_t cairn__err_from_errno(int e)
 {
     switch (e) {
     case 0:
@@ -45,7 +45,7 @@ cairn_err_t cairn_err_from_errno(int e)
     }
 }
 
-cairn_err_t cairn_write_all(int fd, const void *buf, size_t n)
+cairn_err_t cairn__write_all(int fd, const void *buf, size_t n)
 {
     const unsigned char *p = buf;
     while (n > 0) {
@@ -53,7 +53,7 @@ cairn_err_t cairn_write_all(int fd, const void *buf, size_t n)
         if (w < 0) {
             if (errno == EINTR)
                 continue;
-            return cairn_err_from_errno(errno);
+            return cairn__err_from_errno(errno);
         }
         p += w;
         n -= (size_t)w;
@@ -61,7 +61,7 @@ cairn_err_t cairn_write_all(int fd, const void *buf, size_t n)
     return CAIRN_OK;
 }
 
-cairn_err_t cairn_read_exact(int fd, void *buf, size_t n)
+cairn_err_t cairn__read_exact(int fd, void *buf, size_t n)
 {
     unsigned char *p = buf;
     while (n > 0) {
@@ -69,7 +69,7 @@ cairn_err_t cairn_read_exact(int fd, void *buf, size_t n)
         if (r < 0) {
             if (errno == EINTR)
                 continue;
-            return cairn_err_from_errno(errno);
+            return cairn__err_from_errno(errno);
         }
         if (r == 0)
             return CAIRN_ECORRUPT;
@@ -79,20 +79,20 @@ cairn_err_t cairn_read_exact(int fd, void *buf, size_t n)
     return CAIRN_OK;
 }
 
-cairn_err_t cairn_path_join(char *out, size_t out_size, const char *dir, const char *name)
+cairn_err_t cairn__path_join(char *out, size_t out_size, const char *dir, const char *name)
 {
     int n = snprintf(out, out_size, "%s/%s", dir, name);
     return (n < 0 || (size_t)n >= out_size) ? CAIRN_EINVAL : CAIRN_OK;
 }
 
-cairn_err_t cairn_fsync_dir(const char *dir)
+cairn_err_t cairn__fsync_dir(const char *dir)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
-        return cairn_err_from_errno(errno);
+        return cairn__err_from_errno(errno);
     cairn_err_t err = CAIRN_OK;
     if (fsync(fd) != 0)
-        err = cairn_err_from_errno(errno);
+        err = cairn__err_from_errno(errno);
     close(fd);
     return err;
 }
@@ -108,7 +108,7 @@ static cairn_err_t dir_of(const char *path, char *out, size_t out_size)
     return CAIRN_OK;
 }
 
-cairn_err_t cairn_write_file_durable(const char *path, const void *buf, size_t n, int exclusive)
+cairn_err_t cairn__write_file_durable(const char *path, const void *buf, size_t n, int exclusive)
 {
     char tmp[4096], dir[4096];
     cairn_err_t err = dir_of(path, dir, sizeof dir);
@@ -125,17 +125,17 @@ cairn_err_t cairn_write_file_durable(const char *path, const void *buf, size_t n
     }
     int fd = open(target, flags, 0600);
     if (fd < 0)
-        return cairn_err_from_errno(errno);
-    err = cairn_write_all(fd, buf, n);
+        return cairn__err_from_errno(errno);
+    err = cairn__write_all(fd, buf, n);
     if (err == CAIRN_OK && fsync(fd) != 0)
-        err = cairn_err_from_errno(errno);
+        err = cairn__err_from_errno(errno);
     if (close(fd) != 0 && err == CAIRN_OK)
-        err = cairn_err_from_errno(errno);
+        err = cairn__err_from_errno(errno);
     if (err == CAIRN_OK && !exclusive && rename(tmp, path) != 0)
-        err = cairn_err_from_errno(errno);
+        err = cairn__err_from_errno(errno);
     if (err != CAIRN_OK) {
         unlink(target);
         return err;
     }
-    return cairn_fsync_dir(dir);
+    return cairn__fsync_dir(dir);
 }

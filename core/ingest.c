@@ -36,18 +36,18 @@ const char *cairn_reason_name(cairn_reason_t reason)
 
 /* ---- the pipeline ---------------------------------------------------------- */
 
-cairn_err_t cairn_pipeline_init(cairn_pipeline_t *p, cairn_store_t *store, cairn_txn_t *txn)
+cairn_err_t cairn__pipeline_init(cairn_pipeline_t *p, cairn_store_t *store, cairn_txn_t *txn)
 {
     memset(p, 0, sizeof *p);
     p->store = store;
     p->txn = txn;
     p->cache.txn = txn;
-    return cairn_db_count(txn, CAIRN_DB_PENDING, &p->pending);
+    return cairn__db_count(txn, CAIRN_DB_PENDING, &p->pending);
 }
 
-void cairn_pipeline_free(cairn_pipeline_t *p)
+void cairn__pipeline_free(cairn_pipeline_t *p)
 {
-    cairn_cache_free(&p->cache);
+    cairn__cache_free(&p->cache);
     free(p->ready);
     free(p->reeval);
     p->ready = NULL;
@@ -56,7 +56,7 @@ void cairn_pipeline_free(cairn_pipeline_t *p)
 
 static int in_roster(const cairn_pipeline_t *p, const uint8_t *plan)
 {
-    return cairn_org_is_roster(&p->store->org, plan);
+    return cairn__org_is_roster(&p->store->org, plan);
 }
 
 /* ---- checks ------------------------------------------------------------------ */
@@ -64,7 +64,7 @@ static int in_roster(const cairn_pipeline_t *p, const uint8_t *plan)
 /* Whether plan's change id is applied here. */
 static int has_change(cairn_pipeline_t *b, const uint8_t *plan, const uint8_t *id, cairn_err_t *err)
 {
-    int rc = cairn_log_has(b->txn, plan, id);
+    int rc = cairn__log_has(b->txn, plan, id);
     if (rc < 0)
         *err = (cairn_err_t)rc;
     return rc == 1;
@@ -83,10 +83,10 @@ static cairn_reason_t author_roles(cairn_pipeline_t *b, const cairn_change_t *c,
         return CAIRN_REASON_NONE;
     }
     cairn_plan_state_t *roster;
-    *err = cairn_cache_plan(&b->cache, org->roster_plan, &roster);
+    *err = cairn__cache_plan(&b->cache, org->roster_plan, &roster);
     if (*err != CAIRN_OK)
         return CAIRN_REASON_NONE;
-    return cairn_roster_judge(roster, c->author, CAIRN_HLC_MS(c->hlc), roles, err);
+    return cairn__roster_judge(roster, c->author, CAIRN_HLC_MS(c->hlc), roles, err);
 }
 
 /* Collect the ids c names that the store does not hold. */
@@ -134,7 +134,7 @@ static cairn_reason_t check_chain(cairn_pipeline_t *b, const cairn_change_t *c, 
         return CAIRN_REASON_NONE;
     }
     cairn_hlc_t prev_hlc = 0;
-    *err = cairn_log_clock(b->txn, c->plan, c->author, c->seq - 1, c->prev, &prev_hlc);
+    *err = cairn__log_clock(b->txn, c->plan, c->author, c->seq - 1, c->prev, &prev_hlc);
     if (*err == CAIRN_ENOTFOUND) { /* held, but not as the author's change seq - 1 */
         *err = CAIRN_OK;
         return CAIRN_REASON_BAD_CHAIN;
@@ -147,12 +147,12 @@ static cairn_reason_t check_chain(cairn_pipeline_t *b, const cairn_change_t *c, 
 static cairn_err_t park(cairn_pipeline_t *b, const cairn_change_t *c, const missing_t *m)
 {
     cairn_err_t err =
-        cairn_db_put(b->txn, CAIRN_DB_PENDING, c->id, CAIRN_CHANGE_ID_BYTES, c->bytes, c->len);
+        cairn__db_put(b->txn, CAIRN_DB_PENDING, c->id, CAIRN_CHANGE_ID_BYTES, c->bytes, c->len);
     uint8_t k[2 * CAIRN_CHANGE_ID_BYTES];
     memcpy(k + CAIRN_CHANGE_ID_BYTES, c->id, CAIRN_CHANGE_ID_BYTES);
     for (size_t i = 0; i < m->n && err == CAIRN_OK; i++) {
         memcpy(k, m->ids[i], CAIRN_CHANGE_ID_BYTES);
-        err = cairn_db_put(b->txn, CAIRN_DB_WAITING, k, sizeof k, "", 0);
+        err = cairn__db_put(b->txn, CAIRN_DB_WAITING, k, sizeof k, "", 0);
     }
     if (err == CAIRN_OK)
         b->pending++;
@@ -184,14 +184,14 @@ static cairn_err_t release_waiters(cairn_pipeline_t *b, const uint8_t *id)
     size_t first = b->nready;
     collect_t col = {b, CAIRN_OK};
     cairn_err_t err =
-        cairn_db_scan(b->txn, CAIRN_DB_WAITING, id, CAIRN_CHANGE_ID_BYTES, collect_waiter, &col);
+        cairn__db_scan(b->txn, CAIRN_DB_WAITING, id, CAIRN_CHANGE_ID_BYTES, collect_waiter, &col);
     if (err == CAIRN_OK)
         err = col.err;
     uint8_t k[2 * CAIRN_CHANGE_ID_BYTES];
     memcpy(k, id, CAIRN_CHANGE_ID_BYTES);
     for (size_t i = first; i < b->nready && err == CAIRN_OK; i++) {
         memcpy(k + CAIRN_CHANGE_ID_BYTES, b->ready[i].id, CAIRN_CHANGE_ID_BYTES);
-        err = cairn_db_del(b->txn, CAIRN_DB_WAITING, k, sizeof k);
+        err = cairn__db_del(b->txn, CAIRN_DB_WAITING, k, sizeof k);
     }
     return err;
 }
@@ -204,11 +204,11 @@ static cairn_err_t release_waiters(cairn_pipeline_t *b, const uint8_t *id)
 static cairn_err_t note_roster_keys(cairn_pipeline_t *b, const cairn_change_t *c)
 {
     cairn_plan_state_t *roster;
-    cairn_err_t err = cairn_cache_plan(&b->cache, b->store->org.roster_plan, &roster);
+    cairn_err_t err = cairn__cache_plan(&b->cache, b->store->org.roster_plan, &roster);
     for (size_t i = 0; i < c->nops && err == CAIRN_OK; i++) {
         uint8_t key[32];
         if (c->ops[i].etype != CAIRN_ET_ROSTER_ENTRY ||
-            !cairn_roster_entry_key(roster, c->ops[i].eid, key))
+            !cairn__roster_entry_key(roster, c->ops[i].eid, key))
             continue;
         size_t k = 0;
         while (k < b->nreeval && memcmp(b->reeval[k], key, 32) != 0)
@@ -226,21 +226,21 @@ static cairn_err_t apply(cairn_pipeline_t *b, const cairn_change_t *c, cairn_ing
                          int inert)
 {
     int forked = 0;
-    cairn_err_t err = cairn_log_append(b->txn, c, &forked);
+    cairn_err_t err = cairn__log_append(b->txn, c, &forked);
     if (err == CAIRN_OK && forked) {
         res->fork = 1;
         b->stats.forks++;
     }
     cairn_plan_state_t *st;
     if (err == CAIRN_OK)
-        err = cairn_cache_plan(&b->cache, c->plan, &st);
+        err = cairn__cache_plan(&b->cache, c->plan, &st);
     if (err == CAIRN_OK)
-        err = cairn_pstate_apply(st, c, inert);
+        err = cairn__pstate_apply(st, c, inert);
     if (err == CAIRN_OK && in_roster(b, c->plan))
         err = note_roster_keys(b, c);
     if (err != CAIRN_OK)
         return err;
-    cairn_cache_mark_dirty(&b->cache, c->plan);
+    cairn__cache_mark_dirty(&b->cache, c->plan);
     cairn_hlc_observe(&b->store->clock, c->hlc, cairn_store_now(b->store));
     res->verdict = inert ? CAIRN_INERT : CAIRN_APPLIED;
     res->reason = inert ? CAIRN_REASON_NOT_VALID : CAIRN_REASON_NONE;
@@ -252,19 +252,19 @@ static cairn_err_t apply(cairn_pipeline_t *b, const cairn_change_t *c, cairn_ing
     return b->pending == 0 ? CAIRN_OK : release_waiters(b, c->id);
 }
 
-cairn_reason_t cairn_pipeline_precheck(cairn_pipeline_t *b, const cairn_change_t *c,
-                                       cairn_err_t *err)
+cairn_reason_t cairn__pipeline_precheck(cairn_pipeline_t *b, const cairn_change_t *c,
+                                        cairn_err_t *err)
 {
     int roster_change = in_roster(b, c->plan);
     unsigned roles = 0;
     if (!b->store->org.has) /* no roster: no author is known */
         return CAIRN_REASON_UNKNOWN_AUTHOR;
-    cairn_reason_t why = cairn_schema_check(c, roster_change);
+    cairn_reason_t why = cairn__schema_check(c, roster_change);
     if (why == CAIRN_REASON_NONE)
         why = author_roles(b, c, roster_change, &roles, err);
     /* A change outside its author's validity must still be one the roles allow. */
     if ((why == CAIRN_REASON_NONE || why == CAIRN_REASON_NOT_VALID) && *err == CAIRN_OK &&
-        !cairn_schema_allows(c, roles))
+        !cairn__schema_allows(c, roles))
         why = CAIRN_REASON_NOT_PERMITTED;
     return why;
 }
@@ -282,7 +282,7 @@ static cairn_err_t process_checked(cairn_pipeline_t *b, const cairn_change_t *c,
         return err;
     }
     int rc =
-        b->pending == 0 ? 0 : cairn_db_has(b->txn, CAIRN_DB_PENDING, c->id, CAIRN_CHANGE_ID_BYTES);
+        b->pending == 0 ? 0 : cairn__db_has(b->txn, CAIRN_DB_PENDING, c->id, CAIRN_CHANGE_ID_BYTES);
     if (rc != 0) {
         res->verdict = CAIRN_DUPLICATE;
         b->stats.duplicate += rc == 1;
@@ -291,7 +291,7 @@ static cairn_err_t process_checked(cairn_pipeline_t *b, const cairn_change_t *c,
     m.n = 0;
     cairn_reason_t why = check_chain(b, c, &m, &err);
     if (why == CAIRN_REASON_NONE && err == CAIRN_OK)
-        why = cairn_pipeline_precheck(b, c, &err);
+        why = cairn__pipeline_precheck(b, c, &err);
     /*
      * A care-plan change made outside its author's validity is kept but
      * inert: every replica then holds the same history whichever it learned
@@ -331,11 +331,11 @@ static cairn_err_t process_released(cairn_pipeline_t *b, const uint8_t *queued_i
     memcpy(id, queued_id, sizeof id);
     cairn_buf_t buf = CAIRN_BUF_INIT;
     cairn_change_t *c = NULL;
-    cairn_err_t err = cairn_db_get(b->txn, CAIRN_DB_PENDING, id, CAIRN_CHANGE_ID_BYTES, &buf);
+    cairn_err_t err = cairn__db_get(b->txn, CAIRN_DB_PENDING, id, CAIRN_CHANGE_ID_BYTES, &buf);
     if (err == CAIRN_ENOTFOUND) /* released twice (it waited on two ids): done already */
         return CAIRN_OK;
     if (err == CAIRN_OK)
-        err = cairn_db_del(b->txn, CAIRN_DB_PENDING, id, CAIRN_CHANGE_ID_BYTES);
+        err = cairn__db_del(b->txn, CAIRN_DB_PENDING, id, CAIRN_CHANGE_ID_BYTES);
     if (err == CAIRN_OK) {
         b->pending--;
         /* The pending area is sealed under our key: its bytes were checked. */
@@ -352,8 +352,8 @@ static cairn_err_t process_released(cairn_pipeline_t *b, const uint8_t *queued_i
     return err;
 }
 
-cairn_err_t cairn_pipeline_process(cairn_pipeline_t *b, const cairn_change_t *c,
-                                   cairn_ingest_result_t *res)
+cairn_err_t cairn__pipeline_process(cairn_pipeline_t *b, const cairn_change_t *c,
+                                    cairn_ingest_result_t *res)
 {
     if (b->failed != CAIRN_OK)
         return b->failed;
@@ -434,8 +434,8 @@ static void reject(cairn_ingest_result_t *res, cairn_ingest_stats_t *stats, cair
     stats->rejected++;
 }
 
-cairn_err_t cairn_pipeline_run(cairn_pipeline_t *p, const uint8_t *const *bytes, const size_t *lens,
-                               size_t n, cairn_ingest_result_t *res)
+cairn_err_t cairn__pipeline_run(cairn_pipeline_t *p, const uint8_t *const *bytes,
+                                const size_t *lens, size_t n, cairn_ingest_result_t *res)
 {
     item_t *items = calloc(n ? n : 1, sizeof *items);
     item_t **order = calloc(n ? n : 1, sizeof *order);
@@ -466,7 +466,7 @@ cairn_err_t cairn_pipeline_run(cairn_pipeline_t *p, const uint8_t *const *bytes,
         /* Process in arrival order, which is causal order from a sane peer. */
         for (size_t i = 0; i < n && err == CAIRN_OK; i++)
             if (order[i]->c != NULL)
-                err = cairn_pipeline_process(p, order[i]->c, &res[i]);
+                err = cairn__pipeline_process(p, order[i]->c, &res[i]);
     }
     for (size_t i = 0; items != NULL && i < n; i++)
         cairn_change_free(items[i].c);

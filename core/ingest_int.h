@@ -34,9 +34,9 @@ typedef struct cairn_pipeline {
 } cairn_pipeline_t;
 
 /* Set p up over write transaction txn of store. Errors of the store. */
-cairn_err_t cairn_pipeline_init(cairn_pipeline_t *p, cairn_store_t *store, cairn_txn_t *txn);
+cairn_err_t cairn__pipeline_init(cairn_pipeline_t *p, cairn_store_t *store, cairn_txn_t *txn);
 /* Free p's memory (its cached states first); the transaction is the caller's. */
-void cairn_pipeline_free(cairn_pipeline_t *p);
+void cairn__pipeline_free(cairn_pipeline_t *p);
 
 /*
  * Run one decoded change, whose signature the caller has established,
@@ -44,21 +44,21 @@ void cairn_pipeline_free(cairn_pipeline_t *p);
  * changes it released. A failed store operation returns an error and
  * poisons p (every later call returns it).
  */
-cairn_err_t cairn_pipeline_process(cairn_pipeline_t *p, const cairn_change_t *c,
-                                   cairn_ingest_result_t *res);
+cairn_err_t cairn__pipeline_process(cairn_pipeline_t *p, const cairn_change_t *c,
+                                    cairn_ingest_result_t *res);
 
 /*
  * Decode n encoded changes, authenticate them per hash chain, and process
  * them in arrival order; results (n entries) per change.
  */
-cairn_err_t cairn_pipeline_run(cairn_pipeline_t *p, const uint8_t *const *bytes, const size_t *lens,
-                               size_t n, cairn_ingest_result_t *results);
+cairn_err_t cairn__pipeline_run(cairn_pipeline_t *p, const uint8_t *const *bytes,
+                                const size_t *lens, size_t n, cairn_ingest_result_t *results);
 
 /*
  * The checks that need no dependencies or signature: schema, roster,
  * roles. For local edits before they are signed; a load failure sets *err.
  */
-cairn_reason_t cairn_pipeline_precheck(cairn_pipeline_t *p, const cairn_change_t *c,
-                                       cairn_err_t *err);
+cairn_reason_t cairn__pipeline_precheck(cairn_pipeline_t *p, const cairn_change_t *c,
+                                        cairn_err_t *err);
 
 #endif

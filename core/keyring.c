@@ -49,10 +49,10 @@ static void keyring_encode(const cairn_keyring_t *kr, uint8_t out[CAIRN_KEYRING_
     memcpy(out + 72, kr->wrapped, sizeof kr->wrapped);
 }
 
-cairn_err_t cairn_keyring_read(int fd, cairn_keyring_t *kr)
+cairn_err_t cairn__keyring_read(int fd, cairn_keyring_t *kr)
 {
     uint8_t b[CAIRN_KEYRING_BYTES];
-    cairn_err_t err = cairn_read_exact(fd, b, sizeof b);
+    cairn_err_t err = cairn__read_exact(fd, b, sizeof b);
     if (err == CAIRN_ECORRUPT)
         return CAIRN_ENOTSTORE; /* too short to be a keyring */
     if (err != CAIRN_OK)
@@ -84,15 +84,15 @@ cairn_err_t cairn_keyring_read(int fd, cairn_keyring_t *kr)
     return CAIRN_OK;
 }
 
-cairn_err_t cairn_keyring_write(const char *dir, const cairn_keyring_t *kr)
+cairn_err_t cairn__keyring_write(const char *dir, const cairn_keyring_t *kr)
 {
     char path[4096];
     uint8_t b[CAIRN_KEYRING_BYTES];
-    cairn_err_t err = cairn_path_join(path, sizeof path, dir, CAIRN_KEYRING_FILE);
+    cairn_err_t err = cairn__path_join(path, sizeof path, dir, CAIRN_KEYRING_FILE);
     if (err != CAIRN_OK)
         return err;
     keyring_encode(kr, b);
-    return cairn_write_file_durable(path, b, sizeof b, 1);
+    return cairn__write_file_durable(path, b, sizeof b, 1);
 }
 
 /* Read a key file: a regular file of exactly CAIRN_KEY_FILE_BYTES. */
@@ -105,7 +105,7 @@ static cairn_err_t read_key_file(const char *path, uint8_t *key)
     cairn_err_t err = CAIRN_OK;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size != CAIRN_KEY_FILE_BYTES)
         err = CAIRN_EBADKEY;
-    else if (cairn_read_exact(fd, key, CAIRN_KEY_FILE_BYTES) != CAIRN_OK)
+    else if (cairn__read_exact(fd, key, CAIRN_KEY_FILE_BYTES) != CAIRN_OK)
         err = CAIRN_EBADKEY;
     close(fd);
     return err;
@@ -115,8 +115,8 @@ static cairn_err_t read_key_file(const char *path, uint8_t *key)
 static cairn_err_t derive_kek(const cairn_keyring_t *kr, const cairn_unlock_t *unlock, uint8_t *kek)
 {
     if (unlock->kind == CAIRN_UNLOCK_PASSPHRASE) {
-        if (crypto_pwhash(kek, CAIRN_DATA_KEY_BYTES, unlock->passphrase,
-                          unlock->passphrase_len, kr->salt, kr->opslimit, (size_t)kr->memlimit,
+        if (crypto_pwhash(kek, CAIRN_DATA_KEY_BYTES, unlock->passphrase, unlock->passphrase_len,
+                          kr->salt, kr->opslimit, (size_t)kr->memlimit,
                           crypto_pwhash_ALG_ARGON2ID13) != 0)
             return CAIRN_ENOMEM; /* libsodium fails here only when it cannot allocate */
         return CAIRN_OK;
@@ -148,8 +148,8 @@ static int unlock_valid(const cairn_unlock_t *u)
     return 0;
 }
 
-cairn_err_t cairn_keyring_wrap(cairn_keyring_t *kr, const cairn_unlock_t *unlock,
-                               cairn_kdf_cost_t cost, const uint8_t *data_key)
+cairn_err_t cairn__keyring_wrap(cairn_keyring_t *kr, const cairn_unlock_t *unlock,
+                                cairn_kdf_cost_t cost, const uint8_t *data_key)
 {
     if (!unlock_valid(unlock))
         return CAIRN_EINVAL;
@@ -185,15 +185,15 @@ cairn_err_t cairn_keyring_wrap(cairn_keyring_t *kr, const cairn_unlock_t *unlock
         uint8_t ad[CAIRN_KEYRING_BYTES];
         keyring_encode(kr, ad);
         crypto_aead_xchacha20poly1305_ietf_encrypt(kr->wrapped, NULL, data_key,
-                                                   CAIRN_DATA_KEY_BYTES, ad, KEYRING_AD_BYTES,
-                                                   NULL, kr->nonce, kek);
+                                                   CAIRN_DATA_KEY_BYTES, ad, KEYRING_AD_BYTES, NULL,
+                                                   kr->nonce, kek);
     }
     sodium_free(kek);
     return err;
 }
 
-cairn_err_t cairn_keyring_unwrap(const cairn_keyring_t *kr, const cairn_unlock_t *unlock,
-                                 uint8_t *data_key)
+cairn_err_t cairn__keyring_unwrap(const cairn_keyring_t *kr, const cairn_unlock_t *unlock,
+                                  uint8_t *data_key)
 {
     if (!unlock_valid(unlock))
         return CAIRN_EINVAL;

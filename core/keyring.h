@@ -45,24 +45,24 @@ typedef struct cairn_keyring {
  * Errors: CAIRN_ENOTSTORE (bad magic or short file), CAIRN_EVERSION (newer
  * format), CAIRN_ECORRUPT (invalid fields), CAIRN_EIO.
  */
-CAIRN_MUST_USE cairn_err_t cairn_keyring_read(int fd, cairn_keyring_t *kr);
+CAIRN_MUST_USE cairn_err_t cairn__keyring_read(int fd, cairn_keyring_t *kr);
 
 /* Write kr to dir/keyring durably; CAIRN_EEXIST if one is there. */
-cairn_err_t cairn_keyring_write(const char *dir, const cairn_keyring_t *kr);
+cairn_err_t cairn__keyring_write(const char *dir, const cairn_keyring_t *kr);
 
 /*
  * Fill kr (version, kind, KDF parameters, salt, nonce) and wrap data_key
  * under the key derived from unlock.
  * Errors: CAIRN_EINVAL, CAIRN_EBADKEY (key file unusable), CAIRN_ENOMEM.
  */
-cairn_err_t cairn_keyring_wrap(cairn_keyring_t *kr, const cairn_unlock_t *unlock,
-                               cairn_kdf_cost_t cost, const uint8_t *data_key);
+cairn_err_t cairn__keyring_wrap(cairn_keyring_t *kr, const cairn_unlock_t *unlock,
+                                cairn_kdf_cost_t cost, const uint8_t *data_key);
 
 /*
  * Unwrap the data key into data_key (CAIRN_DATA_KEY_BYTES, caller's guarded
  * memory). Errors: CAIRN_EKEYKIND, CAIRN_EBADKEY, CAIRN_ENOMEM, CAIRN_EINVAL.
  */
-CAIRN_MUST_USE cairn_err_t cairn_keyring_unwrap(const cairn_keyring_t *kr,
-                                                const cairn_unlock_t *unlock, uint8_t *data_key);
+CAIRN_MUST_USE cairn_err_t cairn__keyring_unwrap(const cairn_keyring_t *kr,
+                                                 const cairn_unlock_t *unlock, uint8_t *data_key);
 
 #endif

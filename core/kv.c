@@ -27,7 +27,7 @@ static const char *const db_names[CAIRN_DB__COUNT] = {
     [CAIRN_DB_PENDING] = "pending", [CAIRN_DB_WAITING] = "waiting", [CAIRN_DB_FORKS] = "forks",
 };
 
-cairn_err_t cairn_err_from_mdb(int rc)
+cairn_err_t cairn__err_from_mdb(int rc)
 {
     switch (rc) {
     case MDB_SUCCESS:
@@ -46,7 +46,7 @@ cairn_err_t cairn_err_from_mdb(int rc)
     case MDB_BAD_VALSIZE:
         return CAIRN_ETOOBIG;
     default:
-        return rc > 0 ? cairn_err_from_errno(rc) : CAIRN_EIO;
+        return rc > 0 ? cairn__err_from_errno(rc) : CAIRN_EIO;
     }
 }
 
@@ -81,8 +81,8 @@ static cairn_err_t check_key(const void *key, size_t key_len)
     return key_len > CAIRN_RECORD_KEY_MAX ? CAIRN_ETOOBIG : CAIRN_OK;
 }
 
-cairn_err_t cairn_db_put(cairn_txn_t *txn, cairn_db_t db, const void *key, size_t key_len,
-                         const void *val, size_t val_len)
+cairn_err_t cairn__db_put(cairn_txn_t *txn, cairn_db_t db, const void *key, size_t key_len,
+                          const void *val, size_t val_len)
 {
     if (txn == NULL || (val == NULL && val_len > 0) || db >= CAIRN_DB__COUNT)
         return CAIRN_EINVAL;
@@ -103,14 +103,14 @@ cairn_err_t cairn_db_put(cairn_txn_t *txn, cairn_db_t db, const void *key, size_
     int rc = mdb_put(txn->txn, txn->kv->dbi[db], &k, &v, MDB_RESERVE);
     if (rc != MDB_SUCCESS) {
         txn->failed = 1;
-        return cairn_err_from_mdb(rc);
+        return cairn__err_from_mdb(rc);
     }
-    cairn_seal(&txn->kv->sealer, ad, ad_len, val, val_len, v.mv_data);
+    cairn__seal(&txn->kv->sealer, ad, ad_len, val, val_len, v.mv_data);
     return CAIRN_OK;
 }
 
-cairn_err_t cairn_db_get(cairn_txn_t *txn, cairn_db_t db, const void *key, size_t key_len,
-                         cairn_buf_t *out)
+cairn_err_t cairn__db_get(cairn_txn_t *txn, cairn_db_t db, const void *key, size_t key_len,
+                          cairn_buf_t *out)
 {
     if (txn == NULL || out == NULL || db >= CAIRN_DB__COUNT)
         return CAIRN_EINVAL;
@@ -120,7 +120,7 @@ cairn_err_t cairn_db_get(cairn_txn_t *txn, cairn_db_t db, const void *key, size_
     MDB_val k = mdb_key(key, key_len), v;
     int rc = mdb_get(txn->txn, txn->kv->dbi[db], &k, &v);
     if (rc != MDB_SUCCESS)
-        return cairn_err_from_mdb(rc);
+        return cairn__err_from_mdb(rc);
     if (v.mv_size < CAIRN_SEAL_OVERHEAD)
         return CAIRN_ECORRUPT;
     size_t pt_len = v.mv_size - CAIRN_SEAL_OVERHEAD;
@@ -130,13 +130,13 @@ cairn_err_t cairn_db_get(cairn_txn_t *txn, cairn_db_t db, const void *key, size_
     uint8_t ad[AD_MAX];
     size_t ad_len = make_ad(ad, txn->kv->format_version, db, key, key_len);
     out->len = 0;
-    err = cairn_unseal(&txn->kv->sealer, ad, ad_len, v.mv_data, v.mv_size, out->data);
+    err = cairn__unseal(&txn->kv->sealer, ad, ad_len, v.mv_data, v.mv_size, out->data);
     if (err == CAIRN_OK)
         out->len = pt_len;
     return err;
 }
 
-cairn_err_t cairn_db_del(cairn_txn_t *txn, cairn_db_t db, const void *key, size_t key_len)
+cairn_err_t cairn__db_del(cairn_txn_t *txn, cairn_db_t db, const void *key, size_t key_len)
 {
     if (txn == NULL || db >= CAIRN_DB__COUNT)
         return CAIRN_EINVAL;
@@ -151,10 +151,10 @@ cairn_err_t cairn_db_del(cairn_txn_t *txn, cairn_db_t db, const void *key, size_
     int rc = mdb_del(txn->txn, txn->kv->dbi[db], &k, NULL);
     if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
         txn->failed = 1;
-    return cairn_err_from_mdb(rc);
+    return cairn__err_from_mdb(rc);
 }
 
-int cairn_db_has(cairn_txn_t *txn, cairn_db_t db, const void *key, size_t key_len)
+int cairn__db_has(cairn_txn_t *txn, cairn_db_t db, const void *key, size_t key_len)
 {
     if (txn == NULL || db >= CAIRN_DB__COUNT)
         return CAIRN_EINVAL;
@@ -165,7 +165,7 @@ int cairn_db_has(cairn_txn_t *txn, cairn_db_t db, const void *key, size_t key_le
     int rc = mdb_get(txn->txn, txn->kv->dbi[db], &k, &v);
     if (rc == MDB_NOTFOUND)
         return 0;
-    return rc == MDB_SUCCESS ? 1 : cairn_err_from_mdb(rc);
+    return rc == MDB_SUCCESS ? 1 : cairn__err_from_mdb(rc);
 }
 
 /* The transaction's cursor on db, opened once and reused by every scan. */
@@ -195,15 +195,15 @@ static int has_prefix(const MDB_val *k, const void *prefix, size_t prefix_len)
     return k->mv_size >= prefix_len && memcmp(k->mv_data, prefix, prefix_len) == 0;
 }
 
-cairn_err_t cairn_db_scan(cairn_txn_t *txn, cairn_db_t db, const void *prefix, size_t prefix_len,
-                          cairn_key_fn fn, void *ctx)
+cairn_err_t cairn__db_scan(cairn_txn_t *txn, cairn_db_t db, const void *prefix, size_t prefix_len,
+                           cairn_key_fn fn, void *ctx)
 {
     MDB_cursor *cur;
     if (txn == NULL || fn == NULL || db >= CAIRN_DB__COUNT || (prefix == NULL && prefix_len))
         return CAIRN_EINVAL;
     int rc = txn_cursor(txn, db, &cur);
     if (rc != MDB_SUCCESS)
-        return cairn_err_from_mdb(rc);
+        return cairn__err_from_mdb(rc);
     MDB_val k = mdb_key(prefix, prefix_len), v;
     rc = prefix_len ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)
                     : mdb_cursor_get(cur, &k, &v, MDB_FIRST);
@@ -212,11 +212,11 @@ cairn_err_t cairn_db_scan(cairn_txn_t *txn, cairn_db_t db, const void *prefix, s
             break;
         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
-    return rc == MDB_SUCCESS || rc == MDB_NOTFOUND ? CAIRN_OK : cairn_err_from_mdb(rc);
+    return rc == MDB_SUCCESS || rc == MDB_NOTFOUND ? CAIRN_OK : cairn__err_from_mdb(rc);
 }
 
-cairn_err_t cairn_db_last(cairn_txn_t *txn, cairn_db_t db, const void *prefix, size_t prefix_len,
-                          uint8_t *key, size_t cap, size_t *key_len)
+cairn_err_t cairn__db_last(cairn_txn_t *txn, cairn_db_t db, const void *prefix, size_t prefix_len,
+                           uint8_t *key, size_t cap, size_t *key_len)
 {
     MDB_cursor *cur;
     uint8_t upper[CAIRN_RECORD_KEY_MAX + 1];
@@ -225,7 +225,7 @@ cairn_err_t cairn_db_last(cairn_txn_t *txn, cairn_db_t db, const void *prefix, s
         return CAIRN_EINVAL;
     int rc = txn_cursor(txn, db, &cur);
     if (rc != MDB_SUCCESS)
-        return cairn_err_from_mdb(rc);
+        return cairn__err_from_mdb(rc);
     /* Seek just past every key with the prefix (prefix, then 0xff...), step back. */
     memcpy(upper, prefix, prefix_len);
     memset(upper + prefix_len, 0xff, CAIRN_RECORD_KEY_MAX + 1 - prefix_len);
@@ -243,23 +243,23 @@ cairn_err_t cairn_db_last(cairn_txn_t *txn, cairn_db_t db, const void *prefix, s
             *key_len = k.mv_size;
         }
     } else if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) {
-        err = cairn_err_from_mdb(rc);
+        err = cairn__err_from_mdb(rc);
     }
     return err;
 }
 
-cairn_err_t cairn_db_seek(cairn_txn_t *txn, cairn_db_t db, const void *key, size_t key_len,
-                          uint8_t *out, size_t cap, size_t *out_len)
+cairn_err_t cairn__db_seek(cairn_txn_t *txn, cairn_db_t db, const void *key, size_t key_len,
+                           uint8_t *out, size_t cap, size_t *out_len)
 {
     MDB_cursor *cur;
     if (txn == NULL || db >= CAIRN_DB__COUNT || key == NULL || key_len == 0 || out == NULL)
         return CAIRN_EINVAL;
     int rc = txn_cursor(txn, db, &cur);
     if (rc != MDB_SUCCESS)
-        return cairn_err_from_mdb(rc);
+        return cairn__err_from_mdb(rc);
     MDB_val k = mdb_key(key, key_len), v;
     rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-    cairn_err_t err = cairn_err_from_mdb(rc);
+    cairn_err_t err = cairn__err_from_mdb(rc);
     if (err == CAIRN_OK && k.mv_size > cap)
         err = CAIRN_ETOOBIG;
     if (err == CAIRN_OK) {
@@ -269,24 +269,24 @@ cairn_err_t cairn_db_seek(cairn_txn_t *txn, cairn_db_t db, const void *key, size
     return err;
 }
 
-cairn_err_t cairn_meta_put(cairn_txn_t *txn, const char *name, const void *val, size_t len)
+cairn_err_t cairn__meta_put(cairn_txn_t *txn, const char *name, const void *val, size_t len)
 {
-    return cairn_db_put(txn, CAIRN_DB_META, name, strlen(name), val, len);
+    return cairn__db_put(txn, CAIRN_DB_META, name, strlen(name), val, len);
 }
 
-cairn_err_t cairn_meta_get(cairn_txn_t *txn, const char *name, cairn_buf_t *out)
+cairn_err_t cairn__meta_get(cairn_txn_t *txn, const char *name, cairn_buf_t *out)
 {
-    return cairn_db_get(txn, CAIRN_DB_META, name, strlen(name), out);
+    return cairn__db_get(txn, CAIRN_DB_META, name, strlen(name), out);
 }
 
-cairn_err_t cairn_db_count(cairn_txn_t *txn, cairn_db_t db, uint64_t *count)
+cairn_err_t cairn__db_count(cairn_txn_t *txn, cairn_db_t db, uint64_t *count)
 {
     MDB_stat st;
     if (txn == NULL || count == NULL || db >= CAIRN_DB__COUNT)
         return CAIRN_EINVAL;
     int rc = mdb_stat(txn->txn, txn->kv->dbi[db], &st);
     if (rc != MDB_SUCCESS)
-        return cairn_err_from_mdb(rc);
+        return cairn__err_from_mdb(rc);
     *count = st.ms_entries;
     return CAIRN_OK;
 }
@@ -303,7 +303,7 @@ cairn_err_t cairn_db_count(cairn_txn_t *txn, cairn_db_t db, uint64_t *count)
  */
 static cairn_err_t diagnose_write_error(const cairn_kv_t *kv, int rc)
 {
-    cairn_err_t err = cairn_err_from_mdb(rc);
+    cairn_err_t err = cairn__err_from_mdb(rc);
     if (err != CAIRN_EIO || kv->dir == NULL)
         return err;
     struct statvfs vfs;
@@ -313,13 +313,13 @@ static cairn_err_t diagnose_write_error(const cairn_kv_t *kv, int rc)
     char path[4096];
     struct stat st;
     if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-        cairn_path_join(path, sizeof path, kv->dir, "data.mdb") == CAIRN_OK &&
+        cairn__path_join(path, sizeof path, kv->dir, "data.mdb") == CAIRN_OK &&
         stat(path, &st) == 0 && (uint64_t)st.st_size + LOW_SPACE_BYTES >= rl.rlim_cur)
         return CAIRN_ENOSPC;
     return err;
 }
 
-cairn_err_t cairn_kv_begin(cairn_kv_t *kv, int write, cairn_txn_t **out)
+cairn_err_t cairn__kv_begin(cairn_kv_t *kv, int write, cairn_txn_t **out)
 {
     if (kv == NULL || out == NULL)
         return CAIRN_EINVAL;
@@ -332,7 +332,7 @@ cairn_err_t cairn_kv_begin(cairn_kv_t *kv, int write, cairn_txn_t **out)
     int rc = mdb_txn_begin(kv->env, NULL, write ? 0 : MDB_RDONLY, &txn->txn);
     if (rc != MDB_SUCCESS) {
         free(txn);
-        return cairn_err_from_mdb(rc);
+        return cairn__err_from_mdb(rc);
     }
     txn->kv = kv;
     txn->write = write != 0;
@@ -378,17 +378,17 @@ void cairn_txn_abort(cairn_txn_t *txn)
 cairn_err_t cairn_record_put(cairn_txn_t *txn, const void *key, size_t key_len, const void *val,
                              size_t val_len)
 {
-    return cairn_db_put(txn, CAIRN_DB_RECORDS, key, key_len, val, val_len);
+    return cairn__db_put(txn, CAIRN_DB_RECORDS, key, key_len, val, val_len);
 }
 
 cairn_err_t cairn_record_get(cairn_txn_t *txn, const void *key, size_t key_len, cairn_buf_t *out)
 {
-    return cairn_db_get(txn, CAIRN_DB_RECORDS, key, key_len, out);
+    return cairn__db_get(txn, CAIRN_DB_RECORDS, key, key_len, out);
 }
 
 cairn_err_t cairn_record_del(cairn_txn_t *txn, const void *key, size_t key_len)
 {
-    return cairn_db_del(txn, CAIRN_DB_RECORDS, key, key_len);
+    return cairn__db_del(txn, CAIRN_DB_RECORDS, key, key_len);
 }
 
 /* ---- environment ------------------------------------------------------- */
@@ -407,7 +407,7 @@ static cairn_err_t env_open(const char *dir, size_t map_size, int create, MDB_en
     if (rc != MDB_SUCCESS) {
         if (env != NULL)
             mdb_env_close(env);
-        return cairn_err_from_mdb(rc);
+        return cairn__err_from_mdb(rc);
     }
     *out = env;
     return CAIRN_OK;
@@ -419,34 +419,34 @@ static cairn_err_t dbs_open(cairn_kv_t *kv, int create)
     MDB_txn *txn;
     int rc = mdb_txn_begin(kv->env, NULL, create ? 0 : MDB_RDONLY, &txn);
     if (rc != MDB_SUCCESS)
-        return cairn_err_from_mdb(rc);
+        return cairn__err_from_mdb(rc);
     for (int i = 0; i < CAIRN_DB__COUNT && rc == MDB_SUCCESS; i++)
         rc = mdb_dbi_open(txn, db_names[i], create ? MDB_CREATE : 0, &kv->dbi[i]);
     if (rc != MDB_SUCCESS) {
         mdb_txn_abort(txn);
         /* A store without its databases is damaged, not merely absent. */
-        return rc == MDB_NOTFOUND ? CAIRN_ECORRUPT : cairn_err_from_mdb(rc);
+        return rc == MDB_NOTFOUND ? CAIRN_ECORRUPT : cairn__err_from_mdb(rc);
     }
-    return cairn_err_from_mdb(mdb_txn_commit(txn));
+    return cairn__err_from_mdb(mdb_txn_commit(txn));
 }
 
-cairn_err_t cairn_kv_open(cairn_kv_t *kv, const char *dir, size_t map_size, int create)
+cairn_err_t cairn__kv_open(cairn_kv_t *kv, const char *dir, size_t map_size, int create)
 {
     cairn_err_t err = env_open(dir, map_size, create, &kv->env);
     int dead = 0;
     if (err == CAIRN_OK) /* reader slots of processes that died holding them */
-        err = cairn_err_from_mdb(mdb_reader_check(kv->env, &dead));
+        err = cairn__err_from_mdb(mdb_reader_check(kv->env, &dead));
     if (err == CAIRN_OK)
         err = dbs_open(kv, create);
     return err;
 }
 
-void cairn_kv_close(cairn_kv_t *kv)
+void cairn__kv_close(cairn_kv_t *kv)
 {
     if (kv->env != NULL)
         mdb_env_close(kv->env);
     kv->env = NULL;
-    cairn_sealer_wipe(&kv->sealer);
+    cairn__sealer_wipe(&kv->sealer);
     free(kv->dir);
     kv->dir = NULL;
 }

@@ -16,26 +16,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-int cairn_log_has(cairn_txn_t *txn, const uint8_t *plan, const uint8_t *id)
+int cairn__log_has(cairn_txn_t *txn, const uint8_t *plan, const uint8_t *id)
 {
     uint8_t k[CAIRN_PK_CHANGE_BYTES];
-    return cairn_db_has(txn, CAIRN_DB_PLANS, k, cairn_pk_change(k, plan, id));
+    return cairn__db_has(txn, CAIRN_DB_PLANS, k, cairn_pk_change(k, plan, id));
 }
 
-cairn_err_t cairn_log_bytes(cairn_txn_t *txn, const uint8_t *plan, const uint8_t *id,
-                            cairn_buf_t *out)
+cairn_err_t cairn__log_bytes(cairn_txn_t *txn, const uint8_t *plan, const uint8_t *id,
+                             cairn_buf_t *out)
 {
     uint8_t k[CAIRN_PK_CHANGE_BYTES];
-    return cairn_db_get(txn, CAIRN_DB_PLANS, k, cairn_pk_change(k, plan, id), out);
+    return cairn__db_get(txn, CAIRN_DB_PLANS, k, cairn_pk_change(k, plan, id), out);
 }
 
-cairn_err_t cairn_log_clock(cairn_txn_t *txn, const uint8_t *plan, const uint8_t *author,
-                            uint64_t seq, const uint8_t *id, cairn_hlc_t *hlc)
+cairn_err_t cairn__log_clock(cairn_txn_t *txn, const uint8_t *plan, const uint8_t *author,
+                             uint64_t seq, const uint8_t *id, cairn_hlc_t *hlc)
 {
     uint8_t k[CAIRN_PK_LOG_BYTES];
     cairn_buf_t buf = CAIRN_BUF_INIT;
     cairn_err_t err =
-        cairn_db_get(txn, CAIRN_DB_PLANS, k, cairn_pk_log(k, plan, author, seq, id), &buf);
+        cairn__db_get(txn, CAIRN_DB_PLANS, k, cairn_pk_log(k, plan, author, seq, id), &buf);
     if (err == CAIRN_OK && buf.len != 8)
         err = CAIRN_ECORRUPT;
     if (err == CAIRN_OK)
@@ -44,14 +44,14 @@ cairn_err_t cairn_log_clock(cairn_txn_t *txn, const uint8_t *plan, const uint8_t
     return err;
 }
 
-cairn_err_t cairn_log_chain_head(cairn_txn_t *txn, const uint8_t *plan, const uint8_t *author,
-                                 uint64_t *seq, uint8_t id[CAIRN_CHANGE_ID_BYTES])
+cairn_err_t cairn__log_chain_head(cairn_txn_t *txn, const uint8_t *plan, const uint8_t *author,
+                                  uint64_t *seq, uint8_t id[CAIRN_CHANGE_ID_BYTES])
 {
     uint8_t prefix[CAIRN_PK_SEQ_BYTES], k[CAIRN_PK_LOG_BYTES];
     size_t len;
     cairn_pk_seq(prefix, plan, author, 0);
     cairn_err_t err =
-        cairn_db_last(txn, CAIRN_DB_PLANS, prefix, CAIRN_PK_AUTHOR_BYTES, k, sizeof k, &len);
+        cairn__db_last(txn, CAIRN_DB_PLANS, prefix, CAIRN_PK_AUTHOR_BYTES, k, sizeof k, &len);
     if (err == CAIRN_ENOTFOUND) {
         *seq = 0;
         return CAIRN_OK;
@@ -72,30 +72,30 @@ static int any_key(void *ctx, const uint8_t *key, size_t len)
     return 1;
 }
 
-cairn_err_t cairn_log_has_author(cairn_txn_t *txn, const uint8_t *plan, const uint8_t *author,
-                                 int *found)
+cairn_err_t cairn__log_has_author(cairn_txn_t *txn, const uint8_t *plan, const uint8_t *author,
+                                  int *found)
 {
     uint8_t prefix[CAIRN_PK_SEQ_BYTES];
     *found = 0;
     cairn_pk_seq(prefix, plan, author, 0); /* the author's part only is used */
-    return cairn_db_scan(txn, CAIRN_DB_PLANS, prefix, CAIRN_PK_AUTHOR_BYTES, any_key, found);
+    return cairn__db_scan(txn, CAIRN_DB_PLANS, prefix, CAIRN_PK_AUTHOR_BYTES, any_key, found);
 }
 
-cairn_err_t cairn_log_append(cairn_txn_t *txn, const cairn_change_t *c, int *forked)
+cairn_err_t cairn__log_append(cairn_txn_t *txn, const cairn_change_t *c, int *forked)
 {
     uint8_t k[CAIRN_PK_LOG_BYTES], ck[CAIRN_PK_CHANGE_BYTES], hlc[8];
     size_t n = cairn_pk_seq(k, c->plan, c->author, c->seq);
     *forked = 0;
-    cairn_err_t err = cairn_db_scan(txn, CAIRN_DB_PLANS, k, n, any_key, forked);
+    cairn_err_t err = cairn__db_scan(txn, CAIRN_DB_PLANS, k, n, any_key, forked);
     if (err == CAIRN_OK && *forked)
-        err = cairn_db_put(txn, CAIRN_DB_FORKS, k, n, "", 0);
+        err = cairn__db_put(txn, CAIRN_DB_FORKS, k, n, "", 0);
     if (err == CAIRN_OK)
-        err = cairn_db_put(txn, CAIRN_DB_PLANS, ck, cairn_pk_change(ck, c->plan, c->id), c->bytes,
-                           c->len);
+        err = cairn__db_put(txn, CAIRN_DB_PLANS, ck, cairn_pk_change(ck, c->plan, c->id), c->bytes,
+                            c->len);
     cairn_be64_store(hlc, c->hlc);
     if (err == CAIRN_OK) /* the log entry keeps the change's clock, for the chain check */
-        err = cairn_db_put(txn, CAIRN_DB_PLANS, k,
-                           cairn_pk_log(k, c->plan, c->author, c->seq, c->id), hlc, sizeof hlc);
+        err = cairn__db_put(txn, CAIRN_DB_PLANS, k,
+                            cairn_pk_log(k, c->plan, c->author, c->seq, c->id), hlc, sizeof hlc);
     return err;
 }
 
@@ -123,7 +123,7 @@ static cairn_err_t log_ids(cairn_txn_t *txn, const uint8_t *plan, ids_t *ids)
 {
     uint8_t prefix[CAIRN_PK_PREFIX];
     cairn_pk_prefix(prefix, plan, CAIRN_PK_LOG);
-    cairn_err_t err = cairn_db_scan(txn, CAIRN_DB_PLANS, prefix, sizeof prefix, collect_id, ids);
+    cairn_err_t err = cairn__db_scan(txn, CAIRN_DB_PLANS, prefix, sizeof prefix, collect_id, ids);
     return err == CAIRN_OK && ids->oom ? CAIRN_ENOMEM : err;
 }
 
@@ -133,7 +133,7 @@ static cairn_err_t load_changes(cairn_txn_t *txn, const uint8_t *plan, const ids
     cairn_buf_t buf = CAIRN_BUF_INIT;
     cairn_err_t err = CAIRN_OK;
     for (size_t i = 0; i < ids->n && err == CAIRN_OK; i++) {
-        err = cairn_log_bytes(txn, plan, ids->v[i], &buf);
+        err = cairn__log_bytes(txn, plan, ids->v[i], &buf);
         if (err == CAIRN_OK && cairn_change_decode(buf.data, buf.len, &cs[i]) != CAIRN_OK)
             err = CAIRN_ECORRUPT;
         if (err == CAIRN_ENOTFOUND)
@@ -143,14 +143,14 @@ static cairn_err_t load_changes(cairn_txn_t *txn, const uint8_t *plan, const ids
     return err;
 }
 
-void cairn_log_free(cairn_change_t **cs, size_t n)
+void cairn__log_free(cairn_change_t **cs, size_t n)
 {
     for (size_t i = 0; cs != NULL && i < n; i++)
         cairn_change_free(cs[i]);
     free(cs);
 }
 
-cairn_err_t cairn_log_load(cairn_txn_t *txn, const uint8_t *plan, cairn_change_t ***out, size_t *n)
+cairn_err_t cairn__log_load(cairn_txn_t *txn, const uint8_t *plan, cairn_change_t ***out, size_t *n)
 {
     ids_t ids = {0};
     cairn_change_t **cs = NULL;
@@ -160,7 +160,7 @@ cairn_err_t cairn_log_load(cairn_txn_t *txn, const uint8_t *plan, cairn_change_t
     if (err == CAIRN_OK)
         err = load_changes(txn, plan, &ids, cs);
     if (err != CAIRN_OK) {
-        cairn_log_free(cs, ids.n);
+        cairn__log_free(cs, ids.n);
         cs = NULL;
         ids.n = 0;
     }

@@ -14,41 +14,41 @@
 #include "kv.h"
 
 /* Whether plan's change id is applied here: 1, 0, or a negative error. */
-int cairn_log_has(cairn_txn_t *txn, const uint8_t *plan, const uint8_t *id);
+int cairn__log_has(cairn_txn_t *txn, const uint8_t *plan, const uint8_t *id);
 
 /* The signed bytes of plan's change id into out; CAIRN_ENOTFOUND if not held. */
-cairn_err_t cairn_log_bytes(cairn_txn_t *txn, const uint8_t *plan, const uint8_t *id,
-                            cairn_buf_t *out);
+cairn_err_t cairn__log_bytes(cairn_txn_t *txn, const uint8_t *plan, const uint8_t *id,
+                             cairn_buf_t *out);
 
 /*
  * The HLC of author's change id at seq in plan, from the log index:
  * CAIRN_ENOTFOUND if the index has no such entry, CAIRN_ECORRUPT if the
  * entry is not 8 bytes.
  */
-cairn_err_t cairn_log_clock(cairn_txn_t *txn, const uint8_t *plan, const uint8_t *author,
-                            uint64_t seq, const uint8_t *id, cairn_hlc_t *hlc);
+cairn_err_t cairn__log_clock(cairn_txn_t *txn, const uint8_t *plan, const uint8_t *author,
+                             uint64_t seq, const uint8_t *id, cairn_hlc_t *hlc);
 
 /* The author's own last change in plan: *seq 0 (id untouched) if none. */
-cairn_err_t cairn_log_chain_head(cairn_txn_t *txn, const uint8_t *plan, const uint8_t *author,
-                                 uint64_t *seq, uint8_t id[CAIRN_CHANGE_ID_BYTES]);
+cairn_err_t cairn__log_chain_head(cairn_txn_t *txn, const uint8_t *plan, const uint8_t *author,
+                                  uint64_t *seq, uint8_t id[CAIRN_CHANGE_ID_BYTES]);
 
 /* Whether author has any change in plan: 1 or 0 in *found. */
-cairn_err_t cairn_log_has_author(cairn_txn_t *txn, const uint8_t *plan, const uint8_t *author,
-                                 int *found);
+cairn_err_t cairn__log_has_author(cairn_txn_t *txn, const uint8_t *plan, const uint8_t *author,
+                                  int *found);
 
 /*
  * Append checked change c: its bytes, its log entry, and a fork mark if
  * its author already had a change at c's seq (*forked 1). Write errors
  * of the store.
  */
-cairn_err_t cairn_log_append(cairn_txn_t *txn, const cairn_change_t *c, int *forked);
+cairn_err_t cairn__log_append(cairn_txn_t *txn, const cairn_change_t *c, int *forked);
 
 /*
  * A plan's log, decoded, in log order (author, seq, id) into *cs (*n of
- * them); free with cairn_log_free. CAIRN_ECORRUPT if an indexed change is
+ * them); free with cairn__log_free. CAIRN_ECORRUPT if an indexed change is
  * missing or does not decode.
  */
-cairn_err_t cairn_log_load(cairn_txn_t *txn, const uint8_t *plan, cairn_change_t ***cs, size_t *n);
-void cairn_log_free(cairn_change_t **cs, size_t n);
+cairn_err_t cairn__log_load(cairn_txn_t *txn, const uint8_t *plan, cairn_change_t ***cs, size_t *n);
+void cairn__log_free(cairn_change_t **cs, size_t n);
 
 #endif

@@ -40,24 +40,70 @@ static int header(const uint8_t *p, size_t avail, uint64_t *skip, uint64_t *chil
         /* Sizes of the length field for str/bin/ext 8,16,32 and fixed scalars. */
         int n;
         switch (t) {
-        case 0xcc: case 0xd0: hdr = 2; break;
-        case 0xcd: case 0xd1: hdr = 3; break;
-        case 0xca: case 0xce: case 0xd2: hdr = 5; break;
-        case 0xcb: case 0xcf: case 0xd3: hdr = 9; break;
-        case 0xd4: hdr = 2, body = 1; break;
-        case 0xd5: hdr = 2, body = 2; break;
-        case 0xd6: hdr = 2, body = 4; break;
-        case 0xd7: hdr = 2, body = 8; break;
-        case 0xd8: hdr = 2, body = 16; break;
-        case 0xc4: case 0xd9: n = 1; goto sized;
-        case 0xc5: case 0xda: n = 2; goto sized;
-        case 0xc6: case 0xdb: n = 4; goto sized;
-        case 0xc7: n = 1; goto ext;
-        case 0xc8: n = 2; goto ext;
-        case 0xc9: n = 4; goto ext;
-        case 0xdc: case 0xde: n = 2; goto container;
-        case 0xdd: case 0xdf: n = 4; goto container;
-        default: return -1; /* 0xc1 is never used */
+        case 0xcc:
+        case 0xd0:
+            hdr = 2;
+            break;
+        case 0xcd:
+        case 0xd1:
+            hdr = 3;
+            break;
+        case 0xca:
+        case 0xce:
+        case 0xd2:
+            hdr = 5;
+            break;
+        case 0xcb:
+        case 0xcf:
+        case 0xd3:
+            hdr = 9;
+            break;
+        case 0xd4:
+            hdr = 2, body = 1;
+            break;
+        case 0xd5:
+            hdr = 2, body = 2;
+            break;
+        case 0xd6:
+            hdr = 2, body = 4;
+            break;
+        case 0xd7:
+            hdr = 2, body = 8;
+            break;
+        case 0xd8:
+            hdr = 2, body = 16;
+            break;
+        case 0xc4:
+        case 0xd9:
+            n = 1;
+            goto sized;
+        case 0xc5:
+        case 0xda:
+            n = 2;
+            goto sized;
+        case 0xc6:
+        case 0xdb:
+            n = 4;
+            goto sized;
+        case 0xc7:
+            n = 1;
+            goto ext;
+        case 0xc8:
+            n = 2;
+            goto ext;
+        case 0xc9:
+            n = 4;
+            goto ext;
+        case 0xdc:
+        case 0xde:
+            n = 2;
+            goto container;
+        case 0xdd:
+        case 0xdf:
+            n = 4;
+            goto container;
+        default:
+            return -1; /* 0xc1 is never used */
         }
         goto done;
     sized:
@@ -84,7 +130,7 @@ done:
     return *children > avail - *skip ? -1 : 0;
 }
 
-cairn_err_t cairn_mp_prescan(const uint8_t *p, size_t len, int max_depth)
+cairn_err_t cairn__mp_prescan(const uint8_t *p, size_t len, int max_depth)
 {
     uint64_t pending[DEPTH_MAX + 1];
     int depth = 0;
@@ -113,7 +159,7 @@ cairn_err_t cairn_mp_prescan(const uint8_t *p, size_t len, int max_depth)
     return off == len ? CAIRN_OK : CAIRN_EMALFORMED;
 }
 
-int cairn_mp_sink_write(void *data, const char *p, size_t n)
+int cairn__mp_sink_write(void *data, const char *p, size_t n)
 {
     cairn_mp_sink_t *sk = data;
     if (sk->oom || cairn_buf_reserve(sk->buf, sk->buf->len + n) != CAIRN_OK) {
@@ -125,7 +171,7 @@ int cairn_mp_sink_write(void *data, const char *p, size_t n)
     return 0;
 }
 
-void cairn_mp_pack_bin(msgpack_packer *pk, const void *p, size_t n)
+void cairn__mp_pack_bin(msgpack_packer *pk, const void *p, size_t n)
 {
     msgpack_pack_bin(pk, n);
     msgpack_pack_bin_body(pk, p, n);

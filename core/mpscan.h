@@ -4,7 +4,7 @@
  *
  * msgpack-c's unpacker allocates room for a container's declared element
  * count before reading the elements, so five hostile bytes can ask for
- * gigabytes. cairn_mp_prescan() walks the encoding first, without
+ * gigabytes. cairn__mp_prescan() walks the encoding first, without
  * allocating, and accepts it only if it is exactly one object, every length
  * fits in the bytes that remain, every container's count is at most the
  * bytes remaining (each element needs one), and nesting is shallow.
@@ -21,7 +21,7 @@
 #include "cairn/error.h"
 
 /* CAIRN_OK, or CAIRN_EMALFORMED for anything else. */
-CAIRN_MUST_USE cairn_err_t cairn_mp_prescan(const uint8_t *p, size_t len, int max_depth);
+CAIRN_MUST_USE cairn_err_t cairn__mp_prescan(const uint8_t *p, size_t len, int max_depth);
 
 /*
  * A msgpack packer's destination that appends to a cairn_buf_t (which
@@ -33,9 +33,9 @@ typedef struct cairn_mp_sink {
     int oom;
 } cairn_mp_sink_t;
 
-int cairn_mp_sink_write(void *data, const char *p, size_t n);
+int cairn__mp_sink_write(void *data, const char *p, size_t n);
 
 /* Pack n bytes as a msgpack bin. */
-void cairn_mp_pack_bin(msgpack_packer *pk, const void *p, size_t n);
+void cairn__mp_pack_bin(msgpack_packer *pk, const void *p, size_t n);
 
 #endif

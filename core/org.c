@@ -34,17 +34,17 @@ cairn_err_t cairn_org_join(cairn_store_t *store, const uint8_t org[32])
     if (store->org.has)
         return memcmp(store->org.key, org, 32) == 0 ? CAIRN_OK : CAIRN_EEXIST;
     cairn_txn_t *txn;
-    cairn_err_t err = cairn_kv_begin(&store->kv, 1, &txn);
+    cairn_err_t err = cairn__kv_begin(&store->kv, 1, &txn);
     if (err != CAIRN_OK)
         return err;
-    err = cairn_org_put(txn, org);
+    err = cairn__org_put(txn, org);
     if (err != CAIRN_OK) {
         cairn_txn_abort(txn);
         return err;
     }
     err = cairn_txn_commit(txn);
     if (err == CAIRN_OK)
-        cairn_org_set(&store->org, org);
+        cairn__org_set(&store->org, org);
     return err;
 }
 
@@ -52,7 +52,7 @@ cairn_err_t cairn_org_join(cairn_store_t *store, const uint8_t org[32])
 static cairn_err_t root_sk(cairn_txn_t *txn, uint8_t *sk)
 {
     cairn_buf_t buf = CAIRN_BUF_INIT;
-    cairn_err_t err = cairn_meta_get(txn, meta_org_sk, &buf);
+    cairn_err_t err = cairn__meta_get(txn, meta_org_sk, &buf);
     if (err == CAIRN_OK && buf.len != crypto_sign_SECRETKEYBYTES)
         err = CAIRN_ECORRUPT;
     if (err == CAIRN_OK)
@@ -87,7 +87,7 @@ static cairn_err_t roster_ops(cairn_edit_t *e, const roster_write_t *w)
     cairn_roster_entry_id(w->key, eid);
     sodium_bin2hex(hex, sizeof hex, w->key, 32);
     int present;
-    cairn_err_t err = cairn_edit_present(e, CAIRN_ET_ROSTER_ENTRY, eid, &present);
+    cairn_err_t err = cairn__edit_present(e, CAIRN_ET_ROSTER_ENTRY, eid, &present);
     if (err != CAIRN_OK)
         return err;
     if (w->name == NULL) {
@@ -95,7 +95,7 @@ static cairn_err_t roster_ops(cairn_edit_t *e, const roster_write_t *w)
             return CAIRN_ENOTFOUND;
         return set_int(e, eid, CAIRN_F_ROSTER_ENTRY_REVOKED_AT, (int64_t)w->revoked_at);
     }
-    err = present ? CAIRN_OK : cairn_edit_add_id(e, CAIRN_ET_ROSTER_ENTRY, eid);
+    err = present ? CAIRN_OK : cairn__edit_add_id(e, CAIRN_ET_ROSTER_ENTRY, eid);
     if (err == CAIRN_OK)
         err = set_str(e, eid, CAIRN_F_ROSTER_ENTRY_KEY, hex);
     if (err == CAIRN_OK)
@@ -129,7 +129,7 @@ static cairn_err_t roster_write(cairn_batch_t *b, const roster_write_t *w)
     }
     cairn_edit_t *e = NULL;
     if (err == CAIRN_OK)
-        err = cairn_edit_begin_as(b, store->org.roster_plan, signer_sk, signer_pk, &e);
+        err = cairn__edit_begin_as(b, store->org.roster_plan, signer_sk, signer_pk, &e);
     if (err == CAIRN_OK)
         err = roster_ops(e, w);
     if (err == CAIRN_OK) {
@@ -186,12 +186,12 @@ cairn_err_t cairn_org_create(cairn_store_t *store, const char *node_name)
     cairn_err_t err = sk ? cairn_batch_begin(store, &b) : CAIRN_ENOMEM;
     if (err == CAIRN_OK) {
         crypto_sign_keypair(pk, sk);
-        err = cairn_org_put(b->txn, pk);
+        err = cairn__org_put(b->txn, pk);
     }
     if (err == CAIRN_OK)
-        err = cairn_meta_put(b->txn, meta_org_sk, sk, crypto_sign_SECRETKEYBYTES);
+        err = cairn__meta_put(b->txn, meta_org_sk, sk, crypto_sign_SECRETKEYBYTES);
     if (err == CAIRN_OK) {
-        cairn_org_set(&store->org, pk); /* the root's roster entry needs the roster plan id */
+        cairn__org_set(&store->org, pk); /* the root's roster entry needs the roster plan id */
         roster_write_t w = {store->public_key, node_name, CAIRN_ROLE_ADMIN, 0, 0, 0};
         err = roster_write(b, &w);
     }
@@ -200,7 +200,7 @@ cairn_err_t cairn_org_create(cairn_store_t *store, const char *node_name)
     else
         cairn_batch_abort(b);
     if (err != CAIRN_OK)
-        cairn_org_clear(&store->org);
+        cairn__org_clear(&store->org);
     if (sk != NULL)
         sodium_free(sk);
     return err;

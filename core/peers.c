@@ -222,10 +222,10 @@ static cairn_err_t write_row(cairn_store_t *store, const uint8_t *k, size_t klen
                              const uint8_t *val, size_t vlen)
 {
     cairn_txn_t *txn;
-    cairn_err_t err = cairn_kv_begin(&store->kv, 1, &txn);
+    cairn_err_t err = cairn__kv_begin(&store->kv, 1, &txn);
     if (err != CAIRN_OK)
         return err;
-    err = cairn_db_put(txn, CAIRN_DB_META, k, klen, val, vlen);
+    err = cairn__db_put(txn, CAIRN_DB_META, k, klen, val, vlen);
     if (err != CAIRN_OK) {
         cairn_txn_abort(txn);
         return err;
@@ -236,10 +236,10 @@ static cairn_err_t write_row(cairn_store_t *store, const uint8_t *k, size_t klen
 static cairn_err_t read_row(cairn_store_t *store, const uint8_t *k, size_t klen, cairn_buf_t *out)
 {
     cairn_txn_t *txn;
-    cairn_err_t err = cairn_kv_begin(&store->kv, 0, &txn);
+    cairn_err_t err = cairn__kv_begin(&store->kv, 0, &txn);
     if (err != CAIRN_OK)
         return err;
-    err = cairn_db_get(txn, CAIRN_DB_META, k, klen, out);
+    err = cairn__db_get(txn, CAIRN_DB_META, k, klen, out);
     cairn_txn_abort(txn);
     return err;
 }
@@ -275,12 +275,12 @@ cairn_err_t cairn_peer_remove(cairn_store_t *store, const uint8_t key[CAIRN_PUBL
     size_t klen = row_key(k, peer_prefix, PEER_PREFIX_LEN, key);
     size_t kslen = row_key(ks, status_prefix, STATUS_PREFIX_LEN, key);
     cairn_txn_t *txn;
-    cairn_err_t err = cairn_kv_begin(&store->kv, 1, &txn);
+    cairn_err_t err = cairn__kv_begin(&store->kv, 1, &txn);
     if (err != CAIRN_OK)
         return err;
-    err = cairn_db_del(txn, CAIRN_DB_META, k, klen);
+    err = cairn__db_del(txn, CAIRN_DB_META, k, klen);
     if (err == CAIRN_OK) {
-        err = cairn_db_del(txn, CAIRN_DB_META, ks, kslen);
+        err = cairn__db_del(txn, CAIRN_DB_META, ks, kslen);
         if (err == CAIRN_ENOTFOUND)
             err = CAIRN_OK; /* never had a session */
     }
@@ -361,7 +361,7 @@ static int scan_row(void *ctx, const uint8_t *key, size_t key_len)
         s->err = CAIRN_ECORRUPT;
         return 1;
     }
-    s->err = cairn_db_get(s->txn, CAIRN_DB_META, key, key_len, &s->buf);
+    s->err = cairn__db_get(s->txn, CAIRN_DB_META, key, key_len, &s->buf);
     if (s->err == CAIRN_OK)
         s->err = cairn_grow(&s->keys, &s->kcap, s->n, sizeof *s->keys, 8);
     if (s->err == CAIRN_OK && !s->status)
@@ -388,11 +388,11 @@ static cairn_err_t scan_all(cairn_store_t *store, scan_t *s)
 {
     const char *prefix = s->status ? status_prefix : peer_prefix;
     s->plen = s->status ? STATUS_PREFIX_LEN : PEER_PREFIX_LEN;
-    cairn_err_t err = cairn_kv_begin(&store->kv, 0, &s->txn);
+    cairn_err_t err = cairn__kv_begin(&store->kv, 0, &s->txn);
     if (err != CAIRN_OK)
         return err;
     s->err = CAIRN_OK;
-    err = cairn_db_scan(s->txn, CAIRN_DB_META, prefix, s->plen, scan_row, s);
+    err = cairn__db_scan(s->txn, CAIRN_DB_META, prefix, s->plen, scan_row, s);
     cairn_txn_abort(s->txn);
     s->txn = NULL;
     cairn_buf_free(&s->buf);

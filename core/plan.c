@@ -16,10 +16,10 @@ cairn_err_t cairn_plan_read(cairn_store_t *store, const uint8_t plan[CAIRN_PLAN_
     if (store == NULL || plan == NULL || out == NULL)
         return CAIRN_EINVAL;
     cairn_txn_t *txn;
-    cairn_err_t err = cairn_kv_begin(&store->kv, 0, &txn);
+    cairn_err_t err = cairn__kv_begin(&store->kv, 0, &txn);
     if (err != CAIRN_OK)
         return err;
-    err = cairn_state_load_full(txn, plan, out);
+    err = cairn__state_load_full(txn, plan, out);
     cairn_txn_abort(txn);
     return err;
 }
@@ -30,10 +30,10 @@ cairn_err_t cairn_change_get(cairn_store_t *store, const uint8_t plan[CAIRN_PLAN
     if (store == NULL || plan == NULL || id == NULL || out == NULL)
         return CAIRN_EINVAL;
     cairn_txn_t *txn;
-    cairn_err_t err = cairn_kv_begin(&store->kv, 0, &txn);
+    cairn_err_t err = cairn__kv_begin(&store->kv, 0, &txn);
     if (err != CAIRN_OK)
         return err;
-    err = cairn_log_bytes(txn, plan, id, out);
+    err = cairn__log_bytes(txn, plan, id, out);
     cairn_txn_abort(txn);
     return err;
 }
@@ -43,10 +43,10 @@ cairn_err_t cairn_pending_count(cairn_store_t *store, uint64_t *count)
     if (store == NULL || count == NULL)
         return CAIRN_EINVAL;
     cairn_txn_t *txn;
-    cairn_err_t err = cairn_kv_begin(&store->kv, 0, &txn);
+    cairn_err_t err = cairn__kv_begin(&store->kv, 0, &txn);
     if (err != CAIRN_OK)
         return err;
-    err = cairn_db_count(txn, CAIRN_DB_PENDING, count);
+    err = cairn__db_count(txn, CAIRN_DB_PENDING, count);
     cairn_txn_abort(txn);
     return err;
 }
@@ -63,21 +63,21 @@ cairn_err_t cairn_plan_changes(cairn_store_t *store, const uint8_t plan[CAIRN_PL
     cairn_txn_t *txn;
     cairn_change_t **cs = NULL;
     size_t n = 0, *order = NULL;
-    cairn_err_t err = cairn_kv_begin(&store->kv, 0, &txn);
+    cairn_err_t err = cairn__kv_begin(&store->kv, 0, &txn);
     if (err != CAIRN_OK)
         return err;
-    err = cairn_log_load(txn, plan, &cs, &n);
+    err = cairn__log_load(txn, plan, &cs, &n);
     cairn_txn_abort(txn);
     if (err == CAIRN_OK)
         err = (order = malloc((n ? n : 1) * sizeof *order)) != NULL ? CAIRN_OK : CAIRN_ENOMEM;
     if (err == CAIRN_OK)
-        err = cairn_causal_order(cs, n, order);
+        err = cairn__causal_order(cs, n, order);
     for (size_t i = 0; i < n && err == CAIRN_OK; i++) {
         const cairn_change_t *c = cs[order[i]];
         if (fn(ctx, c->id, c->bytes, c->len) != 0)
             break;
     }
-    cairn_log_free(cs, n);
+    cairn__log_free(cs, n);
     free(order);
     return err;
 }

@@ -21,7 +21,7 @@
 
 #define STATE_FORMAT 1u
 
-cairn_plan_state_t *cairn_pstate_new(const uint8_t plan[CAIRN_PLAN_ID_BYTES])
+cairn_plan_state_t *cairn__pstate_new(const uint8_t plan[CAIRN_PLAN_ID_BYTES])
 {
     cairn_plan_state_t *st = calloc(1, sizeof *st);
     if (st != NULL)
@@ -32,7 +32,7 @@ cairn_plan_state_t *cairn_pstate_new(const uint8_t plan[CAIRN_PLAN_ID_BYTES])
 static void slot_release(cairn_pslot_t *s)
 {
     for (uint32_t i = 0; i < s->n; i++)
-        cairn_value_wipe(&s->values[i]);
+        cairn__value_wipe(&s->values[i]);
     free(s->values);
     free(s->hlcs);
     free(s->authors);
@@ -107,8 +107,8 @@ static size_t slot_search(const cairn_plan_state_t *st, uint16_t etype, const ui
     return search(st->slots, st->nslots, sizeof st->slots[0], slot_elem_cmp, &k, found);
 }
 
-const cairn_pslot_t *cairn_pstate_find(const cairn_plan_state_t *st, uint16_t etype,
-                                       const uint8_t *eid, uint16_t field)
+const cairn_pslot_t *cairn__pstate_find(const cairn_plan_state_t *st, uint16_t etype,
+                                        const uint8_t *eid, uint16_t field)
 {
     int found;
     size_t i = slot_search(st, etype, eid, field, &found);
@@ -159,7 +159,7 @@ static cairn_err_t slot_grow(cairn_pslot_t *s)
 
 static void slot_remove_at(cairn_pslot_t *s, uint32_t i)
 {
-    cairn_value_wipe(&s->values[i]);
+    cairn__value_wipe(&s->values[i]);
     uint32_t tail = s->n - i - 1;
     memmove(&s->values[i], &s->values[i + 1], tail * sizeof s->values[0]);
     memmove(&s->hlcs[i], &s->hlcs[i + 1], tail * sizeof s->hlcs[0]);
@@ -204,7 +204,7 @@ static cairn_err_t slot_insert(cairn_pslot_t *s, const cairn_value_t *v, cairn_h
     while (at < s->n && !beats(s, at, hlc, author, op))
         at++;
     cairn_value_t copy;
-    err = cairn_value_dup(&copy, v);
+    err = cairn__value_dup(&copy, v);
     if (err != CAIRN_OK)
         return err;
     uint32_t tail = s->n - at;
@@ -241,8 +241,8 @@ static size_t ent_search(const cairn_plan_state_t *st, uint16_t etype, const uin
     return search(st->ents, st->nents, sizeof st->ents[0], ent_elem_cmp, &k, found);
 }
 
-cairn_err_t cairn_pstate_touch(cairn_plan_state_t *st, uint16_t etype, const uint8_t *eid,
-                               int dirty)
+cairn_err_t cairn__pstate_touch(cairn_plan_state_t *st, uint16_t etype, const uint8_t *eid,
+                                int dirty)
 {
     int found;
     size_t i = ent_search(st, etype, eid, &found);
@@ -318,12 +318,12 @@ static void slot_drop(cairn_plan_state_t *st, cairn_pslot_t *s)
     st->nslots--;
 }
 
-cairn_err_t cairn_pstate_apply(cairn_plan_state_t *st, const cairn_change_t *c, int inert)
+cairn_err_t cairn__pstate_apply(cairn_plan_state_t *st, const cairn_change_t *c, int inert)
 {
     st->header_dirty = 1;
     for (size_t i = 0; i < c->nops && !inert; i++) {
         const cairn_op_t *op = &c->ops[i];
-        cairn_err_t err = cairn_pstate_touch(st, op->etype, op->eid, 1);
+        cairn_err_t err = cairn__pstate_touch(st, op->etype, op->eid, 1);
         if (err != CAIRN_OK)
             return err;
         cairn_pslot_t *s = slot_get(st, op->etype, op->eid, op->field);
@@ -357,9 +357,9 @@ static void pack_entries(msgpack_packer *pk, const cairn_pslot_t *s)
     msgpack_pack_array(pk, s->n);
     for (uint32_t i = 0; i < s->n; i++) {
         msgpack_pack_array(pk, 4);
-        cairn_mp_pack_bin(pk, s->ops[i].bytes, CAIRN_OP_ID_BYTES);
+        cairn__mp_pack_bin(pk, s->ops[i].bytes, CAIRN_OP_ID_BYTES);
         msgpack_pack_uint64(pk, s->hlcs[i]);
-        cairn_mp_pack_bin(pk, s->authors[i], 32);
+        cairn__mp_pack_bin(pk, s->authors[i], 32);
         const cairn_value_t *v = &s->values[i];
         if (v->type == CAIRN_VALUE_INT)
             msgpack_pack_int64(pk, v->i);
@@ -375,7 +375,7 @@ static void pack_slot(msgpack_packer *pk, const cairn_pslot_t *s)
 {
     msgpack_pack_array(pk, 4);
     msgpack_pack_uint16(pk, s->etype);
-    cairn_mp_pack_bin(pk, s->eid, CAIRN_ENTITY_ID_BYTES);
+    cairn__mp_pack_bin(pk, s->eid, CAIRN_ENTITY_ID_BYTES);
     msgpack_pack_uint16(pk, s->field);
     pack_entries(pk, s);
 }
@@ -385,21 +385,21 @@ static void pack_state(msgpack_packer *pk, const cairn_plan_state_t *st)
 {
     msgpack_pack_array(pk, 5);
     msgpack_pack_uint8(pk, STATE_FORMAT);
-    cairn_mp_pack_bin(pk, st->plan, CAIRN_PLAN_ID_BYTES);
+    cairn__mp_pack_bin(pk, st->plan, CAIRN_PLAN_ID_BYTES);
     msgpack_pack_uint64(pk, st->nchanges);
     msgpack_pack_array(pk, st->nheads);
     for (size_t i = 0; i < st->nheads; i++)
-        cairn_mp_pack_bin(pk, st->heads[i], CAIRN_CHANGE_ID_BYTES);
+        cairn__mp_pack_bin(pk, st->heads[i], CAIRN_CHANGE_ID_BYTES);
     msgpack_pack_array(pk, st->nslots);
     for (size_t i = 0; i < st->nslots; i++)
         pack_slot(pk, &st->slots[i]);
 }
 
-cairn_err_t cairn_pstate_encode(const cairn_plan_state_t *st, cairn_buf_t *out)
+cairn_err_t cairn__pstate_encode(const cairn_plan_state_t *st, cairn_buf_t *out)
 {
     msgpack_packer pk;
     cairn_mp_sink_t sink = {out, 0};
-    msgpack_packer_init(&pk, &sink, cairn_mp_sink_write);
+    msgpack_packer_init(&pk, &sink, cairn__mp_sink_write);
     pack_state(&pk, st);
     return sink.oom ? CAIRN_ENOMEM : CAIRN_OK;
 }
@@ -465,7 +465,7 @@ static cairn_err_t decode_entry(cairn_pslot_t *s, const msgpack_object *o)
     }
     cairn_err_t err = slot_grow(s);
     if (err == CAIRN_OK)
-        err = cairn_value_dup(&s->values[s->n], &v);
+        err = cairn__value_dup(&s->values[s->n], &v);
     if (err != CAIRN_OK)
         return err;
     memcpy(s->ops[s->n].bytes, f[0].via.bin.ptr, CAIRN_OP_ID_BYTES);
@@ -486,7 +486,7 @@ static cairn_err_t decode_slot(cairn_plan_state_t *st, uint16_t etype, const uin
         f[1].via.array.size == 0)
         return CAIRN_ECORRUPT;
     uint16_t field = (uint16_t)f[0].via.u64;
-    if (cairn_pstate_find(st, etype, eid, field) != NULL)
+    if (cairn__pstate_find(st, etype, eid, field) != NULL)
         return CAIRN_ECORRUPT; /* each slot once */
     cairn_pslot_t *s = slot_get(st, etype, eid, field);
     if (s == NULL)
@@ -511,8 +511,8 @@ static cairn_err_t unpack(msgpack_unpacked *up, const uint8_t *bytes, size_t len
     return CAIRN_ECORRUPT;
 }
 
-cairn_err_t cairn_pstate_decode_entity(cairn_plan_state_t *st, uint16_t etype, const uint8_t *eid,
-                                       const uint8_t *bytes, size_t len)
+cairn_err_t cairn__pstate_decode_entity(cairn_plan_state_t *st, uint16_t etype, const uint8_t *eid,
+                                        const uint8_t *bytes, size_t len)
 {
     msgpack_unpacked up;
     cairn_err_t err = unpack(&up, bytes, len);
@@ -526,7 +526,7 @@ cairn_err_t cairn_pstate_decode_entity(cairn_plan_state_t *st, uint16_t etype, c
     return err;
 }
 
-cairn_err_t cairn_pstate_decode_header(cairn_plan_state_t *st, const uint8_t *bytes, size_t len)
+cairn_err_t cairn__pstate_decode_header(cairn_plan_state_t *st, const uint8_t *bytes, size_t len)
 {
     msgpack_unpacked up;
     cairn_err_t err = unpack(&up, bytes, len);
@@ -548,22 +548,22 @@ cairn_err_t cairn_pstate_decode_header(cairn_plan_state_t *st, const uint8_t *by
     return err;
 }
 
-cairn_err_t cairn_pstate_encode_header(const cairn_plan_state_t *st, cairn_buf_t *out)
+cairn_err_t cairn__pstate_encode_header(const cairn_plan_state_t *st, cairn_buf_t *out)
 {
     msgpack_packer pk;
     cairn_mp_sink_t sink = {out, 0};
-    msgpack_packer_init(&pk, &sink, cairn_mp_sink_write);
+    msgpack_packer_init(&pk, &sink, cairn__mp_sink_write);
     msgpack_pack_array(&pk, 3);
     msgpack_pack_uint8(&pk, STATE_FORMAT);
     msgpack_pack_uint64(&pk, st->nchanges);
     msgpack_pack_array(&pk, st->nheads);
     for (size_t i = 0; i < st->nheads; i++)
-        cairn_mp_pack_bin(&pk, st->heads[i], CAIRN_CHANGE_ID_BYTES);
+        cairn__mp_pack_bin(&pk, st->heads[i], CAIRN_CHANGE_ID_BYTES);
     return sink.oom ? CAIRN_ENOMEM : CAIRN_OK;
 }
 
-cairn_err_t cairn_pstate_encode_entity(const cairn_plan_state_t *st, uint16_t etype,
-                                       const uint8_t *eid, cairn_buf_t *out)
+cairn_err_t cairn__pstate_encode_entity(const cairn_plan_state_t *st, uint16_t etype,
+                                        const uint8_t *eid, cairn_buf_t *out)
 {
     int found;
     size_t first = slot_search(st, etype, eid, CAIRN_F_MEMBERSHIP, &found), end = first;
@@ -574,7 +574,7 @@ cairn_err_t cairn_pstate_encode_entity(const cairn_plan_state_t *st, uint16_t et
         return CAIRN_OK; /* no live write left: the row goes */
     msgpack_packer pk;
     cairn_mp_sink_t sink = {out, 0};
-    msgpack_packer_init(&pk, &sink, cairn_mp_sink_write);
+    msgpack_packer_init(&pk, &sink, cairn__mp_sink_write);
     msgpack_pack_array(&pk, end - first);
     for (size_t i = first; i < end; i++) {
         msgpack_pack_array(&pk, 2);
@@ -606,12 +606,12 @@ uint64_t cairn_plan_state_changes(const cairn_plan_state_t *st)
 int cairn_plan_state_present(const cairn_plan_state_t *st, uint16_t etype,
                              const uint8_t eid[CAIRN_ENTITY_ID_BYTES])
 {
-    const cairn_etype_desc_t *et = cairn_schema_etype(etype);
+    const cairn_etype_desc_t *et = cairn__schema_etype(etype);
     if (et == NULL)
         return 0;
     if (et->kind == CAIRN_EK_SINGLETON)
         return 1;
-    const cairn_pslot_t *s = cairn_pstate_find(st, etype, eid, CAIRN_F_MEMBERSHIP);
+    const cairn_pslot_t *s = cairn__pstate_find(st, etype, eid, CAIRN_F_MEMBERSHIP);
     return s != NULL && s->n > 0;
 }
 
@@ -619,7 +619,7 @@ int cairn_plan_state_field(const cairn_plan_state_t *st, uint16_t etype,
                            const uint8_t eid[CAIRN_ENTITY_ID_BYTES], uint16_t field,
                            cairn_field_view_t *out)
 {
-    const cairn_pslot_t *s = cairn_pstate_find(st, etype, eid, field);
+    const cairn_pslot_t *s = cairn__pstate_find(st, etype, eid, field);
     if (s == NULL || s->n == 0)
         return -1;
     view_of(s, out);
@@ -720,7 +720,7 @@ static cairn_err_t rebuild_change(cairn_plan_state_t *st, const cairn_change_t *
 {
     for (size_t k = 0; k < c->nops && !inert; k++) {
         const cairn_op_t *op = &c->ops[k];
-        cairn_err_t err = cairn_pstate_touch(st, op->etype, op->eid, 1);
+        cairn_err_t err = cairn__pstate_touch(st, op->etype, op->eid, 1);
         if (err != CAIRN_OK)
             return err;
         if (op->kind == CAIRN_OP_REMOVE)
@@ -744,14 +744,14 @@ static cairn_err_t rebuild_change(cairn_plan_state_t *st, const cairn_change_t *
     return head_insert(st, c->id);
 }
 
-cairn_err_t cairn_pstate_rebuild(const uint8_t plan[CAIRN_PLAN_ID_BYTES],
-                                 cairn_change_t *const *changes, const int *inert, size_t n,
-                                 cairn_plan_state_t **out)
+cairn_err_t cairn__pstate_rebuild(const uint8_t plan[CAIRN_PLAN_ID_BYTES],
+                                  cairn_change_t *const *changes, const int *inert, size_t n,
+                                  cairn_plan_state_t **out)
 {
     superseded_t *sup = NULL;
     uint8_t(*refs)[CAIRN_CHANGE_ID_BYTES] = NULL;
     size_t nsup = 0, nrefs = 0;
-    cairn_plan_state_t *st = cairn_pstate_new(plan);
+    cairn_plan_state_t *st = cairn__pstate_new(plan);
     cairn_err_t err =
         st ? collect_refs(changes, inert, n, &sup, &nsup, &refs, &nrefs) : CAIRN_ENOMEM;
     for (size_t i = 0; i < n && err == CAIRN_OK; i++)

@@ -35,7 +35,7 @@ typedef struct cairn_pent {
 } cairn_pent_t;
 
 /*
- * Loads entity (etype, eid)'s slots into st (cairn_pstate_decode_entity).
+ * Loads entity (etype, eid)'s slots into st (cairn__pstate_decode_entity).
  * A state loaded in part (by a batch) has one; a complete state has none.
  */
 typedef cairn_err_t (*cairn_entity_loader_t)(void *ctx, cairn_plan_state_t *st, uint16_t etype,
@@ -55,50 +55,50 @@ struct cairn_plan_state {
     void *loader_ctx;
 };
 
-cairn_plan_state_t *cairn_pstate_new(const uint8_t plan[CAIRN_PLAN_ID_BYTES]);
+cairn_plan_state_t *cairn__pstate_new(const uint8_t plan[CAIRN_PLAN_ID_BYTES]);
 
 /*
  * Apply a validated change whose dependencies are all applied. An inert
  * change (its author was not valid at its time) joins the history (heads,
  * count) but its operations do nothing.
  */
-cairn_err_t cairn_pstate_apply(cairn_plan_state_t *st, const cairn_change_t *c, int inert);
+cairn_err_t cairn__pstate_apply(cairn_plan_state_t *st, const cairn_change_t *c, int inert);
 
 /* The canonical encoding of a complete state (appended to out): its digest's input. */
-cairn_err_t cairn_pstate_encode(const cairn_plan_state_t *st, cairn_buf_t *out);
+cairn_err_t cairn__pstate_encode(const cairn_plan_state_t *st, cairn_buf_t *out);
 
 /*
  * Make entity (etype, eid) resident, loading it if the state has a loader,
  * and with dirty, mark it to be written back.
  */
-cairn_err_t cairn_pstate_touch(cairn_plan_state_t *st, uint16_t etype, const uint8_t *eid,
-                               int dirty);
+cairn_err_t cairn__pstate_touch(cairn_plan_state_t *st, uint16_t etype, const uint8_t *eid,
+                                int dirty);
 
 /*
  * Storage form: a header (change count, heads) and one row per entity (its
  * slots). Encoders append to out; an entity with no live write encodes to
  * nothing (out unchanged), and its row should be deleted.
  */
-cairn_err_t cairn_pstate_encode_header(const cairn_plan_state_t *st, cairn_buf_t *out);
-CAIRN_MUST_USE cairn_err_t cairn_pstate_decode_header(cairn_plan_state_t *st, const uint8_t *bytes,
-                                                      size_t len);
-cairn_err_t cairn_pstate_encode_entity(const cairn_plan_state_t *st, uint16_t etype,
-                                       const uint8_t *eid, cairn_buf_t *out);
-CAIRN_MUST_USE cairn_err_t cairn_pstate_decode_entity(cairn_plan_state_t *st, uint16_t etype,
-                                                      const uint8_t *eid, const uint8_t *bytes,
-                                                      size_t len);
+cairn_err_t cairn__pstate_encode_header(const cairn_plan_state_t *st, cairn_buf_t *out);
+CAIRN_MUST_USE cairn_err_t cairn__pstate_decode_header(cairn_plan_state_t *st, const uint8_t *bytes,
+                                                       size_t len);
+cairn_err_t cairn__pstate_encode_entity(const cairn_plan_state_t *st, uint16_t etype,
+                                        const uint8_t *eid, cairn_buf_t *out);
+CAIRN_MUST_USE cairn_err_t cairn__pstate_decode_entity(cairn_plan_state_t *st, uint16_t etype,
+                                                       const uint8_t *eid, const uint8_t *bytes,
+                                                       size_t len);
 
 /*
  * The same state computed from the changes alone, in any order (no
  * duplicates); inert (may be NULL) flags the changes whose operations do
  * nothing.
  */
-cairn_err_t cairn_pstate_rebuild(const uint8_t plan[CAIRN_PLAN_ID_BYTES],
-                                 cairn_change_t *const *changes, const int *inert, size_t n,
-                                 cairn_plan_state_t **out);
+cairn_err_t cairn__pstate_rebuild(const uint8_t plan[CAIRN_PLAN_ID_BYTES],
+                                  cairn_change_t *const *changes, const int *inert, size_t n,
+                                  cairn_plan_state_t **out);
 
 /* The slot (etype, eid, field), or NULL. */
-const cairn_pslot_t *cairn_pstate_find(const cairn_plan_state_t *st, uint16_t etype,
-                                       const uint8_t *eid, uint16_t field);
+const cairn_pslot_t *cairn__pstate_find(const cairn_plan_state_t *st, uint16_t etype,
+                                        const uint8_t *eid, uint16_t field);
 
 #endif

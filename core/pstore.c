@@ -31,9 +31,9 @@ static cairn_err_t load_entity(void *ctx, cairn_plan_state_t *st, uint16_t etype
     uint8_t k[ENTITY_KEY_BYTES];
     cairn_buf_t buf = CAIRN_BUF_INIT;
     entity_key(k, st->plan, etype, eid);
-    cairn_err_t err = cairn_db_get(txn, CAIRN_DB_PLANS, k, sizeof k, &buf);
+    cairn_err_t err = cairn__db_get(txn, CAIRN_DB_PLANS, k, sizeof k, &buf);
     if (err == CAIRN_OK)
-        err = cairn_pstate_decode_entity(st, etype, eid, buf.data, buf.len);
+        err = cairn__pstate_decode_entity(st, etype, eid, buf.data, buf.len);
     cairn_buf_free(&buf);
     return err == CAIRN_ENOTFOUND ? CAIRN_OK : err;
 }
@@ -42,14 +42,14 @@ static cairn_err_t load_entity(void *ctx, cairn_plan_state_t *st, uint16_t etype
 static cairn_err_t load_header(cairn_txn_t *txn, const uint8_t *plan, cairn_plan_state_t **out)
 {
     cairn_buf_t buf = CAIRN_BUF_INIT;
-    cairn_plan_state_t *st = cairn_pstate_new(plan);
+    cairn_plan_state_t *st = cairn__pstate_new(plan);
     if (st == NULL)
         return CAIRN_ENOMEM;
     uint8_t k[CAIRN_PK_PREFIX];
     cairn_err_t err =
-        cairn_db_get(txn, CAIRN_DB_PLANS, k, cairn_pk_prefix(k, plan, CAIRN_PK_HEADER), &buf);
+        cairn__db_get(txn, CAIRN_DB_PLANS, k, cairn_pk_prefix(k, plan, CAIRN_PK_HEADER), &buf);
     if (err == CAIRN_OK)
-        err = cairn_pstate_decode_header(st, buf.data, buf.len);
+        err = cairn__pstate_decode_header(st, buf.data, buf.len);
     cairn_buf_free(&buf);
     if (err != CAIRN_OK && err != CAIRN_ENOTFOUND) {
         cairn_plan_state_free(st);
@@ -59,7 +59,7 @@ static cairn_err_t load_header(cairn_txn_t *txn, const uint8_t *plan, cairn_plan
     return CAIRN_OK;
 }
 
-cairn_err_t cairn_state_load(cairn_txn_t *txn, const uint8_t *plan, cairn_plan_state_t **out)
+cairn_err_t cairn__state_load(cairn_txn_t *txn, const uint8_t *plan, cairn_plan_state_t **out)
 {
     cairn_err_t err = load_header(txn, plan, out);
     if (err == CAIRN_OK) {
@@ -85,22 +85,22 @@ static int load_row(void *ctx, const uint8_t *key, size_t len)
     }
     uint16_t etype = (uint16_t)(key[ETYPE_AT] << 8 | key[ETYPE_AT + 1]);
     const uint8_t *eid = key + ETYPE_AT + 2;
-    sc->err = cairn_db_get(sc->txn, CAIRN_DB_PLANS, key, len, &sc->buf);
+    sc->err = cairn__db_get(sc->txn, CAIRN_DB_PLANS, key, len, &sc->buf);
     if (sc->err == CAIRN_OK)
-        sc->err = cairn_pstate_touch(sc->st, etype, eid, 0);
+        sc->err = cairn__pstate_touch(sc->st, etype, eid, 0);
     if (sc->err == CAIRN_OK)
-        sc->err = cairn_pstate_decode_entity(sc->st, etype, eid, sc->buf.data, sc->buf.len);
+        sc->err = cairn__pstate_decode_entity(sc->st, etype, eid, sc->buf.data, sc->buf.len);
     return sc->err != CAIRN_OK;
 }
 
-cairn_err_t cairn_state_load_full(cairn_txn_t *txn, const uint8_t *plan, cairn_plan_state_t **out)
+cairn_err_t cairn__state_load_full(cairn_txn_t *txn, const uint8_t *plan, cairn_plan_state_t **out)
 {
     scan_t sc = {txn, NULL, CAIRN_BUF_INIT, CAIRN_OK};
     uint8_t prefix[CAIRN_PK_PREFIX];
     cairn_pk_prefix(prefix, plan, CAIRN_PK_ENTITY);
     cairn_err_t err = load_header(txn, plan, &sc.st);
     if (err == CAIRN_OK)
-        err = cairn_db_scan(txn, CAIRN_DB_PLANS, prefix, sizeof prefix, load_row, &sc);
+        err = cairn__db_scan(txn, CAIRN_DB_PLANS, prefix, sizeof prefix, load_row, &sc);
     if (err == CAIRN_OK)
         err = sc.err;
     cairn_buf_free(&sc.buf);
@@ -118,26 +118,26 @@ static cairn_err_t put_entity(cairn_txn_t *txn, const cairn_plan_state_t *st, co
     uint8_t k[ENTITY_KEY_BYTES];
     entity_key(k, st->plan, e->etype, e->eid);
     buf->len = 0;
-    cairn_err_t err = cairn_pstate_encode_entity(st, e->etype, e->eid, buf);
+    cairn_err_t err = cairn__pstate_encode_entity(st, e->etype, e->eid, buf);
     if (err != CAIRN_OK)
         return err;
     if (buf->len == 0) { /* nothing live: no row */
-        err = cairn_db_del(txn, CAIRN_DB_PLANS, k, sizeof k);
+        err = cairn__db_del(txn, CAIRN_DB_PLANS, k, sizeof k);
         return err == CAIRN_ENOTFOUND ? CAIRN_OK : err;
     }
-    return cairn_db_put(txn, CAIRN_DB_PLANS, k, sizeof k, buf->data, buf->len);
+    return cairn__db_put(txn, CAIRN_DB_PLANS, k, sizeof k, buf->data, buf->len);
 }
 
-cairn_err_t cairn_state_flush(cairn_txn_t *txn, cairn_plan_state_t *st)
+cairn_err_t cairn__state_flush(cairn_txn_t *txn, cairn_plan_state_t *st)
 {
     cairn_buf_t buf = CAIRN_BUF_INIT;
     cairn_err_t err = CAIRN_OK;
     if (st->header_dirty) {
         uint8_t k[CAIRN_PK_PREFIX];
-        err = cairn_pstate_encode_header(st, &buf);
+        err = cairn__pstate_encode_header(st, &buf);
         if (err == CAIRN_OK)
-            err = cairn_db_put(txn, CAIRN_DB_PLANS, k,
-                               cairn_pk_prefix(k, st->plan, CAIRN_PK_HEADER), buf.data, buf.len);
+            err = cairn__db_put(txn, CAIRN_DB_PLANS, k,
+                                cairn_pk_prefix(k, st->plan, CAIRN_PK_HEADER), buf.data, buf.len);
         st->header_dirty = err != CAIRN_OK;
     }
     for (size_t i = 0; i < st->nents && err == CAIRN_OK; i++) {
@@ -169,26 +169,26 @@ static int collect_key(void *ctx, const uint8_t *key, size_t len)
     return 0;
 }
 
-cairn_err_t cairn_state_replace(cairn_txn_t *txn, cairn_plan_state_t *st)
+cairn_err_t cairn__state_replace(cairn_txn_t *txn, cairn_plan_state_t *st)
 {
     keys_t ks = {NULL, 0, 0, 0};
     uint8_t prefix[CAIRN_PK_PREFIX];
     cairn_pk_prefix(prefix, st->plan, CAIRN_PK_ENTITY);
-    cairn_err_t err = cairn_db_scan(txn, CAIRN_DB_PLANS, prefix, sizeof prefix, collect_key, &ks);
+    cairn_err_t err = cairn__db_scan(txn, CAIRN_DB_PLANS, prefix, sizeof prefix, collect_key, &ks);
     if (err == CAIRN_OK && ks.oom)
         err = CAIRN_ENOMEM;
     for (size_t i = 0; i < ks.n && err == CAIRN_OK; i++)
-        err = cairn_db_del(txn, CAIRN_DB_PLANS, ks.k[i], ENTITY_KEY_BYTES);
+        err = cairn__db_del(txn, CAIRN_DB_PLANS, ks.k[i], ENTITY_KEY_BYTES);
     free(ks.k);
     if (err == CAIRN_OK && st->nchanges == 0) { /* no history: no plan, no header */
         uint8_t k[CAIRN_PK_PREFIX];
-        err = cairn_db_del(txn, CAIRN_DB_PLANS, k, cairn_pk_prefix(k, st->plan, CAIRN_PK_HEADER));
+        err = cairn__db_del(txn, CAIRN_DB_PLANS, k, cairn_pk_prefix(k, st->plan, CAIRN_PK_HEADER));
         return err == CAIRN_ENOTFOUND ? CAIRN_OK : err;
     }
     st->header_dirty = 1;
     for (size_t i = 0; i < st->nents; i++)
         st->ents[i].dirty = 1;
-    return err == CAIRN_OK ? cairn_state_flush(txn, st) : err;
+    return err == CAIRN_OK ? cairn__state_flush(txn, st) : err;
 }
 
 /* ---- plan headers ---------------------------------------------------------- */
@@ -202,15 +202,15 @@ static int plan_next(uint8_t *p)
     return 0;
 }
 
-cairn_err_t cairn_headers_each(cairn_txn_t *txn, int (*fn)(void *, const cairn_plan_state_t *),
-                               void *ctx)
+cairn_err_t cairn__headers_each(cairn_txn_t *txn, int (*fn)(void *, const cairn_plan_state_t *),
+                                void *ctx)
 {
     cairn_err_t err;
     uint8_t at[CAIRN_PK_PREFIX] = {0}, key[CAIRN_RECORD_KEY_MAX];
     cairn_buf_t buf = CAIRN_BUF_INIT;
     size_t len;
     /* A plan's keys start with its header: seek to it, then past the plan. */
-    while ((err = cairn_db_seek(txn, CAIRN_DB_PLANS, at, sizeof at, key, sizeof key, &len)) ==
+    while ((err = cairn__db_seek(txn, CAIRN_DB_PLANS, at, sizeof at, key, sizeof key, &len)) ==
            CAIRN_OK) {
         if (len < CAIRN_PK_PREFIX) {
             err = CAIRN_ECORRUPT;
@@ -221,12 +221,12 @@ cairn_err_t cairn_headers_each(cairn_txn_t *txn, int (*fn)(void *, const cairn_p
          * is building: its header is written at commit. It counts as empty.
          */
         int has_header = key[CAIRN_PLAN_ID_BYTES] == CAIRN_PK_HEADER;
-        cairn_plan_state_t *st = cairn_pstate_new(key);
+        cairn_plan_state_t *st = cairn__pstate_new(key);
         err = st == NULL   ? CAIRN_ENOMEM
-              : has_header ? cairn_db_get(txn, CAIRN_DB_PLANS, key, CAIRN_PK_PREFIX, &buf)
+              : has_header ? cairn__db_get(txn, CAIRN_DB_PLANS, key, CAIRN_PK_PREFIX, &buf)
                            : CAIRN_OK;
         if (err == CAIRN_OK && has_header)
-            err = cairn_pstate_decode_header(st, buf.data, buf.len);
+            err = cairn__pstate_decode_header(st, buf.data, buf.len);
         int stop = err == CAIRN_OK && fn(ctx, st) != 0;
         cairn_plan_state_free(st);
         memcpy(at, key, CAIRN_PLAN_ID_BYTES);

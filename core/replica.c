@@ -26,10 +26,10 @@ typedef int (*header_fn)(void *ctx, const cairn_plan_state_t *header);
 static cairn_err_t headers_each(cairn_store_t *store, header_fn fn, void *ctx)
 {
     cairn_txn_t *txn;
-    cairn_err_t err = cairn_kv_begin(&store->kv, 0, &txn);
+    cairn_err_t err = cairn__kv_begin(&store->kv, 0, &txn);
     if (err != CAIRN_OK)
         return err;
-    err = cairn_headers_each(txn, fn, ctx);
+    err = cairn__headers_each(txn, fn, ctx);
     cairn_txn_abort(txn);
     return err;
 }
@@ -60,9 +60,9 @@ static int summary_one(void *ctx, const cairn_plan_state_t *h)
     uint8_t count[8], digest[CAIRN_SYNC_DIGEST_BYTES];
     for (int i = 0; i < 8; i++)
         count[i] = (uint8_t)(h->nchanges >> (56 - 8 * i));
-    cairn_hash_domain(digest, sizeof digest, "cairn sync digest v1", count, sizeof count,
-                      h->nheads ? (const void *)h->heads : (const void *)count,
-                      h->nheads * CAIRN_CHANGE_ID_BYTES, NULL, 0);
+    cairn__hash_domain(digest, sizeof digest, "cairn sync digest v1", count, sizeof count,
+                       h->nheads ? (const void *)h->heads : (const void *)count,
+                       h->nheads * CAIRN_CHANGE_ID_BYTES, NULL, 0);
     return l->sfn(l->ctx, h->plan, digest);
 }
 
@@ -100,7 +100,7 @@ static cairn_err_t read_log(cairn_txn_t *txn, const uint8_t *plan, log_keys_t *l
 {
     uint8_t prefix[CAIRN_PK_PREFIX];
     cairn_pk_prefix(prefix, plan, CAIRN_PK_LOG);
-    cairn_err_t err = cairn_db_scan(txn, CAIRN_DB_PLANS, prefix, sizeof prefix, collect_log, lk);
+    cairn_err_t err = cairn__db_scan(txn, CAIRN_DB_PLANS, prefix, sizeof prefix, collect_log, lk);
     return err == CAIRN_OK && lk->oom ? CAIRN_ENOMEM : err;
 }
 
@@ -143,7 +143,7 @@ cairn_err_t cairn_plan_vector(cairn_store_t *store, const uint8_t plan[CAIRN_PLA
         return CAIRN_EINVAL;
     cairn_txn_t *txn;
     log_keys_t lk = {NULL, 0, 0, 0};
-    cairn_err_t err = cairn_kv_begin(&store->kv, 0, &txn);
+    cairn_err_t err = cairn__kv_begin(&store->kv, 0, &txn);
     if (err != CAIRN_OK)
         return err;
     err = read_log(txn, plan, &lk);
@@ -189,10 +189,10 @@ cairn_err_t cairn_plan_has_change(cairn_store_t *store, const uint8_t plan[CAIRN
         return CAIRN_EINVAL;
     cairn_txn_t *txn;
     uint8_t k[CAIRN_PK_CHANGE_BYTES];
-    cairn_err_t err = cairn_kv_begin(&store->kv, 0, &txn);
+    cairn_err_t err = cairn__kv_begin(&store->kv, 0, &txn);
     if (err != CAIRN_OK)
         return err;
-    int rc = cairn_db_has(txn, CAIRN_DB_PLANS, k, cairn_pk_change(k, plan, id));
+    int rc = cairn__db_has(txn, CAIRN_DB_PLANS, k, cairn_pk_change(k, plan, id));
     cairn_txn_abort(txn);
     *held = rc == 1;
     return rc < 0 ? (cairn_err_t)rc : CAIRN_OK;
@@ -207,10 +207,10 @@ cairn_err_t cairn_roster_member(cairn_store_t *store, const uint8_t key[32], uin
         return CAIRN_EINVAL;
     cairn_reason_t r = CAIRN_REASON_UNKNOWN_AUTHOR;
     cairn_txn_t *txn;
-    cairn_err_t err = cairn_kv_begin(&store->kv, 0, &txn);
+    cairn_err_t err = cairn__kv_begin(&store->kv, 0, &txn);
     if (err != CAIRN_OK)
         return err;
-    err = cairn_roster_judge_key(txn, &store->org, key, now_ms, roles, &r);
+    err = cairn__roster_judge_key(txn, &store->org, key, now_ms, roles, &r);
     cairn_txn_abort(txn);
     if (why != NULL)
         *why = r;
@@ -225,10 +225,10 @@ cairn_err_t cairn_plan_may_hold(cairn_store_t *store, const uint8_t plan[CAIRN_P
     if (store == NULL || plan == NULL || key == NULL || may == NULL)
         return CAIRN_EINVAL;
     cairn_txn_t *txn;
-    cairn_err_t err = cairn_kv_begin(&store->kv, 0, &txn);
+    cairn_err_t err = cairn__kv_begin(&store->kv, 0, &txn);
     if (err != CAIRN_OK)
         return err;
-    err = cairn_roster_may_hold(txn, &store->org, plan, key, roles, may);
+    err = cairn__roster_may_hold(txn, &store->org, plan, key, roles, may);
     cairn_txn_abort(txn);
     return err;
 }

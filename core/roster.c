@@ -26,39 +26,39 @@ static const char meta_org[] = "org";
 
 void cairn_roster_plan_id(const uint8_t org[32], uint8_t plan[CAIRN_PLAN_ID_BYTES])
 {
-    cairn_hash_domain(plan, CAIRN_PLAN_ID_BYTES, "cairn roster v1", org, 32, NULL, 0, NULL, 0);
+    cairn__hash_domain(plan, CAIRN_PLAN_ID_BYTES, "cairn roster v1", org, 32, NULL, 0, NULL, 0);
 }
 
-void cairn_org_set(cairn_org_t *org, const uint8_t key[32])
+void cairn__org_set(cairn_org_t *org, const uint8_t key[32])
 {
     memcpy(org->key, key, 32);
     cairn_roster_plan_id(key, org->roster_plan);
     org->has = 1;
 }
 
-void cairn_org_clear(cairn_org_t *org)
+void cairn__org_clear(cairn_org_t *org)
 {
     memset(org, 0, sizeof *org);
 }
 
-cairn_err_t cairn_org_put(cairn_txn_t *txn, const uint8_t key[32])
+cairn_err_t cairn__org_put(cairn_txn_t *txn, const uint8_t key[32])
 {
-    return cairn_meta_put(txn, meta_org, key, 32);
+    return cairn__meta_put(txn, meta_org, key, 32);
 }
 
-cairn_err_t cairn_org_load(cairn_org_t *org, cairn_txn_t *txn)
+cairn_err_t cairn__org_load(cairn_org_t *org, cairn_txn_t *txn)
 {
     cairn_buf_t buf = CAIRN_BUF_INIT;
-    cairn_err_t err = cairn_meta_get(txn, meta_org, &buf);
+    cairn_err_t err = cairn__meta_get(txn, meta_org, &buf);
     if (err == CAIRN_OK && buf.len != 32)
         err = CAIRN_ECORRUPT;
     if (err == CAIRN_OK)
-        cairn_org_set(org, buf.data);
+        cairn__org_set(org, buf.data);
     cairn_buf_free(&buf);
     return err == CAIRN_ENOTFOUND ? CAIRN_OK : err;
 }
 
-int cairn_org_is_roster(const cairn_org_t *org, const uint8_t *plan)
+int cairn__org_is_roster(const cairn_org_t *org, const uint8_t *plan)
 {
     return org->has && memcmp(plan, org->roster_plan, CAIRN_PLAN_ID_BYTES) == 0;
 }
@@ -67,15 +67,15 @@ int cairn_org_is_roster(const cairn_org_t *org, const uint8_t *plan)
 
 void cairn_roster_entry_id(const uint8_t key[32], uint8_t eid[CAIRN_ENTITY_ID_BYTES])
 {
-    cairn_hash_domain(eid, CAIRN_ENTITY_ID_BYTES, "cairn roster entry v1", key, 32, NULL, 0, NULL,
-                      0);
+    cairn__hash_domain(eid, CAIRN_ENTITY_ID_BYTES, "cairn roster entry v1", key, 32, NULL, 0, NULL,
+                       0);
 }
 
 /* The integer winner of a roster field, or dflt when unset or cleared. */
 static int64_t roster_int(const cairn_plan_state_t *roster, const uint8_t *eid, uint16_t field,
                           int64_t dflt)
 {
-    const cairn_pslot_t *s = cairn_pstate_find(roster, CAIRN_ET_ROSTER_ENTRY, eid, field);
+    const cairn_pslot_t *s = cairn__pstate_find(roster, CAIRN_ET_ROSTER_ENTRY, eid, field);
     if (s == NULL || s->n == 0 || s->values[0].type != CAIRN_VALUE_INT)
         return dflt;
     return s->values[0].i;
@@ -84,13 +84,14 @@ static int64_t roster_int(const cairn_plan_state_t *roster, const uint8_t *eid, 
 /* The winning key field of roster entry eid, if it is 64 hex digits. */
 static const char *roster_key_hex(const cairn_plan_state_t *roster, const uint8_t *eid)
 {
-    const cairn_pslot_t *s = cairn_pstate_find(roster, CAIRN_ET_ROSTER_ENTRY, eid, CAIRN_F_ROSTER_ENTRY_KEY);
+    const cairn_pslot_t *s =
+        cairn__pstate_find(roster, CAIRN_ET_ROSTER_ENTRY, eid, CAIRN_F_ROSTER_ENTRY_KEY);
     if (s == NULL || s->n == 0 || s->values[0].type != CAIRN_VALUE_STR || s->values[0].len != 64)
         return NULL;
     return s->values[0].s;
 }
 
-int cairn_roster_entry_key(const cairn_plan_state_t *roster, const uint8_t *eid, uint8_t key[32])
+int cairn__roster_entry_key(const cairn_plan_state_t *roster, const uint8_t *eid, uint8_t key[32])
 {
     const char *hex = roster_key_hex(roster, eid);
     return hex != NULL && sodium_hex2bin(key, 32, hex, 64, NULL, NULL, NULL) == 0;
@@ -107,12 +108,12 @@ static int roster_key_matches(const cairn_plan_state_t *roster, const uint8_t *e
     return memcmp(hex, have, 64) == 0;
 }
 
-cairn_reason_t cairn_roster_judge(cairn_plan_state_t *roster, const uint8_t key[32], uint64_t at_ms,
-                                  unsigned *roles, cairn_err_t *err)
+cairn_reason_t cairn__roster_judge(cairn_plan_state_t *roster, const uint8_t key[32],
+                                   uint64_t at_ms, unsigned *roles, cairn_err_t *err)
 {
     uint8_t eid[CAIRN_ENTITY_ID_BYTES];
     cairn_roster_entry_id(key, eid);
-    *err = cairn_pstate_touch(roster, CAIRN_ET_ROSTER_ENTRY, eid, 0);
+    *err = cairn__pstate_touch(roster, CAIRN_ET_ROSTER_ENTRY, eid, 0);
     if (*err != CAIRN_OK)
         return CAIRN_REASON_NONE;
     if (!cairn_plan_state_present(roster, CAIRN_ET_ROSTER_ENTRY, eid) ||
@@ -122,14 +123,15 @@ cairn_reason_t cairn_roster_judge(cairn_plan_state_t *roster, const uint8_t key[
     int64_t from = roster_int(roster, eid, CAIRN_F_ROSTER_ENTRY_VALID_FROM, 0);
     int64_t until = roster_int(roster, eid, CAIRN_F_ROSTER_ENTRY_VALID_UNTIL, 0);
     int64_t revoked = roster_int(roster, eid, CAIRN_F_ROSTER_ENTRY_REVOKED_AT, 0);
-    *roles = (unsigned)roster_int(roster, eid, CAIRN_F_ROSTER_ENTRY_ROLES, 0); /* also when not valid: see precheck */
+    *roles = (unsigned)roster_int(roster, eid, CAIRN_F_ROSTER_ENTRY_ROLES,
+                                  0); /* also when not valid: see precheck */
     if (at < from || (until != 0 && at >= until) || (revoked != 0 && at >= revoked))
         return CAIRN_REASON_NOT_VALID;
     return CAIRN_REASON_NONE;
 }
 
-cairn_err_t cairn_roster_judge_key(cairn_txn_t *txn, const cairn_org_t *org, const uint8_t key[32],
-                                   uint64_t at_ms, unsigned *roles, cairn_reason_t *why)
+cairn_err_t cairn__roster_judge_key(cairn_txn_t *txn, const cairn_org_t *org, const uint8_t key[32],
+                                    uint64_t at_ms, unsigned *roles, cairn_reason_t *why)
 {
     cairn_err_t err = CAIRN_OK;
     *roles = 0;
@@ -138,22 +140,22 @@ cairn_err_t cairn_roster_judge_key(cairn_txn_t *txn, const cairn_org_t *org, con
         *why = CAIRN_REASON_NONE;
     } else if (org->has) {
         cairn_plan_state_t *roster = NULL;
-        err = cairn_state_load(txn, org->roster_plan, &roster);
+        err = cairn__state_load(txn, org->roster_plan, &roster);
         if (err == CAIRN_OK)
-            *why = cairn_roster_judge(roster, key, at_ms, roles, &err);
+            *why = cairn__roster_judge(roster, key, at_ms, roles, &err);
         cairn_plan_state_free(roster);
     }
     return err;
 }
 
-cairn_err_t cairn_inert_flags(cairn_plan_state_t *roster, cairn_change_t *const *cs, size_t n,
-                              int *inert)
+cairn_err_t cairn__inert_flags(cairn_plan_state_t *roster, cairn_change_t *const *cs, size_t n,
+                               int *inert)
 {
     cairn_err_t err = CAIRN_OK;
     for (size_t i = 0; i < n && err == CAIRN_OK; i++) {
         unsigned roles;
         cairn_reason_t why =
-            cairn_roster_judge(roster, cs[i]->author, CAIRN_HLC_MS(cs[i]->hlc), &roles, &err);
+            cairn__roster_judge(roster, cs[i]->author, CAIRN_HLC_MS(cs[i]->hlc), &roles, &err);
         inert[i] = why != CAIRN_REASON_NONE;
     }
     return err;
@@ -186,7 +188,7 @@ static int load_member(void *ctx, const uint8_t *key, size_t len)
     team_ctx_t *t = ctx;
     if (len != CAIRN_PK_ENTITY_BYTES)
         return 0;
-    t->err = cairn_pstate_touch(t->st, CAIRN_ET_MEMBER, key + CAIRN_PK_PREFIX + 2, 0);
+    t->err = cairn__pstate_touch(t->st, CAIRN_ET_MEMBER, key + CAIRN_PK_PREFIX + 2, 0);
     return t->err != CAIRN_OK;
 }
 
@@ -196,19 +198,19 @@ static cairn_err_t load_team(cairn_txn_t *txn, const uint8_t *plan, cairn_plan_s
     uint8_t prefix[CAIRN_PK_ENTITY_BYTES];
     cairn_pk_entity(prefix, plan, CAIRN_ET_MEMBER, cairn_singleton_eid);
     team_ctx_t t = {NULL, CAIRN_OK};
-    cairn_err_t err = cairn_state_load(txn, plan, &t.st);
+    cairn_err_t err = cairn__state_load(txn, plan, &t.st);
     if (err == CAIRN_OK)
-        err = cairn_db_scan(txn, CAIRN_DB_PLANS, prefix, CAIRN_PK_PREFIX + 2, load_member, &t);
+        err = cairn__db_scan(txn, CAIRN_DB_PLANS, prefix, CAIRN_PK_PREFIX + 2, load_member, &t);
     if (err == CAIRN_OK)
         err = t.err;
     *out = t.st;
     return err;
 }
 
-cairn_err_t cairn_roster_may_hold(cairn_txn_t *txn, const cairn_org_t *org, const uint8_t *plan,
-                                  const uint8_t key[32], unsigned roles, int *may)
+cairn_err_t cairn__roster_may_hold(cairn_txn_t *txn, const cairn_org_t *org, const uint8_t *plan,
+                                   const uint8_t key[32], unsigned roles, int *may)
 {
-    *may = cairn_org_is_roster(org, plan) || (roles & CAIRN_ROLE_CARE_MANAGER) != 0;
+    *may = cairn__org_is_roster(org, plan) || (roles & CAIRN_ROLE_CARE_MANAGER) != 0;
     if (*may)
         return CAIRN_OK;
     char hex[65];
@@ -223,20 +225,20 @@ cairn_err_t cairn_roster_may_hold(cairn_txn_t *txn, const cairn_org_t *org, cons
 
 /* ---- the one rebuild ------------------------------------------------------------- */
 
-cairn_err_t cairn_rebuild(cairn_txn_t *txn, const cairn_org_t *org, cairn_plan_state_t *roster,
-                          const uint8_t *plan, cairn_plan_state_t **out)
+cairn_err_t cairn__rebuild(cairn_txn_t *txn, const cairn_org_t *org, cairn_plan_state_t *roster,
+                           const uint8_t *plan, cairn_plan_state_t **out)
 {
     cairn_change_t **cs = NULL;
     size_t n = 0;
     int *inert = NULL;
-    cairn_err_t err = cairn_log_load(txn, plan, &cs, &n);
+    cairn_err_t err = cairn__log_load(txn, plan, &cs, &n);
     if (err == CAIRN_OK)
         err = (inert = calloc(n ? n : 1, sizeof *inert)) ? CAIRN_OK : CAIRN_ENOMEM;
-    if (err == CAIRN_OK && roster != NULL && !cairn_org_is_roster(org, plan))
-        err = cairn_inert_flags(roster, cs, n, inert);
+    if (err == CAIRN_OK && roster != NULL && !cairn__org_is_roster(org, plan))
+        err = cairn__inert_flags(roster, cs, n, inert);
     if (err == CAIRN_OK)
-        err = cairn_pstate_rebuild(plan, cs, inert, n, out);
-    cairn_log_free(cs, n);
+        err = cairn__pstate_rebuild(plan, cs, inert, n, out);
+    cairn__log_free(cs, n);
     free(inert);
     return err;
 }

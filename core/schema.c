@@ -73,7 +73,7 @@ enum schema_ord { CAIRN_SCHEMA(ORD_ET, CAIRN__F_NONE) ORD_END };
 _Static_assert(ORD_END == NETYPES, "etypes and places disagree");
 
 /* A switch, so that two entity types of one number do not compile. */
-const cairn_etype_desc_t *cairn_schema_etype(uint16_t etype)
+const cairn_etype_desc_t *cairn__schema_etype(uint16_t etype)
 {
 #define CASE_ET(id, num, name, kind, roles, roster_only, nf)                                       \
     case CAIRN_ET_##id:                                                                            \
@@ -86,9 +86,9 @@ const cairn_etype_desc_t *cairn_schema_etype(uint16_t etype)
 #undef CASE_ET
 }
 
-const cairn_field_desc_t *cairn_schema_field(uint16_t etype, uint16_t field)
+const cairn_field_desc_t *cairn__schema_field(uint16_t etype, uint16_t field)
 {
-    const cairn_etype_desc_t *et = cairn_schema_etype(etype);
+    const cairn_etype_desc_t *et = cairn__schema_etype(etype);
     if (et == NULL || field == CAIRN_F_MEMBERSHIP || field > et->nfields)
         return NULL;
     return &et->fields[field];
@@ -98,7 +98,7 @@ const cairn_field_desc_t *cairn_schema_field(uint16_t etype, uint16_t field)
 
 const char *cairn_etype_name(uint16_t etype)
 {
-    const cairn_etype_desc_t *et = cairn_schema_etype(etype);
+    const cairn_etype_desc_t *et = cairn__schema_etype(etype);
     return et ? et->name : NULL;
 }
 
@@ -112,7 +112,7 @@ int cairn_etype_by_name(const char *name)
 
 int cairn_field_by_name(uint16_t etype, const char *name)
 {
-    const cairn_etype_desc_t *et = cairn_schema_etype(etype);
+    const cairn_etype_desc_t *et = cairn__schema_etype(etype);
     for (uint16_t f = 1; et != NULL && name != NULL && f <= et->nfields; f++)
         if (strcmp(et->fields[f].name, name) == 0)
             return f;
@@ -121,45 +121,45 @@ int cairn_field_by_name(uint16_t etype, const char *name)
 
 const char *cairn_field_name(uint16_t etype, uint16_t field)
 {
-    if (field == CAIRN_F_MEMBERSHIP && cairn_schema_etype(etype) != NULL)
+    if (field == CAIRN_F_MEMBERSHIP && cairn__schema_etype(etype) != NULL)
         return "membership";
-    const cairn_field_desc_t *fd = cairn_schema_field(etype, field);
+    const cairn_field_desc_t *fd = cairn__schema_field(etype, field);
     return fd ? fd->name : NULL;
 }
 
 int cairn_field_is_multi_value(uint16_t etype, uint16_t field)
 {
-    const cairn_field_desc_t *fd = cairn_schema_field(etype, field);
+    const cairn_field_desc_t *fd = cairn__schema_field(etype, field);
     return fd != NULL && fd->sem == CAIRN_SEM_MV;
 }
 
 int cairn_field_is_int(uint16_t etype, uint16_t field)
 {
-    const cairn_field_desc_t *fd = cairn_schema_field(etype, field);
+    const cairn_field_desc_t *fd = cairn__schema_field(etype, field);
     return fd != NULL && fd->vkind == CAIRN_VK_INT;
 }
 
 int cairn_etype_is_set(uint16_t etype)
 {
-    const cairn_etype_desc_t *et = cairn_schema_etype(etype);
+    const cairn_etype_desc_t *et = cairn__schema_etype(etype);
     return et != NULL && et->kind != CAIRN_EK_SINGLETON;
 }
 
 cairn_ekind_t cairn_etype_kind(uint16_t etype)
 {
-    const cairn_etype_desc_t *et = cairn_schema_etype(etype);
+    const cairn_etype_desc_t *et = cairn__schema_etype(etype);
     return et != NULL ? et->kind : (cairn_ekind_t)0;
 }
 
 cairn_vkind_t cairn_field_vkind(uint16_t etype, uint16_t field)
 {
-    const cairn_field_desc_t *fd = cairn_schema_field(etype, field);
+    const cairn_field_desc_t *fd = cairn__schema_field(etype, field);
     return fd != NULL ? fd->vkind : (cairn_vkind_t)0;
 }
 
 const char *const *cairn_field_enum_names(uint16_t etype, uint16_t field)
 {
-    const cairn_field_desc_t *fd = cairn_schema_field(etype, field);
+    const cairn_field_desc_t *fd = cairn__schema_field(etype, field);
     return fd != NULL ? fd->names : NULL;
 }
 
@@ -227,9 +227,9 @@ static int value_valid(const cairn_field_desc_t *fd, const cairn_value_t *v)
     }
 }
 
-cairn_err_t cairn_schema_check_value(uint16_t etype, uint16_t field, const cairn_value_t *v)
+cairn_err_t cairn__schema_check_value(uint16_t etype, uint16_t field, const cairn_value_t *v)
 {
-    const cairn_field_desc_t *fd = cairn_schema_field(etype, field);
+    const cairn_field_desc_t *fd = cairn__schema_field(etype, field);
     return fd != NULL && v != NULL && value_valid(fd, v) ? CAIRN_OK : CAIRN_EINVAL;
 }
 
@@ -243,8 +243,8 @@ void cairn_log_eid(const uint8_t author[32], const uint8_t plan[CAIRN_PLAN_ID_BY
         pos[i] = (uint8_t)(seq >> (56 - 8 * i));
     pos[8] = (uint8_t)(index >> 8);
     pos[9] = (uint8_t)index;
-    cairn_hash_domain(eid, CAIRN_ENTITY_ID_BYTES, "cairn log entry v1", author, 32, plan,
-                      CAIRN_PLAN_ID_BYTES, pos, sizeof pos);
+    cairn__hash_domain(eid, CAIRN_ENTITY_ID_BYTES, "cairn log entry v1", author, 32, plan,
+                       CAIRN_PLAN_ID_BYTES, pos, sizeof pos);
 }
 
 /* A log entry's id is fixed by its place in its author's chain: never reused. */
@@ -269,7 +269,7 @@ static int added_earlier(const cairn_change_t *c, size_t i)
 static int op_valid(const cairn_change_t *c, size_t i, int in_roster)
 {
     const cairn_op_t *op = &c->ops[i];
-    const cairn_etype_desc_t *et = cairn_schema_etype(op->etype);
+    const cairn_etype_desc_t *et = cairn__schema_etype(op->etype);
     if (et == NULL || et->roster_only != in_roster)
         return 0;
     int singleton_id = memcmp(op->eid, cairn_singleton_eid, CAIRN_ENTITY_ID_BYTES) == 0;
@@ -284,7 +284,7 @@ static int op_valid(const cairn_change_t *c, size_t i, int in_roster)
             return op->npred == 0 && (et->kind != CAIRN_EK_LOG || log_eid_valid(c, i));
         return et->kind == CAIRN_EK_SET && op->npred > 0;
     }
-    const cairn_field_desc_t *fd = cairn_schema_field(op->etype, op->field);
+    const cairn_field_desc_t *fd = cairn__schema_field(op->etype, op->field);
     if (fd == NULL || !value_valid(fd, &op->value))
         return 0;
     if (et->kind == CAIRN_EK_LOG) /* written once, in the change that adds it */
@@ -292,7 +292,7 @@ static int op_valid(const cairn_change_t *c, size_t i, int in_roster)
     return 1;
 }
 
-cairn_reason_t cairn_schema_check(const cairn_change_t *c, int in_roster)
+cairn_reason_t cairn__schema_check(const cairn_change_t *c, int in_roster)
 {
     if (c->nops == 0)
         return CAIRN_REASON_INVALID_OP;
@@ -302,12 +302,12 @@ cairn_reason_t cairn_schema_check(const cairn_change_t *c, int in_roster)
     return CAIRN_REASON_NONE;
 }
 
-int cairn_schema_allows(const cairn_change_t *c, unsigned roles)
+int cairn__schema_allows(const cairn_change_t *c, unsigned roles)
 {
     for (size_t i = 0; i < c->nops; i++) {
         const cairn_op_t *op = &c->ops[i];
-        const cairn_etype_desc_t *et = cairn_schema_etype(op->etype);
-        const cairn_field_desc_t *fd = cairn_schema_field(op->etype, op->field);
+        const cairn_etype_desc_t *et = cairn__schema_etype(op->etype);
+        const cairn_field_desc_t *fd = cairn__schema_field(op->etype, op->field);
         if (et == NULL)
             return 0;
         unsigned need = (fd != NULL && fd->roles != 0) ? fd->roles : et->roles;

@@ -10,7 +10,7 @@
 #include <sodium.h>
 #include <string.h>
 
-cairn_err_t cairn_sealer_init(cairn_sealer_t *s, const uint8_t key[CAIRN_DATA_KEY_BYTES])
+cairn_err_t cairn__sealer_init(cairn_sealer_t *s, const uint8_t key[CAIRN_DATA_KEY_BYTES])
 {
     memset(s, 0, sizeof *s);
     s->key = sodium_malloc(CAIRN_DATA_KEY_BYTES);
@@ -22,15 +22,15 @@ cairn_err_t cairn_sealer_init(cairn_sealer_t *s, const uint8_t key[CAIRN_DATA_KE
     return CAIRN_OK;
 }
 
-void cairn_sealer_wipe(cairn_sealer_t *s)
+void cairn__sealer_wipe(cairn_sealer_t *s)
 {
     if (s->key != NULL)
         sodium_free(s->key); /* sodium_free wipes before unmapping */
     sodium_memzero(s, sizeof *s);
 }
 
-void cairn_seal(cairn_sealer_t *s, const uint8_t *ad, size_t ad_len, const uint8_t *pt,
-                size_t pt_len, uint8_t *out)
+void cairn__seal(cairn_sealer_t *s, const uint8_t *ad, size_t ad_len, const uint8_t *pt,
+                 size_t pt_len, uint8_t *out)
 {
     uint8_t *nonce = out;
     memcpy(nonce, s->prefix, sizeof s->prefix);
@@ -41,8 +41,8 @@ void cairn_seal(cairn_sealer_t *s, const uint8_t *ad, size_t ad_len, const uint8
                                                ad_len, NULL, nonce, s->key);
 }
 
-cairn_err_t cairn_unseal(const cairn_sealer_t *s, const uint8_t *ad, size_t ad_len,
-                         const uint8_t *in, size_t in_len, uint8_t *out)
+cairn_err_t cairn__unseal(const cairn_sealer_t *s, const uint8_t *ad, size_t ad_len,
+                          const uint8_t *in, size_t in_len, uint8_t *out)
 {
     if (in_len < CAIRN_SEAL_OVERHEAD)
         return CAIRN_ECORRUPT;

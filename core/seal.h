@@ -28,20 +28,20 @@ typedef struct cairn_sealer {
 } cairn_sealer_t;
 
 /* Copy key into guarded memory and draw a nonce prefix. Errors: CAIRN_ENOMEM. */
-cairn_err_t cairn_sealer_init(cairn_sealer_t *s, const uint8_t key[CAIRN_DATA_KEY_BYTES]);
+cairn_err_t cairn__sealer_init(cairn_sealer_t *s, const uint8_t key[CAIRN_DATA_KEY_BYTES]);
 
 /* Wipe and free the key. Safe on a zeroed or already wiped sealer. */
-void cairn_sealer_wipe(cairn_sealer_t *s);
+void cairn__sealer_wipe(cairn_sealer_t *s);
 
 /* Seal pt (pt_len bytes) into out, which must hold pt_len + CAIRN_SEAL_OVERHEAD. */
-void cairn_seal(cairn_sealer_t *s, const uint8_t *ad, size_t ad_len, const uint8_t *pt,
-                size_t pt_len, uint8_t *out);
+void cairn__seal(cairn_sealer_t *s, const uint8_t *ad, size_t ad_len, const uint8_t *pt,
+                 size_t pt_len, uint8_t *out);
 
 /*
  * Open in (in_len bytes) into out, which must hold in_len - CAIRN_SEAL_OVERHEAD.
  * Errors: CAIRN_ECORRUPT (too short, or authentication failed; out is wiped).
  */
-CAIRN_MUST_USE cairn_err_t cairn_unseal(const cairn_sealer_t *s, const uint8_t *ad, size_t ad_len,
-                                        const uint8_t *in, size_t in_len, uint8_t *out);
+CAIRN_MUST_USE cairn_err_t cairn__unseal(const cairn_sealer_t *s, const uint8_t *ad, size_t ad_len,
+                                         const uint8_t *in, size_t in_len, uint8_t *out);
 
 #endif

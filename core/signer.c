@@ -51,7 +51,7 @@ static void *worker(void *arg)
     return NULL;
 }
 
-cairn_err_t cairn_signer_start(cairn_signer_t *s)
+cairn_err_t cairn__signer_start(cairn_signer_t *s)
 {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     int want = cpus < 2 ? 1 : (cpus > 5 ? 4 : (int)cpus - 1);
@@ -73,13 +73,13 @@ cairn_err_t cairn_signer_start(cairn_signer_t *s)
     while (s->nthreads < want && pthread_create(&s->threads[s->nthreads], NULL, worker, s) == 0)
         s->nthreads++;
     if (s->nthreads == 0) {
-        cairn_signer_stop(s);
+        cairn__signer_stop(s);
         return CAIRN_ENOMEM;
     }
     return CAIRN_OK;
 }
 
-void cairn_signer_submit(cairn_signer_t *s, cairn_sign_job_t *job)
+void cairn__signer_submit(cairn_signer_t *s, cairn_sign_job_t *job)
 {
     job->done = 0;
     job->next = NULL;
@@ -95,7 +95,7 @@ void cairn_signer_submit(cairn_signer_t *s, cairn_sign_job_t *job)
     pthread_mutex_unlock(&s->lock);
 }
 
-void cairn_signer_wait(cairn_signer_t *s, cairn_sign_job_t *job)
+void cairn__signer_wait(cairn_signer_t *s, cairn_sign_job_t *job)
 {
     pthread_mutex_lock(&s->lock);
     while (!job->done) {
@@ -112,7 +112,7 @@ void cairn_signer_wait(cairn_signer_t *s, cairn_sign_job_t *job)
     pthread_mutex_unlock(&s->lock);
 }
 
-void cairn_signer_stop(cairn_signer_t *s)
+void cairn__signer_stop(cairn_signer_t *s)
 {
     pthread_mutex_lock(&s->lock);
     s->stop = 1;

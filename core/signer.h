@@ -32,18 +32,18 @@ typedef struct cairn_signer {
     cairn_sign_job_t *head, *tail;
     int stop;
     int idle;    /* workers waiting for work: only then is a wake-up needed */
-    int waiters; /* threads in cairn_signer_wait */
+    int waiters; /* threads in cairn__signer_wait */
 } cairn_signer_t;
 
 /*
  * Start workers: one per CPU but one (the caller signs too while it waits),
  * at least 1, at most 4. CAIRN_ENOMEM if none could start.
  */
-cairn_err_t cairn_signer_start(cairn_signer_t *s);
-void cairn_signer_submit(cairn_signer_t *s, cairn_sign_job_t *job);
+cairn_err_t cairn__signer_start(cairn_signer_t *s);
+void cairn__signer_submit(cairn_signer_t *s, cairn_sign_job_t *job);
 /* Block until job is done, signing queued jobs meanwhile. */
-void cairn_signer_wait(cairn_signer_t *s, cairn_sign_job_t *job);
+void cairn__signer_wait(cairn_signer_t *s, cairn_sign_job_t *job);
 /* Finish queued jobs and join the workers. */
-void cairn_signer_stop(cairn_signer_t *s);
+void cairn__signer_stop(cairn_signer_t *s);
 
 #endif

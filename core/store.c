@@ -62,7 +62,7 @@ static cairn_err_t register_open(cairn_store_t *store)
 {
     struct stat st;
     if (fstat(store->lock_fd, &st) != 0)
-        return cairn_err_from_errno(errno);
+        return cairn__err_from_errno(errno);
     store->dev = st.st_dev;
     store->ino = st.st_ino;
     cairn_err_t err = CAIRN_OK;
@@ -116,7 +116,7 @@ cairn_err_t cairn_txn_begin(cairn_store_t *store, int write, cairn_txn_t **out)
 {
     if (store == NULL || out == NULL)
         return CAIRN_EINVAL;
-    return cairn_kv_begin(&store->kv, write, out);
+    return cairn__kv_begin(&store->kv, write, out);
 }
 
 static cairn_err_t meta_write(cairn_store_t *store)
@@ -128,13 +128,13 @@ static cairn_err_t meta_write(cairn_store_t *store)
     cairn_err_t err = cairn_txn_begin(store, 1, &txn);
     if (err != CAIRN_OK)
         return err;
-    err = cairn_db_put(txn, CAIRN_DB_META, meta_format, sizeof meta_format - 1, ver, 4);
+    err = cairn__db_put(txn, CAIRN_DB_META, meta_format, sizeof meta_format - 1, ver, 4);
     if (err == CAIRN_OK)
-        err = cairn_db_put(txn, CAIRN_DB_META, meta_node_id, sizeof meta_node_id - 1,
-                           store->node_id, CAIRN_NODE_ID_BYTES);
+        err = cairn__db_put(txn, CAIRN_DB_META, meta_node_id, sizeof meta_node_id - 1,
+                            store->node_id, CAIRN_NODE_ID_BYTES);
     if (err == CAIRN_OK)
-        err = cairn_db_put(txn, CAIRN_DB_META, meta_identity, sizeof meta_identity - 1,
-                           store->identity_sk, crypto_sign_SECRETKEYBYTES);
+        err = cairn__db_put(txn, CAIRN_DB_META, meta_identity, sizeof meta_identity - 1,
+                            store->identity_sk, crypto_sign_SECRETKEYBYTES);
     if (err != CAIRN_OK) {
         cairn_txn_abort(txn);
         return err;
@@ -146,7 +146,7 @@ static cairn_err_t meta_write(cairn_store_t *store)
 static cairn_err_t meta_get(cairn_txn_t *txn, const char *key, cairn_buf_t *buf, void *dst,
                             size_t want)
 {
-    cairn_err_t err = cairn_db_get(txn, CAIRN_DB_META, key, strlen(key), buf);
+    cairn_err_t err = cairn__db_get(txn, CAIRN_DB_META, key, strlen(key), buf);
     if (err == CAIRN_ENOTFOUND || (err == CAIRN_OK && buf->len != want))
         return CAIRN_ECORRUPT;
     if (err == CAIRN_OK)
@@ -178,7 +178,7 @@ static cairn_err_t meta_read(cairn_store_t *store)
     if (err == CAIRN_OK)
         crypto_sign_ed25519_sk_to_pk(store->public_key, store->identity_sk);
     if (err == CAIRN_OK)
-        err = cairn_org_load(&store->org, txn);
+        err = cairn__org_load(&store->org, txn);
     cairn_buf_free(&buf);
     cairn_txn_abort(txn);
     return err;
@@ -203,8 +203,8 @@ void cairn_store_close(cairn_store_t *store)
     if (store == NULL)
         return;
     if (store->signer_on)
-        cairn_signer_stop(&store->signer);
-    cairn_kv_close(&store->kv);
+        cairn__signer_stop(&store->signer);
+    cairn__kv_close(&store->kv);
     unregister_open(store); /* after LMDB let go of its files */
     if (store->identity_sk != NULL)
         sodium_free(store->identity_sk);
@@ -229,12 +229,12 @@ static cairn_err_t fsync_parent(const char *dir)
         parent[--n] = '\0';
     char *slash = strrchr(parent, '/');
     if (slash == NULL)
-        return cairn_fsync_dir(".");
+        return cairn__fsync_dir(".");
     if (slash == parent)
         slash[1] = '\0'; /* "/x": the root */
     else
         *slash = '\0';
-    return cairn_fsync_dir(parent);
+    return cairn__fsync_dir(parent);
 }
 
 static cairn_err_t prepare_dir(const char *dir, int *created)
@@ -247,10 +247,10 @@ static cairn_err_t prepare_dir(const char *dir, int *created)
     if (errno == ENOENT)
         return CAIRN_ENODIR;
     if (errno != EEXIST)
-        return cairn_err_from_errno(errno);
+        return cairn__err_from_errno(errno);
     DIR *d = opendir(dir);
     if (d == NULL)
-        return errno == ENOTDIR ? CAIRN_EEXIST : cairn_err_from_errno(errno);
+        return errno == ENOTDIR ? CAIRN_EEXIST : cairn__err_from_errno(errno);
     struct dirent *e;
     cairn_err_t err = CAIRN_OK;
     while ((e = readdir(d)) != NULL) {
@@ -268,7 +268,7 @@ static void remove_partial(const char *dir, int created)
     static const char *const files[] = {"data.mdb", "lock.mdb", CAIRN_KEYRING_FILE};
     char path[4096];
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
-        if (cairn_path_join(path, sizeof path, dir, files[i]) == CAIRN_OK)
+        if (cairn__path_join(path, sizeof path, dir, files[i]) == CAIRN_OK)
             unlink(path);
     if (created)
         rmdir(dir);
@@ -300,7 +300,7 @@ cairn_err_t cairn_store_init(const char *dir, const cairn_unlock_t *unlock,
     touched = 1;
     /* Wrap first: a bad key file or passphrase fails before LMDB files exist. */
     randombytes_buf(data_key, CAIRN_DATA_KEY_BYTES);
-    err = cairn_keyring_wrap(&kr, unlock, opts->kdf_cost, data_key);
+    err = cairn__keyring_wrap(&kr, unlock, opts->kdf_cost, data_key);
     if (err != CAIRN_OK)
         goto out;
 
@@ -308,13 +308,13 @@ cairn_err_t cairn_store_init(const char *dir, const cairn_unlock_t *unlock,
     store->unlock_kind = unlock->kind;
     randombytes_buf(store->node_id, sizeof store->node_id);
     crypto_sign_keypair(store->public_key, store->identity_sk);
-    err = cairn_sealer_init(&store->kv.sealer, data_key);
+    err = cairn__sealer_init(&store->kv.sealer, data_key);
     if (err == CAIRN_OK)
-        err = cairn_kv_open(&store->kv, dir, map_size, 1);
+        err = cairn__kv_open(&store->kv, dir, map_size, 1);
     if (err == CAIRN_OK)
         err = meta_write(store);
     if (err == CAIRN_OK)
-        err = cairn_keyring_write(dir, &kr); /* last: marks the store complete */
+        err = cairn__keyring_write(dir, &kr); /* last: marks the store complete */
 out:
     cairn_store_close(store);
     if (data_key != NULL)
@@ -334,16 +334,16 @@ static cairn_err_t keyring_load(const char *dir, cairn_keyring_t *kr, int *fd_ou
     if (dir == NULL || dir[0] == '\0')
         return CAIRN_EINVAL;
     if (stat(dir, &st) != 0)
-        return errno == ENOENT ? CAIRN_ENODIR : cairn_err_from_errno(errno);
+        return errno == ENOENT ? CAIRN_ENODIR : cairn__err_from_errno(errno);
     if (!S_ISDIR(st.st_mode))
         return CAIRN_ENOTSTORE;
-    cairn_err_t err = cairn_path_join(path, sizeof path, dir, CAIRN_KEYRING_FILE);
+    cairn_err_t err = cairn__path_join(path, sizeof path, dir, CAIRN_KEYRING_FILE);
     if (err != CAIRN_OK)
         return err;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return errno == ENOENT ? CAIRN_ENOTSTORE : cairn_err_from_errno(errno);
-    err = cairn_keyring_read(fd, kr);
+        return errno == ENOENT ? CAIRN_ENOTSTORE : cairn__err_from_errno(errno);
+    err = cairn__keyring_read(fd, kr);
     if (err != CAIRN_OK) {
         close(fd);
         return err;
@@ -395,7 +395,7 @@ cairn_err_t cairn_store_open(const char *dir, const cairn_unlock_t *unlock, cair
      * the CLI); an operation that needs the store alone takes LOCK_EX.
      */
     if (flock(store->lock_fd, LOCK_SH | LOCK_NB) != 0) {
-        err = errno == EWOULDBLOCK ? CAIRN_ELOCKED : cairn_err_from_errno(errno);
+        err = errno == EWOULDBLOCK ? CAIRN_ELOCKED : cairn__err_from_errno(errno);
         goto out;
     }
     err = register_open(store);
@@ -405,18 +405,18 @@ cairn_err_t cairn_store_open(const char *dir, const cairn_unlock_t *unlock, cair
     store->unlock_kind = kr.kind;
 
     data_key = sodium_malloc(CAIRN_DATA_KEY_BYTES);
-    err = data_key == NULL ? CAIRN_ENOMEM : cairn_keyring_unwrap(&kr, unlock, data_key);
+    err = data_key == NULL ? CAIRN_ENOMEM : cairn__keyring_unwrap(&kr, unlock, data_key);
     if (err == CAIRN_OK)
-        err = cairn_sealer_init(&store->kv.sealer, data_key);
+        err = cairn__sealer_init(&store->kv.sealer, data_key);
     if (err != CAIRN_OK)
         goto out;
 
     /* mdb_env_open would create an empty data.mdb: refuse instead. */
-    err = cairn_path_join(path, sizeof path, dir, "data.mdb");
+    err = cairn__path_join(path, sizeof path, dir, "data.mdb");
     if (err == CAIRN_OK && stat(path, &st) != 0)
-        err = errno == ENOENT ? CAIRN_ECORRUPT : cairn_err_from_errno(errno);
+        err = errno == ENOENT ? CAIRN_ECORRUPT : cairn__err_from_errno(errno);
     if (err == CAIRN_OK)
-        err = cairn_kv_open(&store->kv, dir, 0, 0);
+        err = cairn__kv_open(&store->kv, dir, 0, 0);
     if (err == CAIRN_OK)
         err = meta_read(store);
 out:
@@ -451,7 +451,7 @@ cairn_err_t cairn_store_info(cairn_store_t *store, cairn_store_info_t *info)
     cairn_err_t err = cairn_txn_begin(store, 0, &txn);
     if (err != CAIRN_OK)
         return err;
-    err = cairn_db_count(txn, CAIRN_DB_RECORDS, &info->records);
+    err = cairn__db_count(txn, CAIRN_DB_RECORDS, &info->records);
     cairn_txn_abort(txn);
     return err;
 }
@@ -466,7 +466,7 @@ cairn_err_t cairn_key_file_create(const char *path)
     if (key == NULL)
         return CAIRN_ENOMEM;
     randombytes_buf(key, CAIRN_KEY_FILE_BYTES);
-    cairn_err_t err = cairn_write_file_durable(path, key, CAIRN_KEY_FILE_BYTES, 1);
+    cairn_err_t err = cairn__write_file_durable(path, key, CAIRN_KEY_FILE_BYTES, 1);
     sodium_free(key);
     return err;
 }

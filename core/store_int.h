@@ -5,7 +5,7 @@
  * The handle is made of parts, each with one owner that writes it:
  *   kv       kv.c: the sealed environment (opened and closed by store.c);
  *   identity store.c, at open: node id, Ed25519 key pair, unlock kind;
- *   org      roster.c: loaded at open, set through cairn_org_set() when the
+ *   org      roster.c: loaded at open, set through cairn__org_set() when the
  *            store creates or joins an organisation (org.c);
  *   clock    batch.c: advanced by ingest within a batch, saved at commit,
  *            restored on abort; now_ms/now_ctx set by cairn_store_set_clock();

@@ -19,7 +19,7 @@ cairn_err_t cairn_store_commit_seq(cairn_store_t *store, uint64_t *seq)
     MDB_envinfo info;
     int rc = mdb_env_info(store->kv.env, &info);
     if (rc != MDB_SUCCESS)
-        return cairn_err_from_mdb(rc);
+        return cairn__err_from_mdb(rc);
     *seq = (uint64_t)info.me_last_txnid;
     return CAIRN_OK;
 }

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void cairn_wipe_free(void *p, size_t n)
+void cairn__wipe_free(void *p, size_t n)
 {
     if (p == NULL)
         return;
@@ -17,7 +17,7 @@ void cairn_wipe_free(void *p, size_t n)
     free(p);
 }
 
-cairn_err_t cairn_value_dup(cairn_value_t *dst, const cairn_value_t *src)
+cairn_err_t cairn__value_dup(cairn_value_t *dst, const cairn_value_t *src)
 {
     *dst = *src;
     if (src->type != CAIRN_VALUE_STR)
@@ -30,26 +30,26 @@ cairn_err_t cairn_value_dup(cairn_value_t *dst, const cairn_value_t *src)
     return CAIRN_OK;
 }
 
-void cairn_value_wipe(cairn_value_t *v)
+void cairn__value_wipe(cairn_value_t *v)
 {
     if (v->type == CAIRN_VALUE_STR)
-        cairn_wipe_free((void *)(uintptr_t)v->s, v->len);
+        cairn__wipe_free((void *)(uintptr_t)v->s, v->len);
     v->type = CAIRN_VALUE_NIL;
     v->s = NULL;
 }
 
-void cairn_ops_release(cairn_op_t *ops, size_t n)
+void cairn__ops_release(cairn_op_t *ops, size_t n)
 {
     for (size_t i = 0; ops != NULL && i < n; i++) {
         free((void *)(uintptr_t)ops[i].pred);
         ops[i].pred = NULL;
-        cairn_value_wipe(&ops[i].value);
+        cairn__value_wipe(&ops[i].value);
     }
     free(ops);
 }
 
-void cairn_hash_domain(uint8_t *out, size_t out_len, const char *domain, const void *a,
-                       size_t a_len, const void *b, size_t b_len, const void *c, size_t c_len)
+void cairn__hash_domain(uint8_t *out, size_t out_len, const char *domain, const void *a,
+                        size_t a_len, const void *b, size_t b_len, const void *c, size_t c_len)
 {
     crypto_generichash_state st;
     crypto_generichash_init(&st, NULL, 0, out_len);

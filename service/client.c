@@ -62,7 +62,7 @@ static void finish(client_t *cl)
     cl->res->duration_ms = uv_now(&cl->loop) - cl->t0;
     if (cl->progress != NULL)
         cl->progress(cl->ctx, &cl->res->stats);
-    svc_writer_stop(&cl->writer);
+    cairn__svc_writer_stop(&cl->writer);
     uv_close((uv_handle_t *)&cl->timer, NULL);
 }
 
@@ -120,9 +120,9 @@ static void on_ended(svc_conn_t *c)
             o->bytes_out = r->stats.bytes_out;
             o->rejected = c->ingest_rejected;
             if (!o->completed)
-                snprintf(o->error, sizeof o->error, "%s", svc_conn_end_name(c));
+                snprintf(o->error, sizeof o->error, "%s", cairn__svc_conn_end_name(c));
             job->done = status_done;
-            svc_writer_submit(&cl->writer, job);
+            cairn__svc_writer_submit(&cl->writer, job);
         }
     }
     finish(cl);
@@ -137,10 +137,10 @@ static void on_timer(uv_timer_t *t)
         return;
     uint64_t now = uv_now(&cl->loop);
     if (cl->c->connecting && now - cl->c->started_ms >= CONNECT_TIMEOUT_MS) {
-        svc_conn_close(cl->c, CAIRN_CLOSE_TIMEOUT);
+        cairn__svc_conn_close(cl->c, CAIRN_CLOSE_TIMEOUT);
         return;
     }
-    svc_conn_tick(cl->c, now);
+    cairn__svc_conn_tick(cl->c, now);
     if (!cl->over && cl->progress != NULL) {
         cairn_sync_stats_t st;
         cairn_sync_get_stats(cl->c->s, &st);
@@ -156,8 +156,8 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
         finish(cl);
     } else {
         svc_conn_t *c;
-        cairn_err_t err =
-            svc_conn_new(&cl->loop, cl->store, &cl->writer, &client_ops, 1, cl->timeout_ms, &c);
+        cairn_err_t err = cairn__svc_conn_new(&cl->loop, cl->store, &cl->writer, &client_ops, 1,
+                                              cl->timeout_ms, &c);
         if (err != CAIRN_OK) {
             cl->res->outcome = CAIRN_REMOTE_STORE;
             cl->res->store_err = err;
@@ -166,9 +166,9 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
             c->owner = cl;
             c->count_plans = 1;
             cl->c = c;
-            if (svc_conn_connect(c, res->ai_addr) != 0) {
+            if (cairn__svc_conn_connect(c, res->ai_addr) != 0) {
                 c->end = SVC_END_CONNECT;
-                svc_conn_abort(c); /* ends through on_ended */
+                cairn__svc_conn_abort(c); /* ends through on_ended */
             }
         }
     }
@@ -200,7 +200,7 @@ cairn_err_t cairn_sync_remote(cairn_store_t *store, const char *host, uint16_t p
         free(cl);
         return CAIRN_ENOMEM;
     }
-    if (svc_writer_start(&cl->writer, &cl->loop, store) != 0) {
+    if (cairn__svc_writer_start(&cl->writer, &cl->loop, store) != 0) {
         err = CAIRN_ENOMEM;
     } else {
         cl->t0 = uv_now(&cl->loop);
@@ -220,7 +220,7 @@ cairn_err_t cairn_sync_remote(cairn_store_t *store, const char *host, uint16_t p
         }
     }
     uv_run(&cl->loop, UV_RUN_DEFAULT);
-    svc_conn_free(cl->c);
+    cairn__svc_conn_free(cl->c);
     (void)uv_loop_close(&cl->loop);
     free(cl);
     return err;

@@ -20,7 +20,7 @@
 
 #define OUTPUT_LIMIT ((size_t)1 << 20) /* per session: bounds memory with many peers */
 
-int svc_conn_live(const svc_conn_t *c)
+int cairn__svc_conn_live(const svc_conn_t *c)
 {
     cairn_sync_state_t st = cairn_sync_state(c->s);
     return st == CAIRN_SYNC_HANDSHAKE || st == CAIRN_SYNC_RUNNING;
@@ -59,7 +59,7 @@ static void close_tcp(svc_conn_t *c)
 /* The connection broke (or could not be written): the session ends here. */
 static void lost(svc_conn_t *c)
 {
-    if (svc_conn_live(c)) {
+    if (cairn__svc_conn_live(c)) {
         c->end = SVC_END_LOST;
         cairn_sync_close(c->s, CAIRN_CLOSE_BY_PEER);
     }
@@ -153,7 +153,7 @@ static void submit_work(svc_conn_t *c)
     c->job.done = on_work_done;
     c->job.ctx = c;
     c->work_queued = 1;
-    svc_writer_submit(c->writer, &c->job);
+    cairn__svc_writer_submit(c->writer, &c->job);
 }
 
 static void write_output(svc_conn_t *c)
@@ -214,7 +214,7 @@ static void pump(svc_conn_t *c)
     if (c->tcp_open && !c->writing)
         write_output(c);
     if (c->tcp_open) {
-        if (!svc_conn_live(c)) {
+        if (!cairn__svc_conn_live(c)) {
             size_t left;
             (void)cairn_sync_output(c->s, &left);
             if (!c->writing && left == 0)
@@ -228,9 +228,9 @@ static void pump(svc_conn_t *c)
     maybe_finish(c);
 }
 
-cairn_err_t svc_conn_new(uv_loop_t *loop, cairn_store_t *store, svc_writer_t *writer,
-                         const svc_conn_ops_t *ops, int initiator, uint64_t timeout_ms,
-                         svc_conn_t **out)
+cairn_err_t cairn__svc_conn_new(uv_loop_t *loop, cairn_store_t *store, svc_writer_t *writer,
+                                const svc_conn_ops_t *ops, int initiator, uint64_t timeout_ms,
+                                svc_conn_t **out)
 {
     svc_conn_t *c = calloc(1, sizeof *c);
     if (c == NULL)
@@ -265,7 +265,7 @@ static void start(svc_conn_t *c)
     pump(c);
 }
 
-int svc_conn_accept(svc_conn_t *c, uv_stream_t *server)
+int cairn__svc_conn_accept(svc_conn_t *c, uv_stream_t *server)
 {
     int rc = uv_accept(server, (uv_stream_t *)&c->tcp);
     if (rc == 0)
@@ -288,7 +288,7 @@ static void on_connect(uv_connect_t *req, int status)
     start(c);
 }
 
-int svc_conn_connect(svc_conn_t *c, const struct sockaddr *addr)
+int cairn__svc_conn_connect(svc_conn_t *c, const struct sockaddr *addr)
 {
     c->connect_req.data = c;
     int rc = uv_tcp_connect(&c->connect_req, &c->tcp, addr, on_connect);
@@ -297,7 +297,7 @@ int svc_conn_connect(svc_conn_t *c, const struct sockaddr *addr)
     return rc;
 }
 
-void svc_conn_tick(svc_conn_t *c, uint64_t now)
+void cairn__svc_conn_tick(svc_conn_t *c, uint64_t now)
 {
     if (c->finished || c->connecting)
         return;
@@ -307,7 +307,7 @@ void svc_conn_tick(svc_conn_t *c, uint64_t now)
     pump(c);
 }
 
-void svc_conn_close(svc_conn_t *c, cairn_close_reason_t reason)
+void cairn__svc_conn_close(svc_conn_t *c, cairn_close_reason_t reason)
 {
     if (c->finished)
         return;
@@ -321,18 +321,18 @@ void svc_conn_close(svc_conn_t *c, cairn_close_reason_t reason)
     pump(c);
 }
 
-void svc_conn_abort(svc_conn_t *c)
+void cairn__svc_conn_abort(svc_conn_t *c)
 {
     if (c->finished)
         return;
-    if (svc_conn_live(c)) {
+    if (cairn__svc_conn_live(c)) {
         c->end = SVC_END_LOST;
         cairn_sync_close(c->s, CAIRN_CLOSE_BY_PEER);
     }
     close_tcp(c);
 }
 
-void svc_conn_free(svc_conn_t *c)
+void cairn__svc_conn_free(svc_conn_t *c)
 {
     if (c == NULL)
         return;
@@ -342,7 +342,7 @@ void svc_conn_free(svc_conn_t *c)
     free(c);
 }
 
-const char *svc_conn_end_name(const svc_conn_t *c)
+const char *cairn__svc_conn_end_name(const svc_conn_t *c)
 {
     if (c->duplicate)
         return "duplicate";

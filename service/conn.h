@@ -9,10 +9,10 @@
  * report coming back through the job's callback. Used by the service and
  * by the one-shot client alike, on the loop thread only.
  *
- * Life: svc_conn_new (then svc_conn_accept or svc_conn_connect), pumped by
+ * Life: cairn__svc_conn_new (then cairn__svc_conn_accept or cairn__svc_conn_connect), pumped by
  * events; when the session has ended, its output is sent and no work is
  * with the writer, the socket is closed and ops->ended runs once; the
- * owner frees the connection there or later with svc_conn_free.
+ * owner frees the connection there or later with cairn__svc_conn_free.
  */
 #ifndef CAIRN_SERVICE_CONN_H
 #define CAIRN_SERVICE_CONN_H
@@ -72,32 +72,32 @@ struct svc_conn {
  * A connection over store for a session (initiator or responder) created
  * at loop time now. 0, or a cairn error (the session could not be made).
  */
-cairn_err_t svc_conn_new(uv_loop_t *loop, cairn_store_t *store, svc_writer_t *writer,
-                         const svc_conn_ops_t *ops, int initiator, uint64_t timeout_ms,
-                         svc_conn_t **out);
+cairn_err_t cairn__svc_conn_new(uv_loop_t *loop, cairn_store_t *store, svc_writer_t *writer,
+                                const svc_conn_ops_t *ops, int initiator, uint64_t timeout_ms,
+                                svc_conn_t **out);
 
 /* Accept a pending connection from server into c and start. 0 or a libuv error. */
-int svc_conn_accept(svc_conn_t *c, uv_stream_t *server);
+int cairn__svc_conn_accept(svc_conn_t *c, uv_stream_t *server);
 
 /* Connect c to addr and start once connected. 0 or a libuv error (then nothing is pending). */
-int svc_conn_connect(svc_conn_t *c, const struct sockaddr *addr);
+int cairn__svc_conn_connect(svc_conn_t *c, const struct sockaddr *addr);
 
 /* Time passes: the session's keepalive and timeout. */
-void svc_conn_tick(svc_conn_t *c, uint64_t now);
+void cairn__svc_conn_tick(svc_conn_t *c, uint64_t now);
 
 /* End the session for reason (a CLOSE is sent when the channel is up). */
-void svc_conn_close(svc_conn_t *c, cairn_close_reason_t reason);
+void cairn__svc_conn_close(svc_conn_t *c, cairn_close_reason_t reason);
 
 /* Drop the socket at once, without sending what is left (a shutdown deadline). */
-void svc_conn_abort(svc_conn_t *c);
+void cairn__svc_conn_abort(svc_conn_t *c);
 
 /* Whether the session is still live (handshake or running). */
-int svc_conn_live(const svc_conn_t *c);
+int cairn__svc_conn_live(const svc_conn_t *c);
 
 /* Release c; only after ops->ended ran. */
-void svc_conn_free(svc_conn_t *c);
+void cairn__svc_conn_free(svc_conn_t *c);
 
 /* The reason name of how c ended: a close reason, "connection-lost", "unreachable", ... */
-const char *svc_conn_end_name(const svc_conn_t *c);
+const char *cairn__svc_conn_end_name(const svc_conn_t *c);
 
 #endif

@@ -11,7 +11,7 @@
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
-void svc_key_prefix(char out[9], const uint8_t *key)
+void cairn__svc_key_prefix(char out[9], const uint8_t *key)
 {
     static const char digits[] = "0123456789abcdef";
     for (int i = 0; i < 4; i++) {
@@ -88,8 +88,8 @@ static void timestamp(char out[32])
     snprintf(out + n, 32 - n, ".%03ldZ", ts.tv_nsec / 1000000L);
 }
 
-void svc_log(const svc_log_t *log, cairn_log_level_t level, const char *event,
-             const svc_field_t *fields, size_t n)
+void cairn__svc_log(const svc_log_t *log, cairn_log_level_t level, const char *event,
+                    const svc_field_t *fields, size_t n)
 {
     if (log == NULL || level > log->level || (unsigned)level > CAIRN_LOG_DEBUG)
         return;

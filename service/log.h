@@ -16,7 +16,7 @@
 
 #include "cairn/service.h"
 
-typedef struct svc_log {
+typedef struct cairn__svc_log {
     FILE *f;
     cairn_log_format_t format;
     cairn_log_level_t level;
@@ -32,10 +32,10 @@ typedef struct svc_field {
 #define SVC_U(k, v) ((svc_field_t){(k), NULL, (uint64_t)(v)})
 
 /* Log event at level with n fields, if the level is enabled. */
-void svc_log(const svc_log_t *log, cairn_log_level_t level, const char *event,
-             const svc_field_t *fields, size_t n);
+void cairn__svc_log(const svc_log_t *log, cairn_log_level_t level, const char *event,
+                    const svc_field_t *fields, size_t n);
 
 /* The first 4 bytes of key as 8 hex digits and a NUL: how logs name a node. */
-void svc_key_prefix(char out[9], const uint8_t *key);
+void cairn__svc_key_prefix(char out[9], const uint8_t *key);
 
 #endif

@@ -88,9 +88,9 @@ static void status_done(svc_job_t *job)
     svc_t *s = job->ctx;
     if (job->err != CAIRN_OK) {
         char p[9];
-        svc_key_prefix(p, job->key);
+        cairn__svc_key_prefix(p, job->key);
         svc_field_t f[] = {SVC_S("peer", p), SVC_S("error", cairn_err_name(job->err))};
-        svc_log(&s->log, CAIRN_LOG_ERROR, "status-write-failed", f, 2);
+        cairn__svc_log(&s->log, CAIRN_LOG_ERROR, "status-write-failed", f, 2);
     }
     free(job);
 }
@@ -105,7 +105,7 @@ static void record(svc_t *s, const uint8_t key[32], const svc_outcome_t *o)
     job->outcome = *o;
     job->done = status_done;
     job->ctx = s;
-    svc_writer_submit(&s->writer, job);
+    cairn__svc_writer_submit(&s->writer, job);
 }
 
 /* ---- peers -------------------------------------------------------------------------- */
@@ -161,7 +161,7 @@ static void reload_peers(svc_t *s)
     cairn_err_t err = cairn_peer_list(s->store, reload_one, s);
     if (err != CAIRN_OK) {
         svc_field_t f[] = {SVC_S("error", cairn_err_name(err))};
-        svc_log(&s->log, CAIRN_LOG_ERROR, "peer-list-unreadable", f, 1);
+        cairn__svc_log(&s->log, CAIRN_LOG_ERROR, "peer-list-unreadable", f, 1);
         return; /* keep dialling the peers we knew */
     }
     for (svc_peer_t *p = s->peers; p != NULL; p = p->next)
@@ -179,19 +179,19 @@ static void backoff(svc_t *s, svc_peer_t *p, const char *why)
     uint64_t wait = jitter(d);
     p->next_dial = uv_now(&s->loop) + wait;
     char k[9];
-    svc_key_prefix(k, p->cfg.key);
+    cairn__svc_key_prefix(k, p->cfg.key);
     svc_field_t f[] = {SVC_S("peer", k), SVC_S("addr", p->cfg.addr), SVC_S("reason", why),
                        SVC_U("retry_ms", wait)};
-    svc_log(&s->log, CAIRN_LOG_INFO, "peer-backoff", f, 4);
+    cairn__svc_log(&s->log, CAIRN_LOG_INFO, "peer-backoff", f, 4);
 }
 
 static void unreachable(svc_t *s, svc_peer_t *p, uint64_t started_wall, const char *detail)
 {
     p->busy = 0;
     char k[9];
-    svc_key_prefix(k, p->cfg.key);
+    cairn__svc_key_prefix(k, p->cfg.key);
     svc_field_t f[] = {SVC_S("peer", k), SVC_S("addr", p->cfg.addr), SVC_S("error", detail)};
-    svc_log(&s->log, CAIRN_LOG_WARN, "peer-unreachable", f, 3);
+    cairn__svc_log(&s->log, CAIRN_LOG_WARN, "peer-unreachable", f, 3);
     svc_outcome_t o = {.start_ms = started_wall, .end_ms = wall_ms()};
     snprintf(o.error, sizeof o.error, "unreachable");
     record(s, p->cfg.key, &o);
@@ -231,7 +231,7 @@ static void free_dead(svc_t *s)
     while (s->dead != NULL) {
         svc_conn_t *c = s->dead;
         s->dead = c->dead_next;
-        svc_conn_free(c);
+        cairn__svc_conn_free(c);
     }
 }
 
@@ -257,16 +257,16 @@ static void on_auth(svc_conn_t *c)
 {
     svc_t *s = c->owner;
     char k[9];
-    svc_key_prefix(k, c->peer);
+    cairn__svc_key_prefix(k, c->peer);
     svc_field_t f[] = {SVC_S("peer", k), SVC_S("dir", c->initiator ? "out" : "in")};
-    svc_log(&s->log, CAIRN_LOG_INFO, "session-opened", f, 2);
+    cairn__svc_log(&s->log, CAIRN_LOG_INFO, "session-opened", f, 2);
     for (svc_conn_t *d = s->conns; d != NULL; d = d->next) {
-        if (d == c || d->finished || !d->peer_known || !svc_conn_live(d) ||
+        if (d == c || d->finished || !d->peer_known || !cairn__svc_conn_live(d) ||
             memcmp(d->peer, c->peer, 32) != 0)
             continue;
         svc_conn_t *loser = keep_first(s, c, d) ? d : c;
         loser->duplicate = 1;
-        svc_conn_close(loser, CAIRN_CLOSE_BY_PEER);
+        cairn__svc_conn_close(loser, CAIRN_CLOSE_BY_PEER);
         break;
     }
 }
@@ -289,10 +289,10 @@ static void on_ended(svc_conn_t *c)
     cairn_sync_stats_t st;
     cairn_sync_get_stats(c->s, &st);
     int done = cairn_sync_state(c->s) == CAIRN_SYNC_DONE && c->end == SVC_END_SESSION;
-    const char *why = svc_conn_end_name(c);
+    const char *why = cairn__svc_conn_end_name(c);
     char k[9] = "-";
     if (c->peer_known)
-        svc_key_prefix(k, c->peer);
+        cairn__svc_key_prefix(k, c->peer);
     svc_field_t f[] = {SVC_S("peer", k),
                        SVC_S("dir", c->initiator ? "out" : "in"),
                        SVC_S("reason", why),
@@ -303,8 +303,8 @@ static void on_ended(svc_conn_t *c)
                        SVC_U("bytes_in", st.bytes_in),
                        SVC_U("bytes_out", st.bytes_out),
                        SVC_U("ms", uv_now(&s->loop) - c->started_ms)};
-    svc_log(&s->log, done || c->duplicate ? CAIRN_LOG_INFO : CAIRN_LOG_WARN, "session-closed", f,
-            sizeof f / sizeof f[0]);
+    cairn__svc_log(&s->log, done || c->duplicate ? CAIRN_LOG_INFO : CAIRN_LOG_WARN,
+                   "session-closed", f, sizeof f / sizeof f[0]);
     if (c->peer_known && !c->duplicate) {
         svc_outcome_t o = {.start_ms = c->started_wall,
                            .end_ms = wall_ms(),
@@ -352,8 +352,8 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
         unreachable(s, p, started, uv_err_name(status));
     } else {
         svc_conn_t *c;
-        cairn_err_t err =
-            svc_conn_new(&s->loop, s->store, &s->writer, &service_ops, 1, s->o.timeout_ms, &c);
+        cairn_err_t err = cairn__svc_conn_new(&s->loop, s->store, &s->writer, &service_ops, 1,
+                                              s->o.timeout_ms, &c);
         if (err != CAIRN_OK) {
             p->busy = 0;
             backoff(s, p, cairn_err_name(err));
@@ -361,10 +361,10 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
             c->peer_slot = p;
             c->started_wall = started;
             link_conn(s, c);
-            int rc = svc_conn_connect(c, res->ai_addr);
+            int rc = cairn__svc_conn_connect(c, res->ai_addr);
             if (rc != 0) {
                 c->end = SVC_END_CONNECT;
-                svc_conn_abort(c); /* ends through on_ended, as unreachable */
+                cairn__svc_conn_abort(c); /* ends through on_ended, as unreachable */
             }
         }
     }
@@ -400,10 +400,10 @@ static void on_connection(uv_stream_t *server, int status)
     if (status < 0)
         return;
     svc_conn_t *c = NULL;
-    cairn_err_t err =
-        s->nconns >= CAIRN_SERVICE_MAX_SESSIONS
-            ? CAIRN_ENOMEM
-            : svc_conn_new(&s->loop, s->store, &s->writer, &service_ops, 0, s->o.timeout_ms, &c);
+    cairn_err_t err = s->nconns >= CAIRN_SERVICE_MAX_SESSIONS
+                          ? CAIRN_ENOMEM
+                          : cairn__svc_conn_new(&s->loop, s->store, &s->writer, &service_ops, 0,
+                                                s->o.timeout_ms, &c);
     if (err != CAIRN_OK) {
         /* Take it off the queue and drop it, or libuv would tell us again and again. */
         uv_tcp_t *t = malloc(sizeof *t);
@@ -414,15 +414,15 @@ static void on_connection(uv_stream_t *server, int status)
             free(t);
         }
         svc_field_t f[] = {SVC_U("sessions", s->nconns), SVC_S("error", cairn_err_name(err))};
-        svc_log(&s->log, CAIRN_LOG_WARN, "connection-refused", f, 2);
+        cairn__svc_log(&s->log, CAIRN_LOG_WARN, "connection-refused", f, 2);
         return;
     }
     c->started_wall = wall_ms();
     link_conn(s, c);
-    if (svc_conn_accept(c, server) != 0)
-        svc_conn_abort(c);
+    if (cairn__svc_conn_accept(c, server) != 0)
+        cairn__svc_conn_abort(c);
     else
-        svc_log(&s->log, CAIRN_LOG_DEBUG, "connection-accepted", NULL, 0);
+        cairn__svc_log(&s->log, CAIRN_LOG_DEBUG, "connection-accepted", NULL, 0);
 }
 
 /* ---- the heartbeat ---------------------------------------------------------------- */
@@ -430,13 +430,13 @@ static void on_connection(uv_stream_t *server, int status)
 static void notice_commits(svc_t *s)
 {
     uint64_t others;
-    if (!svc_writer_others(&s->writer, s->seq_base, &others) || others == s->others_seen)
+    if (!cairn__svc_writer_others(&s->writer, s->seq_base, &others) || others == s->others_seen)
         return;
     int more = others > s->others_seen;
     s->others_seen = others;
     if (!more)
         return;
-    svc_log(&s->log, CAIRN_LOG_DEBUG, "local-commit", NULL, 0);
+    cairn__svc_log(&s->log, CAIRN_LOG_DEBUG, "local-commit", NULL, 0);
     reload_peers(s); /* `cairn peer add` is such a commit too */
     s->dirty = 1;
 }
@@ -449,9 +449,9 @@ static void on_beat(uv_timer_t *t)
     if (s->stopping) {
         for (svc_conn_t *c = s->conns; c != NULL; c = c->next)
             if (now >= s->stop_deadline)
-                svc_conn_abort(c);
+                cairn__svc_conn_abort(c);
             else
-                svc_conn_tick(c, now);
+                cairn__svc_conn_tick(c, now);
         check_stopped(s);
         return;
     }
@@ -462,9 +462,9 @@ static void on_beat(uv_timer_t *t)
     }
     for (svc_conn_t *c = s->conns; c != NULL; c = c->next) {
         if (c->connecting && now - c->started_ms >= CONNECT_TIMEOUT_MS)
-            svc_conn_close(c, CAIRN_CLOSE_TIMEOUT);
+            cairn__svc_conn_close(c, CAIRN_CLOSE_TIMEOUT);
         else
-            svc_conn_tick(c, now);
+            cairn__svc_conn_tick(c, now);
     }
     for (svc_peer_t *p = s->peers; p != NULL; p = p->next) {
         if (p->removed)
@@ -493,32 +493,32 @@ static void check_stopped(svc_t *s)
     if (!s->stopping || s->stopped || s->conns != NULL || s->resolving > 0)
         return;
     s->stopped = 1;
-    svc_writer_stop(&s->writer); /* the last status records are written */
+    cairn__svc_writer_stop(&s->writer); /* the last status records are written */
     free_dead(s);
     close_handle((uv_handle_t *)&s->beat);
     close_handle((uv_handle_t *)&s->sigint);
     close_handle((uv_handle_t *)&s->sigterm);
     svc_field_t f[] = {SVC_U("commits", s->writer.commits), SVC_U("batches", s->writer.batches)};
-    svc_log(&s->log, CAIRN_LOG_INFO, "stopped", f, 2);
+    cairn__svc_log(&s->log, CAIRN_LOG_INFO, "stopped", f, 2);
 }
 
 static void begin_stop(svc_t *s, const char *why)
 {
     if (s->stopping) {
         for (svc_conn_t *c = s->conns; c != NULL; c = c->next)
-            svc_conn_abort(c); /* a second signal: do not wait for goodbyes */
+            cairn__svc_conn_abort(c); /* a second signal: do not wait for goodbyes */
         return;
     }
     s->stopping = 1;
     s->stop_deadline = uv_now(&s->loop) + SHUTDOWN_GRACE_MS;
     svc_field_t f[] = {SVC_S("signal", why), SVC_U("sessions", s->nconns)};
-    svc_log(&s->log, CAIRN_LOG_INFO, "shutdown", f, 2);
+    cairn__svc_log(&s->log, CAIRN_LOG_INFO, "shutdown", f, 2);
     close_handle((uv_handle_t *)&s->listener);
     for (svc_peer_t *p = s->peers; p != NULL; p = p->next)
         if (p->busy)
             (void)uv_cancel((uv_req_t *)&p->gai); /* the callback still runs */
     for (svc_conn_t *c = s->conns; c != NULL; c = c->next)
-        svc_conn_close(c, CAIRN_CLOSE_BY_PEER); /* the peer must not take it for "done" */
+        cairn__svc_conn_close(c, CAIRN_CLOSE_BY_PEER); /* the peer must not take it for "done" */
     check_stopped(s);
 }
 
@@ -548,7 +548,7 @@ static cairn_err_t listen_on(svc_t *s)
     if (rc != 0) {
         svc_field_t f[] = {SVC_S("host", host), SVC_U("port", s->o.listen_port),
                            SVC_S("error", uv_err_name(rc))};
-        svc_log(&s->log, CAIRN_LOG_ERROR, "listen-failed", f, 3);
+        cairn__svc_log(&s->log, CAIRN_LOG_ERROR, "listen-failed", f, 3);
         uv_close((uv_handle_t *)&s->listener, NULL);
         return CAIRN_ENET;
     }
@@ -577,7 +577,7 @@ static cairn_err_t start(svc_t *s)
         return err;
     svc_field_t f[] = {SVC_S("host", s->o.listen_host), SVC_U("port", s->o.listen_port),
                        SVC_U("interval_ms", s->o.interval_ms)};
-    svc_log(&s->log, CAIRN_LOG_INFO, "listening", f, 3);
+    cairn__svc_log(&s->log, CAIRN_LOG_INFO, "listening", f, 3);
     uv_signal_init(&s->loop, &s->sigint);
     uv_signal_init(&s->loop, &s->sigterm);
     s->sigint.data = s->sigterm.data = s;
@@ -592,7 +592,7 @@ static cairn_err_t start(svc_t *s)
     for (svc_peer_t *p = s->peers; p != NULL; p = p->next)
         n++;
     svc_field_t g[] = {SVC_U("peers", n)};
-    svc_log(&s->log, CAIRN_LOG_INFO, "peers", g, 1);
+    cairn__svc_log(&s->log, CAIRN_LOG_INFO, "peers", g, 1);
     return CAIRN_OK;
 }
 
@@ -626,12 +626,12 @@ cairn_err_t cairn_service_run(cairn_store_t *store, const cairn_service_opts_t *
         free(s);
         return CAIRN_ENOMEM;
     }
-    if (svc_writer_start(&s->writer, &s->loop, store) != 0) {
+    if (cairn__svc_writer_start(&s->writer, &s->loop, store) != 0) {
         err = CAIRN_ENOMEM;
     } else {
         err = start(s);
         if (err != CAIRN_OK)
-            svc_writer_stop(&s->writer); /* nothing else was started */
+            cairn__svc_writer_stop(&s->writer); /* nothing else was started */
     }
     uv_run(&s->loop, UV_RUN_DEFAULT);
     free_dead(s);

@@ -205,7 +205,7 @@ static void on_async(uv_async_t *a)
     drain(a->data);
 }
 
-int svc_writer_start(svc_writer_t *w, uv_loop_t *loop, cairn_store_t *store)
+int cairn__svc_writer_start(svc_writer_t *w, uv_loop_t *loop, cairn_store_t *store)
 {
     memset(w, 0, sizeof *w);
     w->store = store;
@@ -224,7 +224,7 @@ int svc_writer_start(svc_writer_t *w, uv_loop_t *loop, cairn_store_t *store)
     return 0;
 }
 
-void svc_writer_submit(svc_writer_t *w, svc_job_t *job)
+void cairn__svc_writer_submit(svc_writer_t *w, svc_job_t *job)
 {
     job->next = NULL;
     w->outstanding++;
@@ -238,7 +238,7 @@ void svc_writer_submit(svc_writer_t *w, svc_job_t *job)
     pthread_mutex_unlock(&w->mu);
 }
 
-int svc_writer_others(svc_writer_t *w, uint64_t base, uint64_t *others)
+int cairn__svc_writer_others(svc_writer_t *w, uint64_t base, uint64_t *others)
 {
     if (pthread_mutex_trylock(&w->commit_mu) != 0)
         return 0;
@@ -253,7 +253,7 @@ int svc_writer_others(svc_writer_t *w, uint64_t base, uint64_t *others)
     return 1;
 }
 
-void svc_writer_stop(svc_writer_t *w)
+void cairn__svc_writer_stop(svc_writer_t *w)
 {
     if (!w->started)
         return;

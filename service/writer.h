@@ -8,7 +8,7 @@
  * uv_async_t, and each job's done callback runs on the loop thread.
  *
  * The writer also counts its own commits, under a lock the loop only ever
- * tries (svc_writer_others): the loop compares the store's commit sequence
+ * tries (cairn__svc_writer_others): the loop compares the store's commit sequence
  * with that count to learn that another process (the CLI) committed.
  */
 #ifndef CAIRN_SERVICE_WRITER_H
@@ -67,10 +67,10 @@ typedef struct svc_writer {
 } svc_writer_t;
 
 /* Start the thread; the async handle joins loop. 0 or a libuv error. */
-int svc_writer_start(svc_writer_t *w, uv_loop_t *loop, cairn_store_t *store);
+int cairn__svc_writer_start(svc_writer_t *w, uv_loop_t *loop, cairn_store_t *store);
 
 /* Queue job (owned by the caller until its done callback). Loop thread. */
-void svc_writer_submit(svc_writer_t *w, svc_job_t *job);
+void cairn__svc_writer_submit(svc_writer_t *w, svc_job_t *job);
 
 /*
  * Whether commits other than the writer's moved the store's commit
@@ -78,13 +78,13 @@ void svc_writer_submit(svc_writer_t *w, svc_job_t *job);
  * when nothing could be learned now (the writer is committing: try again
  * at the next poll). Never blocks. Loop thread.
  */
-int svc_writer_others(svc_writer_t *w, uint64_t base, uint64_t *others);
+int cairn__svc_writer_others(svc_writer_t *w, uint64_t base, uint64_t *others);
 
 /*
  * Finish what is queued, stop and join the thread, close the async handle
  * (the loop must run once more for it). Every done callback has run when
  * this returns. Loop thread; call once no more jobs will be submitted.
  */
-void svc_writer_stop(svc_writer_t *w);
+void cairn__svc_writer_stop(svc_writer_t *w);
 
 #endif

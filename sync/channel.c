@@ -10,17 +10,17 @@
 
 #include <string.h>
 
-cairn_err_t cairn_channel_init(cairn_channel_t *ch, int initiator, const cairn_noise_static_t *key,
-                               const uint8_t *prologue, size_t prologue_len,
-                               const uint8_t *ephemeral_seed, size_t max_plain)
+cairn_err_t cairn__channel_init(cairn_channel_t *ch, int initiator, const cairn_noise_static_t *key,
+                                const uint8_t *prologue, size_t prologue_len,
+                                const uint8_t *ephemeral_seed, size_t max_plain)
 {
     ch->max_plain = max_plain;
-    return cairn_noise_init(&ch->noise, initiator, key, prologue, prologue_len, ephemeral_seed);
+    return cairn__noise_init(&ch->noise, initiator, key, prologue, prologue_len, ephemeral_seed);
 }
 
-void cairn_channel_free(cairn_channel_t *ch)
+void cairn__channel_free(cairn_channel_t *ch)
 {
-    cairn_noise_wipe(&ch->noise);
+    cairn__noise_wipe(&ch->noise);
     cairn_buf_free(&ch->in);
     cairn_buf_free(&ch->out);
     cairn_buf_free(&ch->plain);
@@ -28,19 +28,19 @@ void cairn_channel_free(cairn_channel_t *ch)
     ch->in_head = ch->out_head = 0;
 }
 
-int cairn_channel_up(const cairn_channel_t *ch)
+int cairn__channel_up(const cairn_channel_t *ch)
 {
-    return cairn_noise_done(&ch->noise);
+    return cairn__noise_done(&ch->noise);
 }
 
-int cairn_channel_hs_my_turn(const cairn_channel_t *ch)
+int cairn__channel_hs_my_turn(const cairn_channel_t *ch)
 {
-    return cairn_noise_my_turn(&ch->noise);
+    return cairn__noise_my_turn(&ch->noise);
 }
 
-const uint8_t *cairn_channel_peer_key(const cairn_channel_t *ch)
+const uint8_t *cairn__channel_peer_key(const cairn_channel_t *ch)
 {
-    return cairn_noise_remote_key(&ch->noise);
+    return cairn__noise_remote_key(&ch->noise);
 }
 
 /* Append a frame to the output: length, then bytes. */
@@ -59,33 +59,33 @@ static cairn_err_t frame_raw(cairn_channel_t *ch, const uint8_t *p, size_t n)
     return CAIRN_OK;
 }
 
-cairn_err_t cairn_channel_hs_write(cairn_channel_t *ch, const uint8_t *payload, size_t plen)
+cairn_err_t cairn__channel_hs_write(cairn_channel_t *ch, const uint8_t *payload, size_t plen)
 {
     uint8_t msg[256];
     size_t len;
-    cairn_err_t err = cairn_noise_write(&ch->noise, payload, plen, msg, sizeof msg, &len);
+    cairn_err_t err = cairn__noise_write(&ch->noise, payload, plen, msg, sizeof msg, &len);
     return err == CAIRN_OK ? frame_raw(ch, msg, len) : err;
 }
 
-cairn_err_t cairn_channel_hs_read(cairn_channel_t *ch, const uint8_t *body, size_t n,
-                                  uint8_t *payload, size_t cap, size_t *plen)
+cairn_err_t cairn__channel_hs_read(cairn_channel_t *ch, const uint8_t *body, size_t n,
+                                   uint8_t *payload, size_t cap, size_t *plen)
 {
-    return cairn_noise_read(&ch->noise, body, n, payload, cap, plen);
+    return cairn__noise_read(&ch->noise, body, n, payload, cap, plen);
 }
 
-cairn_err_t cairn_channel_send(cairn_channel_t *ch, const uint8_t *plain, size_t n)
+cairn_err_t cairn__channel_send(cairn_channel_t *ch, const uint8_t *plain, size_t n)
 {
     if (n > ch->max_plain)
         return CAIRN_ETOOBIG;
     cairn_err_t err = cairn_buf_reserve(&ch->scratch, n + CAIRN_NOISE_TAG_BYTES);
     if (err == CAIRN_OK)
-        err = cairn_noise_encrypt(&ch->noise, NULL, 0, plain, n, ch->scratch.data);
+        err = cairn__noise_encrypt(&ch->noise, NULL, 0, plain, n, ch->scratch.data);
     if (err == CAIRN_OK)
         err = frame_raw(ch, ch->scratch.data, n + CAIRN_NOISE_TAG_BYTES);
     return err;
 }
 
-cairn_err_t cairn_channel_append(cairn_channel_t *ch, const uint8_t *bytes, size_t len)
+cairn_err_t cairn__channel_append(cairn_channel_t *ch, const uint8_t *bytes, size_t len)
 {
     if (ch->in_head > 0) { /* what was taken goes; the rest moves down */
         memmove(ch->in.data, ch->in.data + ch->in_head, ch->in.len - ch->in_head);
@@ -103,7 +103,7 @@ cairn_err_t cairn_channel_append(cairn_channel_t *ch, const uint8_t *bytes, size
     return CAIRN_OK;
 }
 
-int cairn_channel_next(cairn_channel_t *ch, const uint8_t **body, size_t *n)
+int cairn__channel_next(cairn_channel_t *ch, const uint8_t **body, size_t *n)
 {
     size_t avail = ch->in.len - ch->in_head;
     if (avail < 4)
@@ -121,13 +121,13 @@ int cairn_channel_next(cairn_channel_t *ch, const uint8_t **body, size_t *n)
     return 1;
 }
 
-cairn_err_t cairn_channel_open(cairn_channel_t *ch, const uint8_t *body, size_t n,
-                               const uint8_t **plain, size_t *plen)
+cairn_err_t cairn__channel_open(cairn_channel_t *ch, const uint8_t *body, size_t n,
+                                const uint8_t **plain, size_t *plen)
 {
     cairn_err_t err = cairn_buf_reserve(&ch->plain, n ? n : 1);
     if (err != CAIRN_OK)
         return err;
-    err = cairn_noise_decrypt(&ch->noise, NULL, 0, body, n, ch->plain.data);
+    err = cairn__noise_decrypt(&ch->noise, NULL, 0, body, n, ch->plain.data);
     if (err != CAIRN_OK)
         return err;
     *plain = ch->plain.data;
@@ -135,18 +135,18 @@ cairn_err_t cairn_channel_open(cairn_channel_t *ch, const uint8_t *body, size_t 
     return CAIRN_OK;
 }
 
-size_t cairn_channel_buffered(const cairn_channel_t *ch)
+size_t cairn__channel_buffered(const cairn_channel_t *ch)
 {
     return ch->in.len - ch->in_head;
 }
 
-const uint8_t *cairn_channel_output(const cairn_channel_t *ch, size_t *len)
+const uint8_t *cairn__channel_output(const cairn_channel_t *ch, size_t *len)
 {
     *len = ch->out.len - ch->out_head;
     return *len ? ch->out.data + ch->out_head : NULL;
 }
 
-cairn_err_t cairn_channel_consumed(cairn_channel_t *ch, size_t n)
+cairn_err_t cairn__channel_consumed(cairn_channel_t *ch, size_t n)
 {
     if (n > ch->out.len - ch->out_head)
         return CAIRN_EINVAL;
@@ -161,7 +161,7 @@ cairn_err_t cairn_channel_consumed(cairn_channel_t *ch, size_t n)
     return CAIRN_OK;
 }
 
-size_t cairn_channel_unsent(const cairn_channel_t *ch)
+size_t cairn__channel_unsent(const cairn_channel_t *ch)
 {
     return ch->out.len - ch->out_head;
 }

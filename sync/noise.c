@@ -77,19 +77,19 @@ static void hmac2(uint8_t out[HASHLEN], const uint8_t *key, size_t key_len, cons
     sodium_memzero(&st, sizeof st);
 }
 
-void cairn_noise_hmac(uint8_t out[HASHLEN], const uint8_t *key, size_t key_len, const uint8_t *data,
-                      size_t data_len)
+void cairn__noise_hmac(uint8_t out[HASHLEN], const uint8_t *key, size_t key_len,
+                       const uint8_t *data, size_t data_len)
 {
     hmac2(out, key, key_len, data, data_len, NULL, 0);
 }
 
-void cairn_noise_hkdf(const uint8_t ck[HASHLEN], const uint8_t *ikm, size_t ikm_len,
-                      uint8_t out1[HASHLEN], uint8_t out2[HASHLEN], uint8_t *out3)
+void cairn__noise_hkdf(const uint8_t ck[HASHLEN], const uint8_t *ikm, size_t ikm_len,
+                       uint8_t out1[HASHLEN], uint8_t out2[HASHLEN], uint8_t *out3)
 {
     uint8_t temp[HASHLEN], o1[HASHLEN], o2[HASHLEN];
     const uint8_t one = 1, two = 2, three = 3;
 
-    cairn_noise_hmac(temp, ck, HASHLEN, ikm, ikm_len);
+    cairn__noise_hmac(temp, ck, HASHLEN, ikm, ikm_len);
     hmac2(o1, temp, HASHLEN, &one, 1, NULL, 0);
     hmac2(o2, temp, HASHLEN, o1, HASHLEN, &two, 1);
     if (out3 != NULL)
@@ -170,7 +170,7 @@ static void mix_hash(cairn_noise_t *n, const uint8_t *data, size_t len)
 static void mix_key(cairn_noise_t *n, uint8_t dh[KEYLEN])
 {
     uint8_t k[HASHLEN];
-    cairn_noise_hkdf(n->ck, dh, KEYLEN, n->ck, k, NULL);
+    cairn__noise_hkdf(n->ck, dh, KEYLEN, n->ck, k, NULL);
     cipher_init(&n->cs, k);
     sodium_memzero(dh, KEYLEN);
     sodium_memzero(k, sizeof k);
@@ -249,9 +249,9 @@ static cairn_err_t setup(cairn_noise_t *n, int initiator, const uint8_t *prologu
     return CAIRN_OK;
 }
 
-cairn_err_t cairn_noise_init(cairn_noise_t *n, int initiator, const cairn_noise_static_t *key,
-                             const uint8_t *prologue, size_t prologue_len,
-                             const uint8_t *ephemeral_seed)
+cairn_err_t cairn__noise_init(cairn_noise_t *n, int initiator, const cairn_noise_static_t *key,
+                              const uint8_t *prologue, size_t prologue_len,
+                              const uint8_t *ephemeral_seed)
 {
     if (n == NULL || key == NULL || key->dh == NULL || (prologue == NULL && prologue_len > 0))
         return CAIRN_EINVAL;
@@ -262,16 +262,16 @@ cairn_err_t cairn_noise_init(cairn_noise_t *n, int initiator, const cairn_noise_
     return setup(n, initiator, prologue, prologue_len, ephemeral_seed);
 }
 
-/* The DH of cairn_noise_init_x25519: ctx is the caller's raw X25519 secret. */
+/* The DH of cairn__noise_init_x25519: ctx is the caller's raw X25519 secret. */
 static cairn_err_t raw_x25519_dh(const void *ctx, const uint8_t peer[KEYLEN],
                                  uint8_t shared[KEYLEN])
 {
     return crypto_scalarmult(shared, ctx, peer) == 0 ? CAIRN_OK : CAIRN_EBADKEY;
 }
 
-cairn_err_t cairn_noise_init_x25519(cairn_noise_t *n, int initiator, const uint8_t x25519_sk[32],
-                                    const uint8_t *prologue, size_t prologue_len,
-                                    const uint8_t *ephemeral_seed)
+cairn_err_t cairn__noise_init_x25519(cairn_noise_t *n, int initiator, const uint8_t x25519_sk[32],
+                                     const uint8_t *prologue, size_t prologue_len,
+                                     const uint8_t *ephemeral_seed)
 {
     if (n == NULL || x25519_sk == NULL)
         return CAIRN_EINVAL;
@@ -280,7 +280,7 @@ cairn_err_t cairn_noise_init_x25519(cairn_noise_t *n, int initiator, const uint8
     cairn_noise_static_t key = {{0}, 1, raw_x25519_dh, x25519_sk};
     if (crypto_scalarmult_base(key.pub, x25519_sk) != 0)
         return CAIRN_EINVAL;
-    return cairn_noise_init(n, initiator, &key, prologue, prologue_len, ephemeral_seed);
+    return cairn__noise_init(n, initiator, &key, prologue, prologue_len, ephemeral_seed);
 }
 
 /* ee, es, se: which secret meets which public key depends on the role. */
@@ -311,7 +311,7 @@ static cairn_err_t rs_to_dh(cairn_noise_t *n)
 static void split(cairn_noise_t *n)
 {
     uint8_t k1[HASHLEN], k2[HASHLEN];
-    cairn_noise_hkdf(n->ck, NULL, 0, k1, k2, NULL);
+    cairn__noise_hkdf(n->ck, NULL, 0, k1, k2, NULL);
     cipher_init(&n->tx, n->initiator ? k1 : k2);
     cipher_init(&n->rx, n->initiator ? k2 : k1);
     sodium_memzero(k1, sizeof k1);
@@ -342,12 +342,12 @@ static int writes_step(const cairn_noise_t *n)
     return (n->state == ST_MSG2) != (n->initiator != 0);
 }
 
-int cairn_noise_my_turn(const cairn_noise_t *n)
+int cairn__noise_my_turn(const cairn_noise_t *n)
 {
     return n != NULL && in_handshake(n) && writes_step(n);
 }
 
-int cairn_noise_done(const cairn_noise_t *n)
+int cairn__noise_done(const cairn_noise_t *n)
 {
     return n != NULL && n->state == ST_DONE;
 }
@@ -374,11 +374,11 @@ static cairn_err_t write_message(cairn_noise_t *n, const uint8_t *payload, size_
     return err == CAIRN_OK ? encrypt_and_hash(n, payload, plen, out + pos) : err;
 }
 
-cairn_err_t cairn_noise_write(cairn_noise_t *n, const uint8_t *payload, size_t plen, uint8_t *out,
-                              size_t cap, size_t *len)
+cairn_err_t cairn__noise_write(cairn_noise_t *n, const uint8_t *payload, size_t plen, uint8_t *out,
+                               size_t cap, size_t *len)
 {
     if (n == NULL || out == NULL || len == NULL || (payload == NULL && plen > 0) ||
-        !cairn_noise_my_turn(n))
+        !cairn__noise_my_turn(n))
         return CAIRN_EINVAL;
     size_t total = xx_overhead[n->state - ST_MSG1] + plen;
     if (plen > CAIRN_NOISE_MAX_HANDSHAKE || total > CAIRN_NOISE_MAX_HANDSHAKE || total > cap)
@@ -414,8 +414,8 @@ static cairn_err_t read_message(cairn_noise_t *n, const uint8_t *msg, size_t len
     return err == CAIRN_OK ? decrypt_and_hash(n, msg + pos, len - pos, payload) : err;
 }
 
-cairn_err_t cairn_noise_read(cairn_noise_t *n, const uint8_t *msg, size_t len, uint8_t *payload,
-                             size_t cap, size_t *plen)
+cairn_err_t cairn__noise_read(cairn_noise_t *n, const uint8_t *msg, size_t len, uint8_t *payload,
+                              size_t cap, size_t *plen)
 {
     if (n == NULL || msg == NULL || plen == NULL || (payload == NULL && cap > 0) ||
         !in_handshake(n) || writes_step(n))
@@ -433,7 +433,7 @@ cairn_err_t cairn_noise_read(cairn_noise_t *n, const uint8_t *msg, size_t len, u
     return CAIRN_OK;
 }
 
-const uint8_t *cairn_noise_remote_key(const cairn_noise_t *n)
+const uint8_t *cairn__noise_remote_key(const cairn_noise_t *n)
 {
     if (n == NULL)
         return NULL;
@@ -442,14 +442,14 @@ const uint8_t *cairn_noise_remote_key(const cairn_noise_t *n)
     return known ? n->rs : NULL;
 }
 
-const uint8_t *cairn_noise_handshake_hash(const cairn_noise_t *n)
+const uint8_t *cairn__noise_handshake_hash(const cairn_noise_t *n)
 {
-    return cairn_noise_done(n) ? n->h : NULL;
+    return cairn__noise_done(n) ? n->h : NULL;
 }
 
 /* ---- Transport ----------------------------------------------------------------------- */
 
-cairn_err_t cairn_noise_set_max(cairn_noise_t *n, size_t max)
+cairn_err_t cairn__noise_set_max(cairn_noise_t *n, size_t max)
 {
     if (n == NULL || n->state == ST_DEAD || max < TAGLEN || max > CAIRN_NOISE_MAX_TRANSPORT)
         return CAIRN_EINVAL;
@@ -457,20 +457,20 @@ cairn_err_t cairn_noise_set_max(cairn_noise_t *n, size_t max)
     return CAIRN_OK;
 }
 
-cairn_err_t cairn_noise_encrypt(cairn_noise_t *n, const uint8_t *ad, size_t ad_len,
-                                const uint8_t *plain, size_t len, uint8_t *out)
+cairn_err_t cairn__noise_encrypt(cairn_noise_t *n, const uint8_t *ad, size_t ad_len,
+                                 const uint8_t *plain, size_t len, uint8_t *out)
 {
-    if (!cairn_noise_done(n) || out == NULL || (plain == NULL && len > 0) ||
+    if (!cairn__noise_done(n) || out == NULL || (plain == NULL && len > 0) ||
         (ad == NULL && ad_len > 0) || len > n->max_msg - TAGLEN)
         return CAIRN_EINVAL;
     cairn_err_t err = cipher_encrypt(&n->tx, ad, ad_len, plain, len, out);
     return err == CAIRN_OK ? CAIRN_OK : fail(n, err);
 }
 
-cairn_err_t cairn_noise_decrypt(cairn_noise_t *n, const uint8_t *ad, size_t ad_len,
-                                const uint8_t *cipher, size_t len, uint8_t *out)
+cairn_err_t cairn__noise_decrypt(cairn_noise_t *n, const uint8_t *ad, size_t ad_len,
+                                 const uint8_t *cipher, size_t len, uint8_t *out)
 {
-    if (!cairn_noise_done(n) || cipher == NULL || (out == NULL && len > TAGLEN) ||
+    if (!cairn__noise_done(n) || cipher == NULL || (out == NULL && len > TAGLEN) ||
         (ad == NULL && ad_len > 0))
         return CAIRN_EINVAL;
     if (len < TAGLEN || len > n->max_msg)
@@ -479,7 +479,7 @@ cairn_err_t cairn_noise_decrypt(cairn_noise_t *n, const uint8_t *ad, size_t ad_l
     return err == CAIRN_OK ? CAIRN_OK : fail(n, err);
 }
 
-void cairn_noise_wipe(cairn_noise_t *n)
+void cairn__noise_wipe(cairn_noise_t *n)
 {
     if (n != NULL)
         sodium_memzero(n, sizeof *n);

@@ -45,7 +45,7 @@
  *
  * Who is the peer: the initiator learns the responder's key from message 2,
  * the responder the initiator's from message 3. The caller checks that key
- * against the roster (cairn_noise_remote_key) before sending anything more;
+ * against the roster (cairn__noise_remote_key) before sending anything more;
  * XX reveals the responder's identity to an active attacker who initiates.
  *
  * Sizes (P = payload length, all bytes):
@@ -74,13 +74,13 @@
  * forgotten at Split). Copying it is possible but doubles the secrets to
  * wipe. Secrets are wiped as soon as they are no longer needed (the
  * ephemeral secret and the chaining key at Split) and entirely by
- * cairn_noise_wipe. Nothing here reads a clock,
+ * cairn__noise_wipe. Nothing here reads a clock,
  * opens a socket or keeps global state; randomness is drawn only for the
  * ephemeral key, and only when no seed is given.
  *
  * Errors, for every function below: CAIRN_EINVAL is API misuse (a NULL
  * argument, a buffer too small, the wrong turn, a dead session) and changes
- * nothing (cairn_noise_init excepted: it always overwrites n). Any other error
+ * nothing (cairn__noise_init excepted: it always overwrites n). Any other error
  * kills the session: its secrets are wiped, anything written to out must not
  * be sent, and every later call returns CAIRN_EINVAL.
  */
@@ -129,14 +129,14 @@ typedef struct cairn_noise_static {
 
 /* A handshake and then a transport session. Fields are private to noise.c. */
 typedef struct cairn_noise {
-    int state;          /* dead (0, also a zeroed or wiped struct), a message step, done */
-    int initiator;      /* 1 initiator, 0 responder */
-    size_t max_msg;     /* largest transport message accepted or produced, tag included */
+    int state;      /* dead (0, also a zeroed or wiped struct), a message step, done */
+    int initiator;  /* 1 initiator, 0 responder */
+    size_t max_msg; /* largest transport message accepted or produced, tag included */
     uint8_t h[CAIRN_NOISE_HASH_BYTES];
     uint8_t ck[CAIRN_NOISE_HASH_BYTES];
-    cairn_noise_cipher_t cs;              /* the handshake's cipher */
-    cairn_noise_cipher_t tx, rx;          /* after Split */
-    cairn_noise_static_t s;               /* own static key: public half and DH, no secret */
+    cairn_noise_cipher_t cs;     /* the handshake's cipher */
+    cairn_noise_cipher_t tx, rx; /* after Split */
+    cairn_noise_static_t s;      /* own static key: public half and DH, no secret */
     uint8_t e_sk[CAIRN_NOISE_KEY_BYTES];
     uint8_t e_pub[CAIRN_NOISE_KEY_BYTES];
     uint8_t re[CAIRN_NOISE_KEY_BYTES];
@@ -157,9 +157,9 @@ typedef struct cairn_noise {
  * Errors: CAIRN_EINVAL (NULL argument or key->dh), CAIRN_ECRYPTO (libsodium
  * failed to initialise).
  */
-cairn_err_t cairn_noise_init(cairn_noise_t *n, int initiator, const cairn_noise_static_t *key,
-                             const uint8_t *prologue, size_t prologue_len,
-                             const uint8_t *ephemeral_seed);
+cairn_err_t cairn__noise_init(cairn_noise_t *n, int initiator, const cairn_noise_static_t *key,
+                              const uint8_t *prologue, size_t prologue_len,
+                              const uint8_t *ephemeral_seed);
 
 /*
  * Write the next handshake message into out (cap bytes), carrying payload
@@ -170,8 +170,8 @@ cairn_err_t cairn_noise_init(cairn_noise_t *n, int initiator, const cairn_noise_
  * CAIRN_NOISE_MAX_HANDSHAKE or cap), CAIRN_EBADKEY (the peer's ephemeral key
  * is a low-order point: a DH gave zero).
  */
-cairn_err_t cairn_noise_write(cairn_noise_t *n, const uint8_t *payload, size_t plen, uint8_t *out,
-                              size_t cap, size_t *len);
+cairn_err_t cairn__noise_write(cairn_noise_t *n, const uint8_t *payload, size_t plen, uint8_t *out,
+                               size_t cap, size_t *len);
 
 /*
  * Read the peer's next handshake message (len bytes at msg); its payload is
@@ -185,34 +185,34 @@ cairn_err_t cairn_noise_write(cairn_noise_t *n, const uint8_t *payload, size_t p
  * does not convert, a low-order ephemeral key). On error payload may hold
  * garbage; it is wiped when authentication fails.
  */
-CAIRN_MUST_USE cairn_err_t cairn_noise_read(cairn_noise_t *n, const uint8_t *msg, size_t len, uint8_t *payload,
-                             size_t cap, size_t *plen);
+CAIRN_MUST_USE cairn_err_t cairn__noise_read(cairn_noise_t *n, const uint8_t *msg, size_t len,
+                                             uint8_t *payload, size_t cap, size_t *plen);
 
 /* Nonzero once the handshake is complete and the transport is ready. */
-int cairn_noise_done(const cairn_noise_t *n);
+int cairn__noise_done(const cairn_noise_t *n);
 
-/* 1 if this side's next step is cairn_noise_write, 0 if read (or none: done or dead). */
-int cairn_noise_my_turn(const cairn_noise_t *n);
+/* 1 if this side's next step is cairn__noise_write, 0 if read (or none: done or dead). */
+int cairn__noise_my_turn(const cairn_noise_t *n);
 
 /*
  * The peer's static key (Ed25519 public, CAIRN_NOISE_KEY_BYTES), or NULL
  * before the handshake has read and authenticated it or once the session is
  * dead. Points into n: valid until n is wiped or reinitialised.
  */
-const uint8_t *cairn_noise_remote_key(const cairn_noise_t *n);
+const uint8_t *cairn__noise_remote_key(const cairn_noise_t *n);
 
 /*
  * The handshake hash h (CAIRN_NOISE_HASH_BYTES) once done, else NULL: equal
  * on both sides, unique to this session, for channel binding. Points into n.
  */
-const uint8_t *cairn_noise_handshake_hash(const cairn_noise_t *n);
+const uint8_t *cairn__noise_handshake_hash(const cairn_noise_t *n);
 
 /*
  * Lower the largest transport message (tag included) this session accepts
  * and produces; the default is CAIRN_NOISE_MAX_TRANSPORT.
  * Errors: CAIRN_EINVAL (max below CAIRN_NOISE_TAG_BYTES or above the ceiling).
  */
-cairn_err_t cairn_noise_set_max(cairn_noise_t *n, size_t max);
+cairn_err_t cairn__noise_set_max(cairn_noise_t *n, size_t max);
 
 /*
  * Encrypt plain (len bytes) as the next message to the peer, into out, which
@@ -221,8 +221,8 @@ cairn_err_t cairn_noise_set_max(cairn_noise_t *n, size_t max);
  * Errors: CAIRN_EINVAL (not done, len + 16 above the maximum), CAIRN_ETOOBIG
  * (the send counter is exhausted: close the connection).
  */
-cairn_err_t cairn_noise_encrypt(cairn_noise_t *n, const uint8_t *ad, size_t ad_len,
-                                const uint8_t *plain, size_t len, uint8_t *out);
+cairn_err_t cairn__noise_encrypt(cairn_noise_t *n, const uint8_t *ad, size_t ad_len,
+                                 const uint8_t *plain, size_t len, uint8_t *out);
 
 /*
  * Decrypt the peer's next message (len bytes at cipher) into out, which must
@@ -233,11 +233,11 @@ cairn_err_t cairn_noise_encrypt(cairn_noise_t *n, const uint8_t *ad, size_t ad_l
  * above the maximum), CAIRN_EBADKEY (authentication failed; out is wiped),
  * CAIRN_ETOOBIG (the receive counter is exhausted).
  */
-CAIRN_MUST_USE cairn_err_t cairn_noise_decrypt(cairn_noise_t *n, const uint8_t *ad, size_t ad_len,
-                                const uint8_t *cipher, size_t len, uint8_t *out);
+CAIRN_MUST_USE cairn_err_t cairn__noise_decrypt(cairn_noise_t *n, const uint8_t *ad, size_t ad_len,
+                                                const uint8_t *cipher, size_t len, uint8_t *out);
 
 /* Zero all of n. Safe on a zeroed or already wiped struct. */
-void cairn_noise_wipe(cairn_noise_t *n);
+void cairn__noise_wipe(cairn_noise_t *n);
 
 /*
  * Building blocks, exposed so tests can check them against independent
@@ -245,27 +245,27 @@ void cairn_noise_wipe(cairn_noise_t *n);
  */
 
 /*
- * Standard Noise_XX_25519_ChaChaPoly_BLAKE2b: cairn_noise_init with a static
+ * Standard Noise_XX_25519_ChaChaPoly_BLAKE2b: cairn__noise_init with a static
  * key that is a raw X25519 secret held by the caller (x25519_sk, which must
  * stay valid and unchanged until the handshake is done; the Noise state
  * keeps only a pointer to it, through the same DH interface), and `s`
  * tokens that carry X25519 public keys, unconverted. For conformance tests
  * only; cairn never calls it.
  */
-cairn_err_t cairn_noise_init_x25519(cairn_noise_t *n, int initiator, const uint8_t x25519_sk[32],
-                                    const uint8_t *prologue, size_t prologue_len,
-                                    const uint8_t *ephemeral_seed);
+cairn_err_t cairn__noise_init_x25519(cairn_noise_t *n, int initiator, const uint8_t x25519_sk[32],
+                                     const uint8_t *prologue, size_t prologue_len,
+                                     const uint8_t *ephemeral_seed);
 
 /* HMAC-BLAKE2b-512 (RFC 2104, block 128 bytes) of data under key, into out (64). */
-void cairn_noise_hmac(uint8_t out[CAIRN_NOISE_HASH_BYTES], const uint8_t *key, size_t key_len,
-                      const uint8_t *data, size_t data_len);
+void cairn__noise_hmac(uint8_t out[CAIRN_NOISE_HASH_BYTES], const uint8_t *key, size_t key_len,
+                       const uint8_t *data, size_t data_len);
 
 /*
  * Noise's HKDF(ck, ikm, 2 or 3): out1 and out2 (64 bytes each) always, out3
  * when not NULL. Outputs may alias ck.
  */
-void cairn_noise_hkdf(const uint8_t ck[CAIRN_NOISE_HASH_BYTES], const uint8_t *ikm, size_t ikm_len,
-                      uint8_t out1[CAIRN_NOISE_HASH_BYTES], uint8_t out2[CAIRN_NOISE_HASH_BYTES],
-                      uint8_t *out3);
+void cairn__noise_hkdf(const uint8_t ck[CAIRN_NOISE_HASH_BYTES], const uint8_t *ikm, size_t ikm_len,
+                       uint8_t out1[CAIRN_NOISE_HASH_BYTES], uint8_t out2[CAIRN_NOISE_HASH_BYTES],
+                       uint8_t *out3);
 
 #endif

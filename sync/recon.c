@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-cairn_err_t cairn_recon_add(cairn_recon_set_t *set, const uint8_t *plan, const uint8_t *digest)
+cairn_err_t cairn__recon_add(cairn_recon_set_t *set, const uint8_t *plan, const uint8_t *digest)
 {
     if (cairn_grow(&set->items, &set->cap, set->n, sizeof *set->items, 256) != CAIRN_OK)
         return CAIRN_ENOMEM;
@@ -33,7 +33,7 @@ static uint64_t load_le64(const uint8_t *p)
     return v;
 }
 
-cairn_err_t cairn_recon_seal(cairn_recon_set_t *set)
+cairn_err_t cairn__recon_seal(cairn_recon_set_t *set)
 {
     if (set->n > 1)
         qsort(set->items, set->n, sizeof *set->items, cmp_item);
@@ -59,7 +59,7 @@ cairn_err_t cairn_recon_seal(cairn_recon_set_t *set)
     return CAIRN_OK;
 }
 
-void cairn_recon_free(cairn_recon_set_t *set)
+void cairn__recon_free(cairn_recon_set_t *set)
 {
     free(set->items);
     free(set->sums);
@@ -75,7 +75,7 @@ static uint64_t key64(const uint8_t *plan)
     return v;
 }
 
-int cairn_recon_contains(cairn_recon_range_t r, const uint8_t *plan)
+int cairn__recon_contains(cairn_recon_range_t r, const uint8_t *plan)
 {
     if (r.depth == 0)
         return 1;
@@ -96,7 +96,7 @@ static size_t lower(const cairn_recon_set_t *set, uint64_t k)
     return lo;
 }
 
-void cairn_recon_span(const cairn_recon_set_t *set, cairn_recon_range_t r, size_t *lo, size_t *hi)
+void cairn__recon_span(const cairn_recon_set_t *set, cairn_recon_range_t r, size_t *lo, size_t *hi)
 {
     if (r.depth == 0) {
         *lo = 0;
@@ -110,22 +110,22 @@ void cairn_recon_span(const cairn_recon_set_t *set, cairn_recon_range_t r, size_
     *hi = last == UINT64_MAX ? set->n : lower(set, last + 1);
 }
 
-void cairn_recon_fp(const cairn_recon_set_t *set, cairn_recon_range_t r, uint64_t *count,
-                    uint8_t fp[CAIRN_RECON_FP_BYTES])
+void cairn__recon_fp(const cairn_recon_set_t *set, cairn_recon_range_t r, uint64_t *count,
+                     uint8_t fp[CAIRN_RECON_FP_BYTES])
 {
     size_t lo, hi;
-    cairn_recon_span(set, r, &lo, &hi);
+    cairn__recon_span(set, r, &lo, &hi);
     *count = hi - lo;
     uint64_t s = hi > lo ? set->sums[hi][0] - set->sums[lo][0] : 0;
-    uint64_t t = hi > lo ? set->sums[hi][1] - set->sums[lo][1] - (set->sums[hi][0] < set->sums[lo][0])
-                         : 0;
+    uint64_t t =
+        hi > lo ? set->sums[hi][1] - set->sums[lo][1] - (set->sums[hi][0] < set->sums[lo][0]) : 0;
     /* Fold the 128-bit sum into the bytes sent. */
     uint64_t f = s ^ (t * UINT64_C(0x9e3779b97f4a7c15));
     for (int i = 0; i < CAIRN_RECON_FP_BYTES; i++)
         fp[i] = (uint8_t)(f >> (8 * i));
 }
 
-cairn_recon_item_t *cairn_recon_find(const cairn_recon_set_t *set, const uint8_t *plan)
+cairn_recon_item_t *cairn__recon_find(const cairn_recon_set_t *set, const uint8_t *plan)
 {
     if (set->n == 0)
         return NULL;

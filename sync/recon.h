@@ -39,23 +39,23 @@ typedef struct cairn_recon_set {
     uint64_t (*sums)[2]; /* sums[i]: the hashes of items[0..i), mod 2^128 (lo, hi) */
 } cairn_recon_set_t;
 
-/* Add an item (before cairn_recon_seal). */
-cairn_err_t cairn_recon_add(cairn_recon_set_t *set, const uint8_t *plan, const uint8_t *digest);
+/* Add an item (before cairn__recon_seal). */
+cairn_err_t cairn__recon_add(cairn_recon_set_t *set, const uint8_t *plan, const uint8_t *digest);
 /* Sort the items and compute the prefix sums. Duplicated plan ids: CAIRN_EINVAL. */
-cairn_err_t cairn_recon_seal(cairn_recon_set_t *set);
-void cairn_recon_free(cairn_recon_set_t *set);
+cairn_err_t cairn__recon_seal(cairn_recon_set_t *set);
+void cairn__recon_free(cairn_recon_set_t *set);
 
 /* The items of range r: [*lo, *hi). */
-void cairn_recon_span(const cairn_recon_set_t *set, cairn_recon_range_t r, size_t *lo, size_t *hi);
+void cairn__recon_span(const cairn_recon_set_t *set, cairn_recon_range_t r, size_t *lo, size_t *hi);
 
 /* Range r's item count and fingerprint (all zero when empty). */
-void cairn_recon_fp(const cairn_recon_set_t *set, cairn_recon_range_t r, uint64_t *count,
-                    uint8_t fp[CAIRN_RECON_FP_BYTES]);
+void cairn__recon_fp(const cairn_recon_set_t *set, cairn_recon_range_t r, uint64_t *count,
+                     uint8_t fp[CAIRN_RECON_FP_BYTES]);
 
 /* Whether plan lies in range r. */
-int cairn_recon_contains(cairn_recon_range_t r, const uint8_t *plan);
+int cairn__recon_contains(cairn_recon_range_t r, const uint8_t *plan);
 
 /* The item for plan, or NULL. */
-cairn_recon_item_t *cairn_recon_find(const cairn_recon_set_t *set, const uint8_t *plan);
+cairn_recon_item_t *cairn__recon_find(const cairn_recon_set_t *set, const uint8_t *plan);
 
 #endif

@@ -78,13 +78,13 @@ static void end_session(cairn_sync_t *s, cairn_close_reason_t reason, int tell)
 {
     if (!session_live(s))
         return;
-    if (tell && reason != CAIRN_CLOSE_AUTH && cairn_channel_up(&s->ch)) {
+    if (tell && reason != CAIRN_CLOSE_AUTH && cairn__channel_up(&s->ch)) {
         const uint8_t close[3] = {0x92, CAIRN_FRAME_CLOSE, (uint8_t)reason}; /* small fixints */
-        (void)cairn_channel_send(&s->ch, close, sizeof close); /* best effort: we end anyway */
+        (void)cairn__channel_send(&s->ch, close, sizeof close); /* best effort: we end anyway */
     }
     s->state = reason == CAIRN_CLOSE_DONE ? CAIRN_SYNC_DONE : CAIRN_SYNC_CLOSED;
     s->reason = reason;
-    cairn_turn_reset(&s->turn);
+    cairn__turn_reset(&s->turn);
 }
 
 void cairn_sync_close(cairn_sync_t *s, cairn_close_reason_t reason)
@@ -121,7 +121,7 @@ static cairn_err_t hs_write(cairn_sync_t *s)
 {
     /* Messages 1 and 2 carry a version (0 from a responder: none in common); 3 nothing. */
     uint8_t version = s->opts.initiator ? (uint8_t)CAIRN_SYNC_VERSION : s->version;
-    cairn_err_t err = cairn_channel_hs_write(&s->ch, &version, s->noise_step == 2 ? 0 : 1);
+    cairn_err_t err = cairn__channel_hs_write(&s->ch, &version, s->noise_step == 2 ? 0 : 1);
     s->noise_step++;
     return err;
 }
@@ -146,7 +146,7 @@ static int roster_empty(cairn_sync_t *s)
  */
 static void admit_peer(cairn_sync_t *s)
 {
-    memcpy(s->peer, cairn_channel_peer_key(&s->ch), 32);
+    memcpy(s->peer, cairn__channel_peer_key(&s->ch), 32);
     s->has_peer = 1;
     cairn_reason_t why;
     cairn_err_t err = cairn_roster_member(s->store, s->peer, s->now, &s->peer_roles, &why);
@@ -164,7 +164,7 @@ static void hs_read(cairn_sync_t *s, const uint8_t *p, size_t n)
 {
     uint8_t payload[64];
     size_t plen;
-    cairn_err_t err = cairn_channel_hs_read(&s->ch, p, n, payload, sizeof payload, &plen);
+    cairn_err_t err = cairn__channel_hs_read(&s->ch, p, n, payload, sizeof payload, &plen);
     s->noise_step++;
     if (err != CAIRN_OK) {
         end_session(s, err == CAIRN_EBADKEY ? CAIRN_CLOSE_AUTH : CAIRN_CLOSE_PROTOCOL, 1);
@@ -192,8 +192,8 @@ static cairn_err_t start_turns(cairn_sync_t *s)
     cairn_turn_result_t res;
     s->state = CAIRN_SYNC_RUNNING;
     cairn_err_t err =
-        cairn_turn_start(&s->turn, &s->ch, s->store, s->roster_plan, s->peer, s->peer_roles,
-                         s->opts.initiator, !s->provisional, s->opts.output_limit, &res);
+        cairn__turn_start(&s->turn, &s->ch, s->store, s->roster_plan, s->peer, s->peer_roles,
+                          s->opts.initiator, !s->provisional, s->opts.output_limit, &res);
     if (err == CAIRN_OK)
         act(s, &res);
     return err;
@@ -202,15 +202,15 @@ static cairn_err_t start_turns(cairn_sync_t *s)
 /* Move the handshake on: write while it is our turn. */
 static cairn_err_t hs_advance(cairn_sync_t *s)
 {
-    while (s->state == CAIRN_SYNC_HANDSHAKE && !cairn_channel_up(&s->ch) &&
-           cairn_channel_hs_my_turn(&s->ch)) {
+    while (s->state == CAIRN_SYNC_HANDSHAKE && !cairn__channel_up(&s->ch) &&
+           cairn__channel_hs_my_turn(&s->ch)) {
         cairn_err_t err = hs_write(s);
         if (err != CAIRN_OK)
             return err;
         if (!s->opts.initiator && s->version == 0) /* told the peer: no common version */
             end_session(s, CAIRN_CLOSE_VERSION, 1);
     }
-    if (s->state == CAIRN_SYNC_HANDSHAKE && cairn_channel_up(&s->ch)) {
+    if (s->state == CAIRN_SYNC_HANDSHAKE && cairn__channel_up(&s->ch)) {
         if (!s->opts.initiator)
             admit_peer(s); /* the responder knows the initiator from message 3 */
         if (s->state == CAIRN_SYNC_HANDSHAKE)
@@ -229,7 +229,7 @@ static cairn_err_t on_frame(cairn_sync_t *s, const uint8_t *body, size_t n)
     }
     const uint8_t *plain;
     size_t plen;
-    cairn_err_t err = cairn_channel_open(&s->ch, body, n, &plain, &plen);
+    cairn_err_t err = cairn__channel_open(&s->ch, body, n, &plain, &plen);
     if (err == CAIRN_ENOMEM)
         return err;
     if (err != CAIRN_OK) {
@@ -237,7 +237,7 @@ static cairn_err_t on_frame(cairn_sync_t *s, const uint8_t *body, size_t n)
         return CAIRN_OK;
     }
     cairn_turn_result_t res;
-    err = cairn_turn_frame(&s->turn, &s->ch, plain, plen, &s->inbox, &res);
+    err = cairn__turn_frame(&s->turn, &s->ch, plain, plen, &s->inbox, &res);
     if (err == CAIRN_OK)
         act(s, &res);
     return err;
@@ -250,7 +250,7 @@ static cairn_err_t drain(cairn_sync_t *s)
     while (err == CAIRN_OK && session_live(s) && !s->work_out) {
         const uint8_t *body;
         size_t n;
-        int got = cairn_channel_next(&s->ch, &body, &n);
+        int got = cairn__channel_next(&s->ch, &body, &n);
         if (got == 0)
             break;
         if (got < 0) {
@@ -268,7 +268,7 @@ static cairn_err_t pump(cairn_sync_t *s)
     if (s->state != CAIRN_SYNC_RUNNING)
         return CAIRN_OK;
     cairn_turn_result_t res;
-    cairn_err_t err = cairn_turn_pump(&s->turn, &s->ch, s->opts.output_limit, !s->work_out, &res);
+    cairn_err_t err = cairn__turn_pump(&s->turn, &s->ch, s->opts.output_limit, !s->work_out, &res);
     if (err == CAIRN_OK)
         act(s, &res);
     return err;
@@ -294,7 +294,7 @@ cairn_err_t cairn_sync_feed(cairn_sync_t *s, const uint8_t *bytes, size_t len, u
     if (!session_live(s))
         return CAIRN_OK; /* after the end nothing is read */
     s->last_rx = now_ms;
-    cairn_err_t err = cairn_channel_append(&s->ch, bytes, len);
+    cairn_err_t err = cairn__channel_append(&s->ch, bytes, len);
     if (err == CAIRN_OK)
         err = drain(s);
     if (err == CAIRN_OK)
@@ -306,7 +306,7 @@ int cairn_sync_wants_input(const cairn_sync_t *s)
 {
     if (s == NULL || !session_live(s))
         return 0;
-    return !s->work_out || cairn_channel_buffered(&s->ch) < CAIRN_SYNC_INPUT_BOUND;
+    return !s->work_out || cairn__channel_buffered(&s->ch) < CAIRN_SYNC_INPUT_BOUND;
 }
 
 cairn_err_t cairn_sync_tick(cairn_sync_t *s, uint64_t now_ms)
@@ -331,7 +331,7 @@ cairn_err_t cairn_sync_tick(cairn_sync_t *s, uint64_t now_ms)
     cairn_err_t err = CAIRN_OK;
     if (s->state == CAIRN_SYNC_RUNNING && quiet_tx >= s->opts.keepalive_ms) {
         const uint8_t ping[2] = {0x91, CAIRN_FRAME_PING};
-        err = cairn_channel_send(&s->ch, ping, sizeof ping);
+        err = cairn__channel_send(&s->ch, ping, sizeof ping);
     }
     if (err == CAIRN_OK)
         err = pump(s);
@@ -419,8 +419,8 @@ cairn_err_t cairn_sync_new(cairn_store_t *store, const cairn_sync_opts_t *opts, 
     cairn_roster_plan_id(org, s->roster_plan);
     cairn_noise_static_t key = {{0}, 0, identity_dh, store};
     memcpy(key.pub, info.public_key, 32);
-    err = cairn_channel_init(&s->ch, opts->initiator, &key, prologue, sizeof prologue,
-                             opts->ephemeral_seed, CAIRN_SYNC_MAX_FRAME);
+    err = cairn__channel_init(&s->ch, opts->initiator, &key, prologue, sizeof prologue,
+                              opts->ephemeral_seed, CAIRN_SYNC_MAX_FRAME);
     if (err == CAIRN_OK)
         err = finish(s, hs_advance(s));
     if (err != CAIRN_OK) {
@@ -435,22 +435,22 @@ void cairn_sync_free(cairn_sync_t *s)
 {
     if (s == NULL)
         return;
-    cairn_turn_free(&s->turn);
-    cairn_channel_free(&s->ch);
-    cairn_inbox_free(&s->inbox);
+    cairn__turn_free(&s->turn);
+    cairn__channel_free(&s->ch);
+    cairn__inbox_free(&s->inbox);
     free(s);
 }
 
 const uint8_t *cairn_sync_output(const cairn_sync_t *s, size_t *len)
 {
-    return cairn_channel_output(&s->ch, len);
+    return cairn__channel_output(&s->ch, len);
 }
 
 cairn_err_t cairn_sync_consumed(cairn_sync_t *s, size_t n)
 {
     if (s == NULL)
         return CAIRN_EINVAL;
-    cairn_err_t err = cairn_channel_consumed(&s->ch, n);
+    cairn_err_t err = cairn__channel_consumed(&s->ch, n);
     if (err != CAIRN_OK)
         return err;
     return finish(s, pump(s));

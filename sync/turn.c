@@ -70,7 +70,7 @@ static void chg_clear(cairn_turn_t *t)
     t->chg.len = t->nchg = 0;
 }
 
-void cairn_turn_reset(cairn_turn_t *t)
+void cairn__turn_reset(cairn_turn_t *t)
 {
     for (size_t i = 0; i < t->npush; i++)
         free(t->pushes[i].vec);
@@ -88,13 +88,13 @@ void cairn_turn_reset(cairn_turn_t *t)
     t->turn_due = 0;
 }
 
-void cairn_turn_free(cairn_turn_t *t)
+void cairn__turn_free(cairn_turn_t *t)
 {
-    cairn_turn_reset(t);
-    cairn_recon_free(&t->mine);
+    cairn__turn_reset(t);
+    cairn__recon_free(&t->mine);
 }
 
-void cairn_inbox_free(cairn_inbox_t *inbox)
+void cairn__inbox_free(cairn_inbox_t *inbox)
 {
     cairn_buf_free(&inbox->data);
     free(inbox->bytes);
@@ -107,14 +107,14 @@ void cairn_inbox_free(cairn_inbox_t *inbox)
 static void pack_vec(msgpack_packer *pk, const cairn_plan_vec_t *v)
 {
     msgpack_pack_array(pk, 2);
-    cairn_mp_pack_bin(pk, v->plan, CAIRN_PLAN_ID_BYTES);
+    cairn__mp_pack_bin(pk, v->plan, CAIRN_PLAN_ID_BYTES);
     msgpack_pack_array(pk, v->nvec);
     for (size_t i = 0; i < v->nvec; i++) {
         msgpack_pack_array(pk, 4);
-        cairn_mp_pack_bin(pk, v->vec[i].author, 32);
+        cairn__mp_pack_bin(pk, v->vec[i].author, 32);
         msgpack_pack_uint64(pk, v->vec[i].max_seq);
         msgpack_pack_uint64(pk, v->vec[i].count);
-        cairn_mp_pack_bin(pk, v->vec[i].head, CAIRN_CHANGE_ID_BYTES);
+        cairn__mp_pack_bin(pk, v->vec[i].head, CAIRN_CHANGE_ID_BYTES);
     }
 }
 
@@ -128,13 +128,13 @@ static void pack_range(msgpack_packer *pk, cairn_recon_range_t r, size_t extra)
 static void pack_items(msgpack_packer *pk, const cairn_recon_set_t *set, cairn_recon_range_t r)
 {
     size_t lo, hi;
-    cairn_recon_span(set, r, &lo, &hi);
+    cairn__recon_span(set, r, &lo, &hi);
     pack_range(pk, r, 1);
     msgpack_pack_array(pk, hi - lo);
     for (size_t i = lo; i < hi; i++) {
         msgpack_pack_array(pk, 2);
-        cairn_mp_pack_bin(pk, set->items[i].plan, CAIRN_PLAN_ID_BYTES);
-        cairn_mp_pack_bin(pk, set->items[i].digest, CAIRN_SYNC_DIGEST_BYTES);
+        cairn__mp_pack_bin(pk, set->items[i].plan, CAIRN_PLAN_ID_BYTES);
+        cairn__mp_pack_bin(pk, set->items[i].digest, CAIRN_SYNC_DIGEST_BYTES);
     }
 }
 
@@ -199,7 +199,7 @@ static cairn_err_t send_turn(cairn_turn_t *t, cairn_channel_t *ch)
     cairn_buf_t buf = CAIRN_BUF_INIT;
     cairn_mp_sink_t sink = {&buf, 0};
     msgpack_packer pk;
-    msgpack_packer_init(&pk, &sink, cairn_mp_sink_write);
+    msgpack_packer_init(&pk, &sink, cairn__mp_sink_write);
     msgpack_pack_array(&pk, 6);
     msgpack_pack_uint8(&pk, CAIRN_FRAME_TURN);
     pack_ranges(&pk, r);
@@ -219,7 +219,7 @@ static cairn_err_t send_turn(cairn_turn_t *t, cairn_channel_t *ch)
     if (err == CAIRN_OK && buf.len > CAIRN_SYNC_MAX_FRAME)
         err = CAIRN_ETOOBIG; /* the budget keeps replies far below this */
     if (err == CAIRN_OK)
-        err = cairn_channel_send(ch, buf.data, buf.len);
+        err = cairn__channel_send(ch, buf.data, buf.len);
     t->turns++;
     cairn_buf_free(&buf);
     reply_free(r);
@@ -235,13 +235,13 @@ static cairn_err_t flush_changes(cairn_turn_t *t, cairn_channel_t *ch)
     cairn_buf_t buf = CAIRN_BUF_INIT;
     cairn_mp_sink_t sink = {&buf, 0};
     msgpack_packer pk;
-    msgpack_packer_init(&pk, &sink, cairn_mp_sink_write);
+    msgpack_packer_init(&pk, &sink, cairn__mp_sink_write);
     msgpack_pack_array(&pk, 2);
     msgpack_pack_uint8(&pk, CAIRN_FRAME_CHANGES);
     msgpack_pack_array(&pk, t->nchg);
     for (size_t i = 0, at = 0; i < t->nchg; at += t->chg_len[i++])
-        cairn_mp_pack_bin(&pk, t->chg.data + at, t->chg_len[i]);
-    cairn_err_t err = sink.oom ? CAIRN_ENOMEM : cairn_channel_send(ch, buf.data, buf.len);
+        cairn__mp_pack_bin(&pk, t->chg.data + at, t->chg_len[i]);
+    cairn_err_t err = sink.oom ? CAIRN_ENOMEM : cairn__channel_send(ch, buf.data, buf.len);
     cairn_buf_free(&buf);
     chg_clear(t);
     return err;
@@ -277,7 +277,7 @@ static cairn_err_t add_change(cairn_turn_t *t, cairn_channel_t *ch, const uint8_
 static cairn_err_t run_pushes(cairn_turn_t *t, cairn_channel_t *ch, size_t limit)
 {
     cairn_err_t err = CAIRN_OK;
-    while (err == CAIRN_OK && t->push_at < t->npush && cairn_channel_unsent(ch) < limit) {
+    while (err == CAIRN_OK && t->push_at < t->npush && cairn__channel_unsent(ch) < limit) {
         const cairn_push_t *p = &t->pushes[t->push_at];
         if (t->cursor == NULL) {
             err = cairn_cursor_open(t->store, p->plan, p->vec, p->nvec, &t->cursor);
@@ -304,8 +304,8 @@ static cairn_err_t run_pushes(cairn_turn_t *t, cairn_channel_t *ch, size_t limit
     return err;
 }
 
-cairn_err_t cairn_turn_pump(cairn_turn_t *t, cairn_channel_t *ch, size_t output_limit, int may_turn,
-                            cairn_turn_result_t *res)
+cairn_err_t cairn__turn_pump(cairn_turn_t *t, cairn_channel_t *ch, size_t output_limit,
+                             int may_turn, cairn_turn_result_t *res)
 {
     res->outcome = CAIRN_TURN_CONTINUE;
     if (!t->turn_due)
@@ -315,7 +315,7 @@ cairn_err_t cairn_turn_pump(cairn_turn_t *t, cairn_channel_t *ch, size_t output_
         return err;
     err = flush_changes(t, ch);
     for (size_t i = 0; i < t->npush; i++) {
-        cairn_recon_find(&t->mine, t->pushes[i].plan)->queued = 0;
+        cairn__recon_find(&t->mine, t->pushes[i].plan)->queued = 0;
         free(t->pushes[i].vec);
     }
     t->npush = t->push_at = 0;
@@ -333,7 +333,7 @@ cairn_err_t cairn_turn_pump(cairn_turn_t *t, cairn_channel_t *ch, size_t output_
 static cairn_err_t queue_push(cairn_turn_t *t, const uint8_t *plan, const cairn_vec_entry_t *vec,
                               size_t nvec)
 {
-    cairn_recon_item_t *item = cairn_recon_find(&t->mine, plan);
+    cairn_recon_item_t *item = cairn__recon_find(&t->mine, plan);
     if (item == NULL || item->queued)
         return CAIRN_OK; /* not ours to give this peer, or already on its way */
     cairn_err_t err = PUSH_BACK(t->pushes, t->npush, t->cap_push);
@@ -388,7 +388,7 @@ static cairn_err_t add_fp(cairn_turn_t *t, cairn_recon_range_t r)
     cairn_range_fp_t *f = &rp->ranges[rp->nranges++];
     rp->est += 24;
     f->r = r;
-    cairn_recon_fp(&t->mine, r, &f->count, f->fp);
+    cairn__recon_fp(&t->mine, r, &f->count, f->fp);
     return CAIRN_OK;
 }
 
@@ -396,7 +396,7 @@ static cairn_err_t add_fp(cairn_turn_t *t, cairn_recon_range_t r)
 static cairn_err_t push_range(cairn_turn_t *t, cairn_recon_range_t r)
 {
     size_t lo, hi;
-    cairn_recon_span(&t->mine, r, &lo, &hi);
+    cairn__recon_span(&t->mine, r, &lo, &hi);
     cairn_err_t err = CAIRN_OK;
     for (size_t i = lo; i < hi && err == CAIRN_OK; i++)
         err = queue_push(t, t->mine.items[i].plan, NULL, 0);
@@ -408,7 +408,7 @@ static cairn_err_t on_range(cairn_turn_t *t, cairn_recon_range_t r, uint64_t cou
 {
     uint64_t mc;
     uint8_t mfp[CAIRN_RECON_FP_BYTES];
-    cairn_recon_fp(&t->mine, r, &mc, mfp);
+    cairn__recon_fp(&t->mine, r, &mc, mfp);
     cairn_reply_t *rp = &t->reply;
     if (mc == count && memcmp(mfp, fp, sizeof mfp) == 0)
         return CAIRN_OK;
@@ -512,7 +512,7 @@ static cairn_err_t on_items(cairn_turn_t *t, const msgpack_object *o, int *bad)
      * protocol, and would cost a product of the two to compare.
      */
     size_t lo, hi;
-    cairn_recon_span(&t->mine, r, &lo, &hi);
+    cairn__recon_span(&t->mine, r, &lo, &hi);
     if (list->via.array.size > ITEMS_MAX || hi - lo > ITEMS_MAX) {
         *bad = 1;
         return CAIRN_OK;
@@ -521,12 +521,12 @@ static cairn_err_t on_items(cairn_turn_t *t, const msgpack_object *o, int *bad)
         const msgpack_object *it = &list->via.array.ptr[i];
         if (!is_array(it, 2) || !is_bin(&it->via.array.ptr[0], CAIRN_PLAN_ID_BYTES) ||
             !is_bin(&it->via.array.ptr[1], CAIRN_SYNC_DIGEST_BYTES) ||
-            !cairn_recon_contains(r, (const uint8_t *)it->via.array.ptr[0].via.bin.ptr)) {
+            !cairn__recon_contains(r, (const uint8_t *)it->via.array.ptr[0].via.bin.ptr)) {
             *bad = 1;
             return CAIRN_OK;
         }
         const uint8_t *plan = (const uint8_t *)it->via.array.ptr[0].via.bin.ptr;
-        const cairn_recon_item_t *m = cairn_recon_find(&t->mine, plan);
+        const cairn_recon_item_t *m = cairn__recon_find(&t->mine, plan);
         if (m == NULL ||
             memcmp(m->digest, it->via.array.ptr[1].via.bin.ptr, CAIRN_SYNC_DIGEST_BYTES) != 0)
             err = add_vec(&rp->vecs, &rp->nvecs, &rp->cap_vecs, t, plan, m != NULL);
@@ -744,14 +744,14 @@ static cairn_err_t on_changes(cairn_turn_t *t, const msgpack_object *list, cairn
     return CAIRN_OK;
 }
 
-cairn_err_t cairn_turn_frame(cairn_turn_t *t, cairn_channel_t *ch, const uint8_t *p, size_t n,
-                             cairn_inbox_t *inbox, cairn_turn_result_t *res)
+cairn_err_t cairn__turn_frame(cairn_turn_t *t, cairn_channel_t *ch, const uint8_t *p, size_t n,
+                              cairn_inbox_t *inbox, cairn_turn_result_t *res)
 {
     msgpack_unpacked up;
     size_t off = 0;
     res->outcome = CAIRN_TURN_CONTINUE;
     /* TURN nests four deep (vectors); CHANGES two. */
-    if (cairn_mp_prescan(p, n, 5) != CAIRN_OK) {
+    if (cairn__mp_prescan(p, n, 5) != CAIRN_OK) {
         refuse(res);
         return CAIRN_OK;
     }
@@ -781,7 +781,7 @@ cairn_err_t cairn_turn_frame(cairn_turn_t *t, cairn_channel_t *ch, const uint8_t
         break;
     case CAIRN_FRAME_PING: {
         uint8_t pong[2] = {0x91, CAIRN_FRAME_PONG};
-        err = cairn_channel_send(ch, pong, sizeof pong);
+        err = cairn__channel_send(ch, pong, sizeof pong);
         break;
     }
     case CAIRN_FRAME_PONG:
@@ -813,14 +813,14 @@ static int add_item(void *ctx, const uint8_t *plan, const uint8_t *digest)
     int may = 0;
     sc->err = cairn_plan_may_hold(sc->t->store, plan, sc->t->peer, sc->t->peer_roles, &may);
     if (sc->err == CAIRN_OK && may)
-        sc->err = cairn_recon_add(&sc->t->mine, plan, digest);
+        sc->err = cairn__recon_add(&sc->t->mine, plan, digest);
     return sc->err != CAIRN_OK;
 }
 
-cairn_err_t cairn_turn_start(cairn_turn_t *t, cairn_channel_t *ch, cairn_store_t *store,
-                             const uint8_t roster_plan[CAIRN_PLAN_ID_BYTES], const uint8_t peer[32],
-                             unsigned peer_roles, int initiator, int offer, size_t output_limit,
-                             cairn_turn_result_t *res)
+cairn_err_t cairn__turn_start(cairn_turn_t *t, cairn_channel_t *ch, cairn_store_t *store,
+                              const uint8_t roster_plan[CAIRN_PLAN_ID_BYTES],
+                              const uint8_t peer[32], unsigned peer_roles, int initiator, int offer,
+                              size_t output_limit, cairn_turn_result_t *res)
 {
     res->outcome = CAIRN_TURN_CONTINUE;
     t->store = store;
@@ -834,7 +834,7 @@ cairn_err_t cairn_turn_start(cairn_turn_t *t, cairn_channel_t *ch, cairn_store_t
     if (err == CAIRN_OK)
         err = sc.err;
     if (err == CAIRN_OK)
-        err = cairn_recon_seal(&t->mine);
+        err = cairn__recon_seal(&t->mine);
     if (err != CAIRN_OK || !t->initiator)
         return err;
     /* The initiator opens: the whole set's fingerprint, and the roster's vector. */
@@ -844,5 +844,5 @@ cairn_err_t cairn_turn_start(cairn_turn_t *t, cairn_channel_t *ch, cairn_store_t
         err = add_vec(&t->reply.vecs, &t->reply.nvecs, &t->reply.cap_vecs, t, t->roster_plan, 1);
     t->peer_asked = 1; /* an opening turn always goes out */
     t->turn_due = 1;
-    return err == CAIRN_OK ? cairn_turn_pump(t, ch, output_limit, 1, res) : err;
+    return err == CAIRN_OK ? cairn__turn_pump(t, ch, output_limit, 1, res) : err;
 }

@@ -42,7 +42,7 @@ typedef struct cairn_turn_result {
 /*
  * Changes received in one CHANGES frame, copied out of the frame: bytes[i]
  * (lens[i] of them) point into data. Owned by whoever holds the inbox (the
- * session); cairn_turn_frame refills it.
+ * session); cairn__turn_frame refills it.
  */
 typedef struct cairn_inbox {
     cairn_buf_t data;
@@ -96,8 +96,8 @@ typedef struct cairn_turn {
     size_t npush, push_at, cap_push;
     cairn_cursor_t *cursor; /* streaming pushes[push_at] */
     cairn_reply_t reply;
-    int turn_due;   /* our TURN goes out once the pushes are sent */
-    int peer_asked; /* the peer's last TURN asked something */
+    int turn_due;    /* our TURN goes out once the pushes are sent */
+    int peer_asked;  /* the peer's last TURN asked something */
     cairn_buf_t chg; /* the CHANGES frame being filled: its changes end to end */
     size_t *chg_len, nchg, cap_chg;
     uint64_t turns, changes_out, change_bytes_out, changes_in, change_bytes_in;
@@ -109,10 +109,10 @@ typedef struct cairn_turn {
  * offer is 0: a provisionally admitted peer gets nothing), and, on the
  * initiator, produce the opening TURN into ch. Errors: the store's, ENOMEM.
  */
-cairn_err_t cairn_turn_start(cairn_turn_t *t, cairn_channel_t *ch, cairn_store_t *store,
-                             const uint8_t roster_plan[CAIRN_PLAN_ID_BYTES],
-                             const uint8_t peer[32], unsigned peer_roles, int initiator,
-                             int offer, size_t output_limit, cairn_turn_result_t *res);
+cairn_err_t cairn__turn_start(cairn_turn_t *t, cairn_channel_t *ch, cairn_store_t *store,
+                              const uint8_t roster_plan[CAIRN_PLAN_ID_BYTES],
+                              const uint8_t peer[32], unsigned peer_roles, int initiator, int offer,
+                              size_t output_limit, cairn_turn_result_t *res);
 
 /*
  * One decrypted transport frame (p, n bytes). A CHANGES frame's changes are
@@ -120,23 +120,23 @@ cairn_err_t cairn_turn_start(cairn_turn_t *t, cairn_channel_t *ch, cairn_store_t
  * Errors: local failures only (ENOMEM, the store's); a bad frame is the
  * outcome CLOSE with reason protocol.
  */
-cairn_err_t cairn_turn_frame(cairn_turn_t *t, cairn_channel_t *ch, const uint8_t *p, size_t n,
-                             cairn_inbox_t *inbox, cairn_turn_result_t *res);
+cairn_err_t cairn__turn_frame(cairn_turn_t *t, cairn_channel_t *ch, const uint8_t *p, size_t n,
+                              cairn_inbox_t *inbox, cairn_turn_result_t *res);
 
 /*
  * Produce output while fewer than output_limit bytes are unsent in ch:
  * pushed changes, frame by frame, and then, if may_turn, our TURN (or the
  * outcome DONE when neither side has anything left).
  */
-cairn_err_t cairn_turn_pump(cairn_turn_t *t, cairn_channel_t *ch, size_t output_limit,
-                            int may_turn, cairn_turn_result_t *res);
+cairn_err_t cairn__turn_pump(cairn_turn_t *t, cairn_channel_t *ch, size_t output_limit,
+                             int may_turn, cairn_turn_result_t *res);
 
 /* Drop pushes, the reply, the cursor and buffers; the set stays. */
-void cairn_turn_reset(cairn_turn_t *t);
-/* cairn_turn_reset and the set: t is then empty. */
-void cairn_turn_free(cairn_turn_t *t);
+void cairn__turn_reset(cairn_turn_t *t);
+/* cairn__turn_reset and the set: t is then empty. */
+void cairn__turn_free(cairn_turn_t *t);
 
 /* Release an inbox's memory (wiping the bytes). */
-void cairn_inbox_free(cairn_inbox_t *inbox);
+void cairn__inbox_free(cairn_inbox_t *inbox);
 
 #endif

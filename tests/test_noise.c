@@ -65,8 +65,8 @@ static void pair_init(pair_t *p, const ident_t *ini, const ident_t *resp, const 
                       const uint8_t *pro_r, const uint8_t *si, const uint8_t *sr)
 {
     memset(p, 0, sizeof *p);
-    CHECK_OK(cairn_noise_init(&p->i, 1, &ini->key, pro_i, sizeof prologue, si));
-    CHECK_OK(cairn_noise_init(&p->r, 0, &resp->key, pro_r, sizeof prologue, sr));
+    CHECK_OK(cairn__noise_init(&p->i, 1, &ini->key, pro_i, sizeof prologue, si));
+    CHECK_OK(cairn__noise_init(&p->r, 0, &resp->key, pro_r, sizeof prologue, sr));
 }
 
 /*
@@ -79,14 +79,14 @@ static cairn_err_t pair_run(pair_t *p, int tamper_msg, size_t tamper_at, uint8_t
         cairn_noise_t *w = k == 1 ? &p->r : &p->i, *rd = k == 1 ? &p->i : &p->r;
         const char *pl = payloads[k];
         *step = k;
-        CHECK(cairn_noise_my_turn(w) == 1 && cairn_noise_my_turn(rd) == 0);
+        CHECK(cairn__noise_my_turn(w) == 1 && cairn__noise_my_turn(rd) == 0);
         cairn_err_t err =
-            cairn_noise_write(w, (const uint8_t *)pl, strlen(pl), p->msg[k], MAXM, &p->len[k]);
+            cairn__noise_write(w, (const uint8_t *)pl, strlen(pl), p->msg[k], MAXM, &p->len[k]);
         if (err != CAIRN_OK)
             return err;
         if (k == tamper_msg)
             p->msg[k][tamper_at % p->len[k]] ^= mask;
-        err = cairn_noise_read(rd, p->msg[k], p->len[k], p->got[k], MAXM, &p->got_len[k]);
+        err = cairn__noise_read(rd, p->msg[k], p->len[k], p->got[k], MAXM, &p->got_len[k]);
         if (err != CAIRN_OK)
             return err;
     }
@@ -98,13 +98,13 @@ static void establish(pair_t *p)
     int step;
     pair_init(p, &alice, &bob, prologue, prologue, seed_i, seed_r);
     CHECK_OK(pair_run(p, -1, 0, 0, &step));
-    CHECK(cairn_noise_done(&p->i) && cairn_noise_done(&p->r));
+    CHECK(cairn__noise_done(&p->i) && cairn__noise_done(&p->r));
 }
 
 static void pair_wipe(pair_t *p)
 {
-    cairn_noise_wipe(&p->i);
-    cairn_noise_wipe(&p->r);
+    cairn__noise_wipe(&p->i);
+    cairn__noise_wipe(&p->r);
 }
 
 /* Send len bytes from a to b and check they arrive. */
@@ -112,9 +112,9 @@ static void send_ok(cairn_noise_t *a, cairn_noise_t *b, const char *text)
 {
     size_t len = strlen(text);
     uint8_t ct[MAXM], back[MAXM];
-    CHECK_OK(cairn_noise_encrypt(a, NULL, 0, (const uint8_t *)text, len, ct));
+    CHECK_OK(cairn__noise_encrypt(a, NULL, 0, (const uint8_t *)text, len, ct));
     CHECK(len == 0 || memcmp(ct, text, len) != 0);
-    CHECK_OK(cairn_noise_decrypt(b, NULL, 0, ct, len + CAIRN_NOISE_TAG_BYTES, back));
+    CHECK_OK(cairn__noise_decrypt(b, NULL, 0, ct, len + CAIRN_NOISE_TAG_BYTES, back));
     CHECK(memcmp(back, text, len) == 0);
 }
 
@@ -123,7 +123,7 @@ static void full_session(void)
     pair_t p;
     int step;
     pair_init(&p, &alice, &bob, prologue, prologue, seed_i, seed_r);
-    CHECK(cairn_noise_remote_key(&p.i) == NULL && cairn_noise_remote_key(&p.r) == NULL);
+    CHECK(cairn__noise_remote_key(&p.i) == NULL && cairn__noise_remote_key(&p.r) == NULL);
     CHECK_OK(pair_run(&p, -1, 0, 0, &step));
 
     CHECK(p.len[0] == 32 + strlen(payloads[0]));
@@ -137,11 +137,11 @@ static void full_session(void)
     CHECK(memmem(p.msg[1], p.len[1], payloads[1], strlen(payloads[1])) == NULL);
     CHECK(memmem(p.msg[2], p.len[2], payloads[2], strlen(payloads[2])) == NULL);
 
-    CHECK(cairn_noise_done(&p.i) && cairn_noise_done(&p.r));
-    CHECK(!cairn_noise_my_turn(&p.i) && !cairn_noise_my_turn(&p.r));
-    CHECK(memcmp(cairn_noise_remote_key(&p.i), bob.pk, 32) == 0);
-    CHECK(memcmp(cairn_noise_remote_key(&p.r), alice.pk, 32) == 0);
-    const uint8_t *hi = cairn_noise_handshake_hash(&p.i), *hr = cairn_noise_handshake_hash(&p.r);
+    CHECK(cairn__noise_done(&p.i) && cairn__noise_done(&p.r));
+    CHECK(!cairn__noise_my_turn(&p.i) && !cairn__noise_my_turn(&p.r));
+    CHECK(memcmp(cairn__noise_remote_key(&p.i), bob.pk, 32) == 0);
+    CHECK(memcmp(cairn__noise_remote_key(&p.r), alice.pk, 32) == 0);
+    const uint8_t *hi = cairn__noise_handshake_hash(&p.i), *hr = cairn__noise_handshake_hash(&p.r);
     CHECK(hi != NULL && hr != NULL && memcmp(hi, hr, CAIRN_NOISE_HASH_BYTES) == 0);
     /* The handshake's secrets are gone once the transport keys exist. */
     uint8_t zero[CAIRN_NOISE_HASH_BYTES] = {0};
@@ -155,11 +155,13 @@ static void full_session(void)
 
     /* Associated data must match. */
     uint8_t ct[64], back[64];
-    CHECK_OK(cairn_noise_encrypt(&p.i, (const uint8_t *)"frame 7", 7, (const uint8_t *)"x", 1, ct));
-    CHECK_OK(cairn_noise_decrypt(&p.r, (const uint8_t *)"frame 7", 7, ct, 17, back));
+    CHECK_OK(
+        cairn__noise_encrypt(&p.i, (const uint8_t *)"frame 7", 7, (const uint8_t *)"x", 1, ct));
+    CHECK_OK(cairn__noise_decrypt(&p.r, (const uint8_t *)"frame 7", 7, ct, 17, back));
     CHECK(back[0] == 'x');
-    CHECK_OK(cairn_noise_encrypt(&p.i, (const uint8_t *)"frame 8", 7, (const uint8_t *)"x", 1, ct));
-    CHECK_ERR(cairn_noise_decrypt(&p.r, (const uint8_t *)"frame 9", 7, ct, 17, back),
+    CHECK_OK(
+        cairn__noise_encrypt(&p.i, (const uint8_t *)"frame 8", 7, (const uint8_t *)"x", 1, ct));
+    CHECK_ERR(cairn__noise_decrypt(&p.r, (const uint8_t *)"frame 9", 7, ct, 17, back),
               CAIRN_EBADKEY);
     pair_wipe(&p);
 }
@@ -173,17 +175,19 @@ static void impostor_is_named(void)
     uint8_t bob_x[32];
     CHECK(crypto_sign_ed25519_sk_to_curve25519(bob_x, bob.sk) == 0);
     pair_init(&q, &alice, &bob, prologue, prologue, NULL, NULL);
-    CHECK(memmem(&q.r, sizeof q.r, bob_x, 32) == NULL && memmem(&q.r, sizeof q.r, bob.sk, 32) == NULL);
+    CHECK(memmem(&q.r, sizeof q.r, bob_x, 32) == NULL &&
+          memmem(&q.r, sizeof q.r, bob.sk, 32) == NULL);
     CHECK_OK(pair_run(&q, -1, 0, 0, &qstep));
-    CHECK(memmem(&q.r, sizeof q.r, bob_x, 32) == NULL && memmem(&q.r, sizeof q.r, bob.sk, 32) == NULL);
+    CHECK(memmem(&q.r, sizeof q.r, bob_x, 32) == NULL &&
+          memmem(&q.r, sizeof q.r, bob.sk, 32) == NULL);
     pair_wipe(&q);
 
     pair_t p;
     int step;
     pair_init(&p, &mallory, &bob, prologue, prologue, NULL, NULL);
     CHECK_OK(pair_run(&p, -1, 0, 0, &step));
-    CHECK(memcmp(cairn_noise_remote_key(&p.r), mallory.pk, 32) == 0);
-    CHECK(memcmp(cairn_noise_remote_key(&p.r), alice.pk, 32) != 0);
+    CHECK(memcmp(cairn__noise_remote_key(&p.r), mallory.pk, 32) == 0);
+    CHECK(memcmp(cairn__noise_remote_key(&p.r), alice.pk, 32) != 0);
     pair_wipe(&p);
 }
 
@@ -200,7 +204,7 @@ static void claimed_key_fails(void)
     memcpy(liar.key.pub, alice.pk, 32);
     pair_init(&p, &liar, &bob, prologue, prologue, NULL, NULL);
     CHECK_ERR(pair_run(&p, -1, 0, 0, &step), CAIRN_EBADKEY);
-    CHECK(step == 2 && cairn_noise_remote_key(&p.r) == NULL);
+    CHECK(step == 2 && cairn__noise_remote_key(&p.r) == NULL);
     pair_wipe(&p);
 }
 
@@ -211,14 +215,14 @@ static void other_organisation_fails(void)
     pair_init(&p, &alice, &bob, prologue, other_prologue, seed_i, seed_r);
     CHECK_ERR(pair_run(&p, -1, 0, 0, &step), CAIRN_EBADKEY);
     CHECK(step == 1); /* the initiator, reading message 2 */
-    CHECK(!cairn_noise_done(&p.i) && !cairn_noise_done(&p.r));
-    CHECK(cairn_noise_remote_key(&p.i) == NULL && cairn_noise_handshake_hash(&p.i) == NULL);
+    CHECK(!cairn__noise_done(&p.i) && !cairn__noise_done(&p.r));
+    CHECK(cairn__noise_remote_key(&p.i) == NULL && cairn__noise_handshake_hash(&p.i) == NULL);
     uint8_t ct[32];
-    CHECK_ERR(cairn_noise_encrypt(&p.i, NULL, 0, (const uint8_t *)"x", 1, ct), CAIRN_EINVAL);
-    CHECK_ERR(cairn_noise_encrypt(&p.r, NULL, 0, (const uint8_t *)"x", 1, ct), CAIRN_EINVAL);
+    CHECK_ERR(cairn__noise_encrypt(&p.i, NULL, 0, (const uint8_t *)"x", 1, ct), CAIRN_EINVAL);
+    CHECK_ERR(cairn__noise_encrypt(&p.r, NULL, 0, (const uint8_t *)"x", 1, ct), CAIRN_EINVAL);
     /* Dead: the initiator cannot even write message 3. */
     size_t len;
-    CHECK_ERR(cairn_noise_write(&p.i, NULL, 0, ct, sizeof ct, &len), CAIRN_EINVAL);
+    CHECK_ERR(cairn__noise_write(&p.i, NULL, 0, ct, sizeof ct, &len), CAIRN_EINVAL);
     pair_wipe(&p);
 }
 
@@ -236,8 +240,8 @@ static void tampering_fails(void)
             CHECK_ERR(pair_run(&p, k, at, mask, &step), CAIRN_EBADKEY);
             /* Caught by the next read: message 1's by the initiator reading message 2. */
             CHECK(step == (k == 0 ? 1 : k));
-            CHECK(!cairn_noise_done(&p.r));
-            CHECK(k == 2 || !cairn_noise_done(&p.i));
+            CHECK(!cairn__noise_done(&p.r));
+            CHECK(k == 2 || !cairn__noise_done(&p.i));
             pair_wipe(&p);
         }
     }
@@ -251,12 +255,12 @@ static void downgrade_fails(void)
     uint8_t m1[MAXM], m2[MAXM], got[MAXM];
     size_t l1, l2, gl;
     pair_init(&p, &alice, &bob, prologue, prologue, NULL, NULL);
-    CHECK_OK(cairn_noise_write(&p.i, (const uint8_t *)"versions 1,2", 12, m1, MAXM, &l1));
+    CHECK_OK(cairn__noise_write(&p.i, (const uint8_t *)"versions 1,2", 12, m1, MAXM, &l1));
     l1 -= 2; /* the payload is in clear at the end: cut ",2" */
-    CHECK_OK(cairn_noise_read(&p.r, m1, l1, got, MAXM, &gl));
+    CHECK_OK(cairn__noise_read(&p.r, m1, l1, got, MAXM, &gl));
     CHECK(gl == 10 && memcmp(got, "versions 1", 10) == 0); /* the responder is fooled... */
-    CHECK_OK(cairn_noise_write(&p.r, (const uint8_t *)"version 1", 9, m2, MAXM, &l2));
-    CHECK_ERR(cairn_noise_read(&p.i, m2, l2, got, MAXM, &gl), CAIRN_EBADKEY); /* ...not for long */
+    CHECK_OK(cairn__noise_write(&p.r, (const uint8_t *)"version 1", 9, m2, MAXM, &l2));
+    CHECK_ERR(cairn__noise_read(&p.i, m2, l2, got, MAXM, &gl), CAIRN_EBADKEY); /* ...not for long */
     pair_wipe(&p);
 }
 
@@ -268,13 +272,13 @@ static void replayed_msg1_fails(void)
     cairn_noise_t r2;
     uint8_t got[MAXM], m2[MAXM];
     size_t gl, l2;
-    CHECK_OK(cairn_noise_init(&r2, 0, &bob.key, prologue, sizeof prologue, NULL));
-    CHECK_OK(cairn_noise_read(&r2, first.msg[0], first.len[0], got, MAXM, &gl));
-    CHECK_OK(cairn_noise_write(&r2, NULL, 0, m2, MAXM, &l2));
+    CHECK_OK(cairn__noise_init(&r2, 0, &bob.key, prologue, sizeof prologue, NULL));
+    CHECK_OK(cairn__noise_read(&r2, first.msg[0], first.len[0], got, MAXM, &gl));
+    CHECK_OK(cairn__noise_write(&r2, NULL, 0, m2, MAXM, &l2));
     CHECK(memcmp(m2, first.msg[1], 32) != 0); /* a fresh responder ephemeral */
-    CHECK_ERR(cairn_noise_read(&r2, first.msg[2], first.len[2], got, MAXM, &gl), CAIRN_EBADKEY);
-    CHECK(!cairn_noise_done(&r2) && cairn_noise_remote_key(&r2) == NULL);
-    cairn_noise_wipe(&r2);
+    CHECK_ERR(cairn__noise_read(&r2, first.msg[2], first.len[2], got, MAXM, &gl), CAIRN_EBADKEY);
+    CHECK(!cairn__noise_done(&r2) && cairn__noise_remote_key(&r2) == NULL);
+    cairn__noise_wipe(&r2);
     pair_wipe(&first);
 }
 
@@ -285,32 +289,32 @@ static void transport_replay_reorder_truncate(void)
     const uint8_t *m = (const uint8_t *)"lithium 600 mg";
 
     establish(&p); /* replay */
-    CHECK_OK(cairn_noise_encrypt(&p.i, NULL, 0, m, 14, c1));
-    CHECK_OK(cairn_noise_decrypt(&p.r, NULL, 0, c1, 30, back));
-    CHECK_ERR(cairn_noise_decrypt(&p.r, NULL, 0, c1, 30, back), CAIRN_EBADKEY);
-    CHECK(!cairn_noise_done(&p.r)); /* dead, and stays dead */
-    CHECK_OK(cairn_noise_encrypt(&p.i, NULL, 0, m, 14, c2));
-    CHECK_ERR(cairn_noise_decrypt(&p.r, NULL, 0, c2, 30, back), CAIRN_EINVAL);
+    CHECK_OK(cairn__noise_encrypt(&p.i, NULL, 0, m, 14, c1));
+    CHECK_OK(cairn__noise_decrypt(&p.r, NULL, 0, c1, 30, back));
+    CHECK_ERR(cairn__noise_decrypt(&p.r, NULL, 0, c1, 30, back), CAIRN_EBADKEY);
+    CHECK(!cairn__noise_done(&p.r)); /* dead, and stays dead */
+    CHECK_OK(cairn__noise_encrypt(&p.i, NULL, 0, m, 14, c2));
+    CHECK_ERR(cairn__noise_decrypt(&p.r, NULL, 0, c2, 30, back), CAIRN_EINVAL);
     pair_wipe(&p);
 
     establish(&p); /* reorder */
-    CHECK_OK(cairn_noise_encrypt(&p.i, NULL, 0, m, 14, c1));
-    CHECK_OK(cairn_noise_encrypt(&p.i, NULL, 0, m, 14, c2));
-    CHECK_ERR(cairn_noise_decrypt(&p.r, NULL, 0, c2, 30, back), CAIRN_EBADKEY);
+    CHECK_OK(cairn__noise_encrypt(&p.i, NULL, 0, m, 14, c1));
+    CHECK_OK(cairn__noise_encrypt(&p.i, NULL, 0, m, 14, c2));
+    CHECK_ERR(cairn__noise_decrypt(&p.r, NULL, 0, c2, 30, back), CAIRN_EBADKEY);
     pair_wipe(&p);
 
     establish(&p); /* truncated by one byte */
-    CHECK_OK(cairn_noise_encrypt(&p.i, NULL, 0, m, 14, c1));
-    CHECK_ERR(cairn_noise_decrypt(&p.r, NULL, 0, c1, 29, back), CAIRN_EBADKEY);
+    CHECK_OK(cairn__noise_encrypt(&p.i, NULL, 0, m, 14, c1));
+    CHECK_ERR(cairn__noise_decrypt(&p.r, NULL, 0, c1, 29, back), CAIRN_EBADKEY);
     pair_wipe(&p);
 
     establish(&p); /* shorter than a tag */
-    CHECK_ERR(cairn_noise_decrypt(&p.r, NULL, 0, c1, 15, back), CAIRN_EMALFORMED);
+    CHECK_ERR(cairn__noise_decrypt(&p.r, NULL, 0, c1, 15, back), CAIRN_EMALFORMED);
     pair_wipe(&p);
 
     establish(&p); /* reflected back to its sender: the directions have different keys */
-    CHECK_OK(cairn_noise_encrypt(&p.i, NULL, 0, m, 14, c1));
-    CHECK_ERR(cairn_noise_decrypt(&p.i, NULL, 0, c1, 30, back), CAIRN_EBADKEY);
+    CHECK_OK(cairn__noise_encrypt(&p.i, NULL, 0, m, 14, c1));
+    CHECK_ERR(cairn__noise_decrypt(&p.i, NULL, 0, c1, 30, back), CAIRN_EBADKEY);
     pair_wipe(&p);
 }
 
@@ -321,9 +325,9 @@ static void transport_every_bit_flip_fails(void)
     for (size_t i = 0; i < sizeof ct; i++) {
         for (int bit = 0; bit < 8; bit++) {
             establish(&p);
-            CHECK_OK(cairn_noise_encrypt(&p.r, NULL, 0, (const uint8_t *)"safe", 4, ct));
+            CHECK_OK(cairn__noise_encrypt(&p.r, NULL, 0, (const uint8_t *)"safe", 4, ct));
             ct[i] ^= (uint8_t)(1u << bit);
-            CHECK_ERR(cairn_noise_decrypt(&p.i, NULL, 0, ct, sizeof ct, back), CAIRN_EBADKEY);
+            CHECK_ERR(cairn__noise_decrypt(&p.i, NULL, 0, ct, sizeof ct, back), CAIRN_EBADKEY);
             CHECK(memcmp(back, "\0\0\0\0", 4) == 0); /* wiped, never the plaintext */
             pair_wipe(&p);
         }
@@ -338,9 +342,9 @@ static void deterministic_with_seeds(void)
     establish(&b);
     for (int k = 0; k < 3; k++)
         CHECK(a.len[k] == b.len[k] && memcmp(a.msg[k], b.msg[k], a.len[k]) == 0);
-    CHECK(memcmp(cairn_noise_handshake_hash(&a.i), cairn_noise_handshake_hash(&b.i), 64) == 0);
-    CHECK_OK(cairn_noise_encrypt(&a.i, NULL, 0, (const uint8_t *)"same", 4, ca));
-    CHECK_OK(cairn_noise_encrypt(&b.i, NULL, 0, (const uint8_t *)"same", 4, cb));
+    CHECK(memcmp(cairn__noise_handshake_hash(&a.i), cairn__noise_handshake_hash(&b.i), 64) == 0);
+    CHECK_OK(cairn__noise_encrypt(&a.i, NULL, 0, (const uint8_t *)"same", 4, ca));
+    CHECK_OK(cairn__noise_encrypt(&b.i, NULL, 0, (const uint8_t *)"same", 4, cb));
     CHECK(memcmp(ca, cb, 20) == 0);
 
     int step; /* random ephemerals: every message differs, the session still works */
@@ -348,7 +352,7 @@ static void deterministic_with_seeds(void)
     CHECK_OK(pair_run(&c, -1, 0, 0, &step));
     for (int k = 0; k < 3; k++)
         CHECK(memcmp(a.msg[k], c.msg[k], 32) != 0);
-    CHECK(memcmp(cairn_noise_handshake_hash(&a.i), cairn_noise_handshake_hash(&c.i), 64) != 0);
+    CHECK(memcmp(cairn__noise_handshake_hash(&a.i), cairn__noise_handshake_hash(&c.i), 64) != 0);
     send_ok(&c.i, &c.r, "random ephemerals");
     pair_wipe(&a);
     pair_wipe(&b);
@@ -368,27 +372,27 @@ static void short_and_long_messages(void)
         pair_init(&q, &alice, &bob, prologue, prologue, seed_i, seed_r);
         for (int j = 0; j < k; j++) {
             cairn_noise_t *w = j == 1 ? &q.r : &q.i, *rd = j == 1 ? &q.i : &q.r;
-            CHECK_OK(cairn_noise_write(w, (const uint8_t *)payloads[j], strlen(payloads[j]),
-                                       q.msg[j], MAXM, &q.len[j]));
-            CHECK_OK(cairn_noise_read(rd, q.msg[j], q.len[j], got, MAXM, &gl));
+            CHECK_OK(cairn__noise_write(w, (const uint8_t *)payloads[j], strlen(payloads[j]),
+                                        q.msg[j], MAXM, &q.len[j]));
+            CHECK_OK(cairn__noise_read(rd, q.msg[j], q.len[j], got, MAXM, &gl));
         }
         cairn_noise_t *rd = k == 1 ? &q.i : &q.r;
-        CHECK_ERR(cairn_noise_read(rd, p.msg[k], min[k] - 1, got, MAXM, &gl), CAIRN_EMALFORMED);
-        CHECK(cairn_noise_my_turn(rd) == 0 && !cairn_noise_done(rd)); /* dead */
-        CHECK_ERR(cairn_noise_read(rd, p.msg[k], p.len[k], got, MAXM, &gl), CAIRN_EINVAL);
+        CHECK_ERR(cairn__noise_read(rd, p.msg[k], min[k] - 1, got, MAXM, &gl), CAIRN_EMALFORMED);
+        CHECK(cairn__noise_my_turn(rd) == 0 && !cairn__noise_done(rd)); /* dead */
+        CHECK_ERR(cairn__noise_read(rd, p.msg[k], p.len[k], got, MAXM, &gl), CAIRN_EINVAL);
         pair_wipe(&p);
         pair_wipe(&q);
     }
     cairn_noise_t r;
-    CHECK_OK(cairn_noise_init(&r, 0, &bob.key, prologue, sizeof prologue, NULL));
-    CHECK_ERR(cairn_noise_read(&r, big, sizeof big, got, MAXM, &gl), CAIRN_EMALFORMED);
+    CHECK_OK(cairn__noise_init(&r, 0, &bob.key, prologue, sizeof prologue, NULL));
+    CHECK_ERR(cairn__noise_read(&r, big, sizeof big, got, MAXM, &gl), CAIRN_EMALFORMED);
     /* A payload larger than the caller's buffer. */
-    CHECK_OK(cairn_noise_init(&r, 0, &bob.key, prologue, sizeof prologue, NULL));
-    CHECK_ERR(cairn_noise_read(&r, big, 32 + 11, got, 10, &gl), CAIRN_ETOOBIG);
-    CHECK_OK(cairn_noise_init(&r, 0, &bob.key, prologue, sizeof prologue, NULL));
-    CHECK_OK(cairn_noise_read(&r, big, 32 + 10, got, 10, &gl));
+    CHECK_OK(cairn__noise_init(&r, 0, &bob.key, prologue, sizeof prologue, NULL));
+    CHECK_ERR(cairn__noise_read(&r, big, 32 + 11, got, 10, &gl), CAIRN_ETOOBIG);
+    CHECK_OK(cairn__noise_init(&r, 0, &bob.key, prologue, sizeof prologue, NULL));
+    CHECK_OK(cairn__noise_read(&r, big, 32 + 10, got, 10, &gl));
     CHECK(gl == 10);
-    cairn_noise_wipe(&r);
+    cairn__noise_wipe(&r);
 }
 
 static void misuse_is_einval(void)
@@ -397,48 +401,48 @@ static void misuse_is_einval(void)
     cairn_noise_t i, r;
     uint8_t out[MAXM], got[MAXM];
     size_t len, gl;
-    CHECK_OK(cairn_noise_init(&i, 1, &alice.key, prologue, sizeof prologue, seed_i));
-    CHECK_OK(cairn_noise_init(&r, 0, &bob.key, prologue, sizeof prologue, seed_r));
-    CHECK_ERR(cairn_noise_write(&r, NULL, 0, out, MAXM, &len), CAIRN_EINVAL); /* i's turn */
-    CHECK_ERR(cairn_noise_read(&i, out, 32, got, MAXM, &gl), CAIRN_EINVAL);
-    CHECK_ERR(cairn_noise_write(&i, NULL, 0, out, 31, &len), CAIRN_EINVAL); /* cap */
-    CHECK_ERR(cairn_noise_write(&i, big, sizeof big - 31, out, MAXM, &len), CAIRN_EINVAL);
-    CHECK_ERR(cairn_noise_encrypt(&i, NULL, 0, out, 1, got), CAIRN_EINVAL); /* not done */
+    CHECK_OK(cairn__noise_init(&i, 1, &alice.key, prologue, sizeof prologue, seed_i));
+    CHECK_OK(cairn__noise_init(&r, 0, &bob.key, prologue, sizeof prologue, seed_r));
+    CHECK_ERR(cairn__noise_write(&r, NULL, 0, out, MAXM, &len), CAIRN_EINVAL); /* i's turn */
+    CHECK_ERR(cairn__noise_read(&i, out, 32, got, MAXM, &gl), CAIRN_EINVAL);
+    CHECK_ERR(cairn__noise_write(&i, NULL, 0, out, 31, &len), CAIRN_EINVAL); /* cap */
+    CHECK_ERR(cairn__noise_write(&i, big, sizeof big - 31, out, MAXM, &len), CAIRN_EINVAL);
+    CHECK_ERR(cairn__noise_encrypt(&i, NULL, 0, out, 1, got), CAIRN_EINVAL); /* not done */
     /* None of that changed anything: the handshake still completes. */
-    CHECK(cairn_noise_my_turn(&i) == 1);
-    CHECK_OK(cairn_noise_write(&i, NULL, 0, out, MAXM, &len));
+    CHECK(cairn__noise_my_turn(&i) == 1);
+    CHECK_OK(cairn__noise_write(&i, NULL, 0, out, MAXM, &len));
     CHECK(len == 32);
-    CHECK_ERR(cairn_noise_write(&i, NULL, 0, out, MAXM, &len), CAIRN_EINVAL); /* r's turn */
-    CHECK_OK(cairn_noise_read(&r, out, len, NULL, 0, &gl)); /* no payload buffer needed */
+    CHECK_ERR(cairn__noise_write(&i, NULL, 0, out, MAXM, &len), CAIRN_EINVAL); /* r's turn */
+    CHECK_OK(cairn__noise_read(&r, out, len, NULL, 0, &gl)); /* no payload buffer needed */
     CHECK(gl == 0);
-    CHECK_OK(cairn_noise_write(&r, NULL, 0, out, MAXM, &len));
-    CHECK_OK(cairn_noise_read(&i, out, len, NULL, 0, &gl));
+    CHECK_OK(cairn__noise_write(&r, NULL, 0, out, MAXM, &len));
+    CHECK_OK(cairn__noise_read(&i, out, len, NULL, 0, &gl));
     /* The initiator knows the responder now; the responder learns it from message 3. */
-    CHECK(memcmp(cairn_noise_remote_key(&i), bob.pk, 32) == 0);
-    CHECK(cairn_noise_remote_key(&r) == NULL && cairn_noise_handshake_hash(&i) == NULL);
-    CHECK_OK(cairn_noise_write(&i, NULL, 0, out, MAXM, &len));
+    CHECK(memcmp(cairn__noise_remote_key(&i), bob.pk, 32) == 0);
+    CHECK(cairn__noise_remote_key(&r) == NULL && cairn__noise_handshake_hash(&i) == NULL);
+    CHECK_OK(cairn__noise_write(&i, NULL, 0, out, MAXM, &len));
     CHECK(len == 64);
-    CHECK_OK(cairn_noise_read(&r, out, len, NULL, 0, &gl));
-    CHECK(memcmp(cairn_noise_remote_key(&r), alice.pk, 32) == 0);
-    CHECK_OK(cairn_noise_encrypt(&i, NULL, 0, NULL, 0, out)); /* an empty message */
-    CHECK_OK(cairn_noise_decrypt(&r, NULL, 0, out, 16, NULL));
-    CHECK(cairn_noise_done(&i) && cairn_noise_done(&r));
-    CHECK_ERR(cairn_noise_write(&i, NULL, 0, out, MAXM, &len), CAIRN_EINVAL); /* done */
-    CHECK_ERR(cairn_noise_read(&r, out, len, got, MAXM, &gl), CAIRN_EINVAL);
+    CHECK_OK(cairn__noise_read(&r, out, len, NULL, 0, &gl));
+    CHECK(memcmp(cairn__noise_remote_key(&r), alice.pk, 32) == 0);
+    CHECK_OK(cairn__noise_encrypt(&i, NULL, 0, NULL, 0, out)); /* an empty message */
+    CHECK_OK(cairn__noise_decrypt(&r, NULL, 0, out, 16, NULL));
+    CHECK(cairn__noise_done(&i) && cairn__noise_done(&r));
+    CHECK_ERR(cairn__noise_write(&i, NULL, 0, out, MAXM, &len), CAIRN_EINVAL); /* done */
+    CHECK_ERR(cairn__noise_read(&r, out, len, got, MAXM, &gl), CAIRN_EINVAL);
 
     /* Bad init arguments: no key, a key without its DH, a prologue without bytes. */
     cairn_noise_static_t nodh = alice.key;
     nodh.dh = NULL;
-    CHECK_ERR(cairn_noise_init(&i, 1, NULL, NULL, 0, NULL), CAIRN_EINVAL);
-    CHECK_ERR(cairn_noise_init(&i, 1, &nodh, NULL, 0, NULL), CAIRN_EINVAL);
-    CHECK_ERR(cairn_noise_init(&i, 1, &alice.key, NULL, 3, NULL), CAIRN_EINVAL);
+    CHECK_ERR(cairn__noise_init(&i, 1, NULL, NULL, 0, NULL), CAIRN_EINVAL);
+    CHECK_ERR(cairn__noise_init(&i, 1, &nodh, NULL, 0, NULL), CAIRN_EINVAL);
+    CHECK_ERR(cairn__noise_init(&i, 1, &alice.key, NULL, 3, NULL), CAIRN_EINVAL);
 
     /* A wiped session refuses everything. */
-    cairn_noise_wipe(&r);
-    CHECK(!cairn_noise_done(&r) && !cairn_noise_my_turn(&r) && !cairn_noise_remote_key(&r));
-    CHECK_ERR(cairn_noise_read(&r, out, 32, got, MAXM, &gl), CAIRN_EINVAL);
-    CHECK_ERR(cairn_noise_decrypt(&r, NULL, 0, out, 32, got), CAIRN_EINVAL);
-    cairn_noise_wipe(&i);
+    cairn__noise_wipe(&r);
+    CHECK(!cairn__noise_done(&r) && !cairn__noise_my_turn(&r) && !cairn__noise_remote_key(&r));
+    CHECK_ERR(cairn__noise_read(&r, out, 32, got, MAXM, &gl), CAIRN_EINVAL);
+    CHECK_ERR(cairn__noise_decrypt(&r, NULL, 0, out, 32, got), CAIRN_EINVAL);
+    cairn__noise_wipe(&i);
 }
 
 /* A responder whose `s` is not a usable Ed25519 point; an initiator whose `e` is low order. */
@@ -450,31 +454,31 @@ static void bad_keys_fail(void)
     memset(p.r.s.pub, 0, 32);
     p.r.s.pub[0] = 1; /* the Ed25519 identity point: small order, refused by the conversion */
     CHECK_ERR(pair_run(&p, -1, 0, 0, &step), CAIRN_EBADKEY);
-    CHECK(step == 1 && cairn_noise_remote_key(&p.i) == NULL);
+    CHECK(step == 1 && cairn__noise_remote_key(&p.i) == NULL);
     pair_wipe(&p);
 
     uint8_t m1[32] = {0}, m2[MAXM], got[8];
     size_t gl, l2;
-    CHECK_OK(cairn_noise_init(&p.r, 0, &bob.key, prologue, sizeof prologue, NULL));
-    CHECK_OK(cairn_noise_read(&p.r, m1, sizeof m1, got, sizeof got, &gl));
-    CHECK_ERR(cairn_noise_write(&p.r, NULL, 0, m2, MAXM, &l2), CAIRN_EBADKEY); /* ee is zero */
-    CHECK(!cairn_noise_my_turn(&p.r));
-    cairn_noise_wipe(&p.r);
+    CHECK_OK(cairn__noise_init(&p.r, 0, &bob.key, prologue, sizeof prologue, NULL));
+    CHECK_OK(cairn__noise_read(&p.r, m1, sizeof m1, got, sizeof got, &gl));
+    CHECK_ERR(cairn__noise_write(&p.r, NULL, 0, m2, MAXM, &l2), CAIRN_EBADKEY); /* ee is zero */
+    CHECK(!cairn__noise_my_turn(&p.r));
+    cairn__noise_wipe(&p.r);
 
     /* The same two faults in the other direction: found by reading, not writing. */
     pair_init(&p, &alice, &bob, prologue, prologue, seed_i, seed_r);
     memset(p.i.s.pub, 0, 32);
     p.i.s.pub[0] = 1;
     CHECK_ERR(pair_run(&p, -1, 0, 0, &step), CAIRN_EBADKEY);
-    CHECK(step == 2 && !cairn_noise_done(&p.r) && cairn_noise_remote_key(&p.r) == NULL);
+    CHECK(step == 2 && !cairn__noise_done(&p.r) && cairn__noise_remote_key(&p.r) == NULL);
     pair_wipe(&p);
 
     uint8_t m2z[CAIRN_NOISE_MSG2_OVERHEAD] = {0}; /* a responder `e` of zero: ee is zero */
-    CHECK_OK(cairn_noise_init(&p.i, 1, &alice.key, prologue, sizeof prologue, NULL));
-    CHECK_OK(cairn_noise_write(&p.i, NULL, 0, m2, MAXM, &l2));
-    CHECK_ERR(cairn_noise_read(&p.i, m2z, sizeof m2z, NULL, 0, &gl), CAIRN_EBADKEY);
-    CHECK(!cairn_noise_my_turn(&p.i) && cairn_noise_remote_key(&p.i) == NULL);
-    cairn_noise_wipe(&p.i);
+    CHECK_OK(cairn__noise_init(&p.i, 1, &alice.key, prologue, sizeof prologue, NULL));
+    CHECK_OK(cairn__noise_write(&p.i, NULL, 0, m2, MAXM, &l2));
+    CHECK_ERR(cairn__noise_read(&p.i, m2z, sizeof m2z, NULL, 0, &gl), CAIRN_EBADKEY);
+    CHECK(!cairn__noise_my_turn(&p.i) && cairn__noise_remote_key(&p.i) == NULL);
+    cairn__noise_wipe(&p.i);
 }
 
 static void limits_and_exhaustion(void)
@@ -482,36 +486,36 @@ static void limits_and_exhaustion(void)
     pair_t p;
     uint8_t pt[128] = {0}, ct[160], back[160];
     establish(&p);
-    CHECK_ERR(cairn_noise_set_max(&p.i, 15), CAIRN_EINVAL);
-    CHECK_ERR(cairn_noise_set_max(&p.i, CAIRN_NOISE_MAX_TRANSPORT + 1), CAIRN_EINVAL);
-    CHECK_OK(cairn_noise_set_max(&p.i, 100));
-    CHECK_OK(cairn_noise_set_max(&p.r, 100));
-    CHECK_ERR(cairn_noise_encrypt(&p.i, NULL, 0, pt, 85, ct), CAIRN_EINVAL);
-    CHECK_OK(cairn_noise_encrypt(&p.i, NULL, 0, pt, 84, ct));
-    CHECK_OK(cairn_noise_decrypt(&p.r, NULL, 0, ct, 100, back));
-    CHECK_ERR(cairn_noise_decrypt(&p.r, NULL, 0, ct, 101, back), CAIRN_EMALFORMED);
+    CHECK_ERR(cairn__noise_set_max(&p.i, 15), CAIRN_EINVAL);
+    CHECK_ERR(cairn__noise_set_max(&p.i, CAIRN_NOISE_MAX_TRANSPORT + 1), CAIRN_EINVAL);
+    CHECK_OK(cairn__noise_set_max(&p.i, 100));
+    CHECK_OK(cairn__noise_set_max(&p.r, 100));
+    CHECK_ERR(cairn__noise_encrypt(&p.i, NULL, 0, pt, 85, ct), CAIRN_EINVAL);
+    CHECK_OK(cairn__noise_encrypt(&p.i, NULL, 0, pt, 84, ct));
+    CHECK_OK(cairn__noise_decrypt(&p.r, NULL, 0, ct, 100, back));
+    CHECK_ERR(cairn__noise_decrypt(&p.r, NULL, 0, ct, 101, back), CAIRN_EMALFORMED);
     pair_wipe(&p);
 
     /* Nonce 2^64 - 1 is never used: both directions refuse it and end the session. */
     establish(&p);
     p.i.tx.n = p.r.rx.n = UINT64_MAX - 1;
-    CHECK_OK(cairn_noise_encrypt(&p.i, NULL, 0, pt, 8, ct));
-    CHECK_OK(cairn_noise_decrypt(&p.r, NULL, 0, ct, 24, back));
-    CHECK_ERR(cairn_noise_encrypt(&p.i, NULL, 0, pt, 8, ct), CAIRN_ETOOBIG);
-    CHECK(!cairn_noise_done(&p.i));
-    CHECK_ERR(cairn_noise_decrypt(&p.r, NULL, 0, ct, 24, back), CAIRN_ETOOBIG);
-    CHECK(!cairn_noise_done(&p.r));
+    CHECK_OK(cairn__noise_encrypt(&p.i, NULL, 0, pt, 8, ct));
+    CHECK_OK(cairn__noise_decrypt(&p.r, NULL, 0, ct, 24, back));
+    CHECK_ERR(cairn__noise_encrypt(&p.i, NULL, 0, pt, 8, ct), CAIRN_ETOOBIG);
+    CHECK(!cairn__noise_done(&p.i));
+    CHECK_ERR(cairn__noise_decrypt(&p.r, NULL, 0, ct, 24, back), CAIRN_ETOOBIG);
+    CHECK(!cairn__noise_done(&p.r));
     pair_wipe(&p);
 
     /* The smallest maximum allows only empty messages. */
     establish(&p);
-    CHECK_OK(cairn_noise_set_max(&p.i, CAIRN_NOISE_TAG_BYTES));
-    CHECK_OK(cairn_noise_set_max(&p.r, CAIRN_NOISE_TAG_BYTES));
-    CHECK_ERR(cairn_noise_encrypt(&p.i, NULL, 0, pt, 1, ct), CAIRN_EINVAL);
-    CHECK_OK(cairn_noise_encrypt(&p.i, NULL, 0, NULL, 0, ct));
-    CHECK_OK(cairn_noise_decrypt(&p.r, NULL, 0, ct, 16, NULL));
-    CHECK_OK(cairn_noise_encrypt(&p.i, NULL, 0, pt, 0, ct));
-    CHECK_ERR(cairn_noise_decrypt(&p.r, NULL, 0, ct, 17, back), CAIRN_EMALFORMED);
+    CHECK_OK(cairn__noise_set_max(&p.i, CAIRN_NOISE_TAG_BYTES));
+    CHECK_OK(cairn__noise_set_max(&p.r, CAIRN_NOISE_TAG_BYTES));
+    CHECK_ERR(cairn__noise_encrypt(&p.i, NULL, 0, pt, 1, ct), CAIRN_EINVAL);
+    CHECK_OK(cairn__noise_encrypt(&p.i, NULL, 0, NULL, 0, ct));
+    CHECK_OK(cairn__noise_decrypt(&p.r, NULL, 0, ct, 16, NULL));
+    CHECK_OK(cairn__noise_encrypt(&p.i, NULL, 0, pt, 0, ct));
+    CHECK_ERR(cairn__noise_decrypt(&p.r, NULL, 0, ct, 17, back), CAIRN_EMALFORMED);
     pair_wipe(&p);
 }
 
@@ -523,13 +527,13 @@ static void transport_at_the_ceiling(void)
     pair_t p;
     establish(&p);
     randombytes_buf(pt, sizeof pt);
-    CHECK_ERR(cairn_noise_encrypt(&p.i, NULL, 0, pt, MAXPT + 1, ct), CAIRN_EINVAL);
-    CHECK(cairn_noise_done(&p.i)); /* misuse: nothing changed */
-    CHECK_OK(cairn_noise_encrypt(&p.i, NULL, 0, pt, MAXPT, ct));
-    CHECK_OK(cairn_noise_decrypt(&p.r, NULL, 0, ct, CAIRN_NOISE_MAX_TRANSPORT, back));
+    CHECK_ERR(cairn__noise_encrypt(&p.i, NULL, 0, pt, MAXPT + 1, ct), CAIRN_EINVAL);
+    CHECK(cairn__noise_done(&p.i)); /* misuse: nothing changed */
+    CHECK_OK(cairn__noise_encrypt(&p.i, NULL, 0, pt, MAXPT, ct));
+    CHECK_OK(cairn__noise_decrypt(&p.r, NULL, 0, ct, CAIRN_NOISE_MAX_TRANSPORT, back));
     CHECK(memcmp(pt, back, MAXPT) == 0);
-    CHECK_ERR(cairn_noise_decrypt(&p.r, NULL, 0, ct, sizeof ct, back), CAIRN_EMALFORMED);
-    CHECK(!cairn_noise_done(&p.r));
+    CHECK_ERR(cairn__noise_decrypt(&p.r, NULL, 0, ct, sizeof ct, back), CAIRN_EMALFORMED);
+    CHECK(!cairn__noise_done(&p.r));
     pair_wipe(&p);
 }
 
@@ -548,14 +552,14 @@ static void handshake_at_the_ceiling(void)
     for (int k = 0; k < 3; k++) {
         cairn_noise_t *w = k == 1 ? &p.r : &p.i, *rd = k == 1 ? &p.i : &p.r;
         size_t most = CAIRN_NOISE_MAX_HANDSHAKE - overhead[k];
-        CHECK_ERR(cairn_noise_write(w, pl, most + 1, msg, sizeof msg, &len), CAIRN_EINVAL);
-        CHECK(cairn_noise_my_turn(w) == 1); /* misuse: nothing changed */
-        CHECK_OK(cairn_noise_write(w, pl, most, msg, sizeof msg, &len));
+        CHECK_ERR(cairn__noise_write(w, pl, most + 1, msg, sizeof msg, &len), CAIRN_EINVAL);
+        CHECK(cairn__noise_my_turn(w) == 1); /* misuse: nothing changed */
+        CHECK_OK(cairn__noise_write(w, pl, most, msg, sizeof msg, &len));
         CHECK(len == CAIRN_NOISE_MAX_HANDSHAKE);
-        CHECK_OK(cairn_noise_read(rd, msg, len, got, most, &gl));
+        CHECK_OK(cairn__noise_read(rd, msg, len, got, most, &gl));
         CHECK(gl == most && memcmp(got, pl, most) == 0);
     }
-    CHECK(cairn_noise_done(&p.i) && cairn_noise_done(&p.r));
+    CHECK(cairn__noise_done(&p.i) && cairn__noise_done(&p.r));
     send_ok(&p.i, &p.r, "after the largest handshake");
     pair_wipe(&p);
 }
@@ -567,19 +571,19 @@ static void payload_cap_zero(void)
     uint8_t m1[MAXM], m2[MAXM];
     size_t l1, l2, gl;
     pair_init(&p, &alice, &bob, prologue, prologue, seed_i, seed_r);
-    CHECK_OK(cairn_noise_write(&p.i, (const uint8_t *)"v1", 2, m1, MAXM, &l1));
-    CHECK_ERR(cairn_noise_read(&p.r, m1, l1, NULL, 0, &gl), CAIRN_ETOOBIG);
-    CHECK(!cairn_noise_my_turn(&p.r));
-    CHECK_ERR(cairn_noise_write(&p.r, NULL, 0, m2, MAXM, &l2), CAIRN_EINVAL);
+    CHECK_OK(cairn__noise_write(&p.i, (const uint8_t *)"v1", 2, m1, MAXM, &l1));
+    CHECK_ERR(cairn__noise_read(&p.r, m1, l1, NULL, 0, &gl), CAIRN_ETOOBIG);
+    CHECK(!cairn__noise_my_turn(&p.r));
+    CHECK_ERR(cairn__noise_write(&p.r, NULL, 0, m2, MAXM, &l2), CAIRN_EINVAL);
     pair_wipe(&p);
 
     /* The same for an encrypted payload (message 2), one byte over. */
     pair_init(&p, &alice, &bob, prologue, prologue, seed_i, seed_r);
-    CHECK_OK(cairn_noise_write(&p.i, NULL, 0, m1, MAXM, &l1));
-    CHECK_OK(cairn_noise_read(&p.r, m1, l1, NULL, 0, &gl));
-    CHECK_OK(cairn_noise_write(&p.r, (const uint8_t *)"x", 1, m2, MAXM, &l2));
-    CHECK_ERR(cairn_noise_read(&p.i, m2, l2, NULL, 0, &gl), CAIRN_ETOOBIG);
-    CHECK(!cairn_noise_my_turn(&p.i) && cairn_noise_remote_key(&p.i) == NULL);
+    CHECK_OK(cairn__noise_write(&p.i, NULL, 0, m1, MAXM, &l1));
+    CHECK_OK(cairn__noise_read(&p.r, m1, l1, NULL, 0, &gl));
+    CHECK_OK(cairn__noise_write(&p.r, (const uint8_t *)"x", 1, m2, MAXM, &l2));
+    CHECK_ERR(cairn__noise_read(&p.i, m2, l2, NULL, 0, &gl), CAIRN_ETOOBIG);
+    CHECK(!cairn__noise_my_turn(&p.i) && cairn__noise_remote_key(&p.i) == NULL);
     pair_wipe(&p);
 }
 
@@ -591,21 +595,22 @@ static void dead_session_refuses_everything(void)
     size_t len;
     static const cairn_noise_t zero;
     establish(&p);
-    CHECK_OK(cairn_noise_encrypt(&p.i, NULL, 0, (const uint8_t *)"ok", 2, ct));
+    CHECK_OK(cairn__noise_encrypt(&p.i, NULL, 0, (const uint8_t *)"ok", 2, ct));
     ct[0] ^= 1;
-    CHECK_ERR(cairn_noise_decrypt(&p.r, NULL, 0, ct, 18, back), CAIRN_EBADKEY);
+    CHECK_ERR(cairn__noise_decrypt(&p.r, NULL, 0, ct, 18, back), CAIRN_EBADKEY);
     CHECK(memcmp(&p.r, &zero, sizeof zero) == 0);
-    CHECK(!cairn_noise_done(&p.r) && !cairn_noise_my_turn(&p.r));
-    CHECK(cairn_noise_remote_key(&p.r) == NULL && cairn_noise_handshake_hash(&p.r) == NULL);
-    CHECK_ERR(cairn_noise_write(&p.r, NULL, 0, msg, MAXM, &len), CAIRN_EINVAL);
-    CHECK_ERR(cairn_noise_read(&p.r, msg, 32, back, sizeof back, &len), CAIRN_EINVAL);
-    CHECK_ERR(cairn_noise_encrypt(&p.r, NULL, 0, (const uint8_t *)"x", 1, ct), CAIRN_EINVAL);
-    CHECK_ERR(cairn_noise_decrypt(&p.r, NULL, 0, ct, 18, back), CAIRN_EINVAL);
-    CHECK_ERR(cairn_noise_set_max(&p.r, 100), CAIRN_EINVAL);
-    cairn_noise_wipe(&p.r); /* wiping twice, or nothing, is harmless */
-    cairn_noise_wipe(NULL);
-    CHECK(!cairn_noise_done(NULL) && !cairn_noise_my_turn(NULL) && !cairn_noise_remote_key(NULL));
-    CHECK(cairn_noise_done(&p.i)); /* the peer learns of it only when the connection drops */
+    CHECK(!cairn__noise_done(&p.r) && !cairn__noise_my_turn(&p.r));
+    CHECK(cairn__noise_remote_key(&p.r) == NULL && cairn__noise_handshake_hash(&p.r) == NULL);
+    CHECK_ERR(cairn__noise_write(&p.r, NULL, 0, msg, MAXM, &len), CAIRN_EINVAL);
+    CHECK_ERR(cairn__noise_read(&p.r, msg, 32, back, sizeof back, &len), CAIRN_EINVAL);
+    CHECK_ERR(cairn__noise_encrypt(&p.r, NULL, 0, (const uint8_t *)"x", 1, ct), CAIRN_EINVAL);
+    CHECK_ERR(cairn__noise_decrypt(&p.r, NULL, 0, ct, 18, back), CAIRN_EINVAL);
+    CHECK_ERR(cairn__noise_set_max(&p.r, 100), CAIRN_EINVAL);
+    cairn__noise_wipe(&p.r); /* wiping twice, or nothing, is harmless */
+    cairn__noise_wipe(NULL);
+    CHECK(!cairn__noise_done(NULL) && !cairn__noise_my_turn(NULL) &&
+          !cairn__noise_remote_key(NULL));
+    CHECK(cairn__noise_done(&p.i)); /* the peer learns of it only when the connection drops */
     pair_wipe(&p);
 }
 
@@ -625,8 +630,8 @@ static void transport_property(void)
         size_t ad_len = (size_t)((s >> 32) % 9);
         randombytes_buf(pt, len);
         cairn_noise_t *a = to_r ? &p.i : &p.r, *b = to_r ? &p.r : &p.i;
-        CHECK_OK(cairn_noise_encrypt(a, ad, ad_len, pt, len, ct));
-        CHECK_OK(cairn_noise_decrypt(b, ad, ad_len, ct, len + 16, back));
+        CHECK_OK(cairn__noise_encrypt(a, ad, ad_len, pt, len, ct));
+        CHECK_OK(cairn__noise_decrypt(b, ad, ad_len, ct, len + 16, back));
         CHECK(memcmp(pt, back, len) == 0);
     }
     pair_wipe(&p);
@@ -662,7 +667,7 @@ static void hmac_and_hkdf_match_reference(void)
     randombytes_buf(msg, sizeof msg);
     for (size_t i = 0; i < sizeof key_lens / sizeof *key_lens; i++) {
         for (size_t j = 0; j < sizeof msg_lens / sizeof *msg_lens; j++) {
-            cairn_noise_hmac(a, key, key_lens[i], msg, msg_lens[j]);
+            cairn__noise_hmac(a, key, key_lens[i], msg, msg_lens[j]);
             ref_hmac(b, key, key_lens[i], msg, msg_lens[j]);
             CHECK(memcmp(a, b, 64) == 0);
         }
@@ -677,9 +682,9 @@ static void hmac_and_hkdf_match_reference(void)
     ref_hmac(e2, temp, 64, in, 65);
     memcpy(in, e2, 64), in[64] = 3;
     ref_hmac(e3, temp, 64, in, 65);
-    cairn_noise_hkdf(ck, msg, 32, o1, o2, o3);
+    cairn__noise_hkdf(ck, msg, 32, o1, o2, o3);
     CHECK(memcmp(o1, e1, 64) == 0 && memcmp(o2, e2, 64) == 0 && memcmp(o3, e3, 64) == 0);
-    cairn_noise_hkdf(ck, msg, 32, ck, o2, NULL); /* output aliasing the chaining key */
+    cairn__noise_hkdf(ck, msg, 32, ck, o2, NULL); /* output aliasing the chaining key */
     CHECK(memcmp(ck, e1, 64) == 0 && memcmp(o2, e2, 64) == 0);
 }
 
@@ -733,8 +738,8 @@ static void cacophony_vector(void)
     size_t pro_len = unhex(pro, sizeof pro, "4a6f686e2047616c74"); /* "John Galt" */
 
     cairn_noise_t i, r;
-    CHECK_OK(cairn_noise_init_x25519(&i, 1, is, pro, pro_len, ie));
-    CHECK_OK(cairn_noise_init_x25519(&r, 0, rs, pro, pro_len, re));
+    CHECK_OK(cairn__noise_init_x25519(&i, 1, is, pro, pro_len, ie));
+    CHECK_OK(cairn__noise_init_x25519(&r, 0, rs, pro, pro_len, re));
     for (int k = 0; k < 6; k++) {
         /* Messages alternate initiator, responder, ... through the transport phase too. */
         cairn_noise_t *w = k % 2 ? &r : &i, *rd = k % 2 ? &i : &r;
@@ -742,25 +747,25 @@ static void cacophony_vector(void)
         size_t pl_len = unhex(pl, sizeof pl, msgs[k][0]);
         size_t want_len = unhex(want, sizeof want, msgs[k][1]), len, back_len;
         if (k < 3) {
-            CHECK_OK(cairn_noise_write(w, pl, pl_len, out, sizeof out, &len));
+            CHECK_OK(cairn__noise_write(w, pl, pl_len, out, sizeof out, &len));
             CHECK(len == want_len && memcmp(out, want, len) == 0);
-            CHECK_OK(cairn_noise_read(rd, out, len, back, sizeof back, &back_len));
+            CHECK_OK(cairn__noise_read(rd, out, len, back, sizeof back, &back_len));
         } else {
-            CHECK_OK(cairn_noise_encrypt(w, NULL, 0, pl, pl_len, out));
+            CHECK_OK(cairn__noise_encrypt(w, NULL, 0, pl, pl_len, out));
             CHECK(pl_len + 16 == want_len && memcmp(out, want, want_len) == 0);
-            CHECK_OK(cairn_noise_decrypt(rd, NULL, 0, out, want_len, back));
+            CHECK_OK(cairn__noise_decrypt(rd, NULL, 0, out, want_len, back));
             back_len = pl_len;
         }
         CHECK(back_len == pl_len && memcmp(back, pl, pl_len) == 0);
     }
-    CHECK(memcmp(cairn_noise_handshake_hash(&i), h, 64) == 0);
-    CHECK(memcmp(cairn_noise_handshake_hash(&r), h, 64) == 0);
+    CHECK(memcmp(cairn__noise_handshake_hash(&i), h, 64) == 0);
+    CHECK(memcmp(cairn__noise_handshake_hash(&r), h, 64) == 0);
     /* In standard mode the remote key is the peer's X25519 public key. */
     uint8_t rs_pub[32];
     CHECK(crypto_scalarmult_base(rs_pub, rs) == 0);
-    CHECK(memcmp(cairn_noise_remote_key(&i), rs_pub, 32) == 0);
-    cairn_noise_wipe(&i);
-    cairn_noise_wipe(&r);
+    CHECK(memcmp(cairn__noise_remote_key(&i), rs_pub, 32) == 0);
+    cairn__noise_wipe(&i);
+    cairn__noise_wipe(&r);
 }
 
 int main(void)

@@ -174,8 +174,8 @@ static void put_raw(cairn_store_t *s, const char *prefix, const uint8_t key[32],
     memcpy(k, prefix, plen);
     memcpy(k + plen, key, 32);
     cairn_txn_t *txn;
-    CHECK_OK(cairn_kv_begin(&s->kv, 1, &txn));
-    CHECK_OK(cairn_db_put(txn, CAIRN_DB_META, k, plen + 32, val, len));
+    CHECK_OK(cairn__kv_begin(&s->kv, 1, &txn));
+    CHECK_OK(cairn__db_put(txn, CAIRN_DB_META, k, plen + 32, val, len));
     CHECK_OK(cairn_txn_commit(txn));
 }
 
@@ -240,8 +240,8 @@ static void damaged(void)
         memcpy(k + 7, a, 32);
         cairn_txn_t *txn;
         cairn_buf_t buf = CAIRN_BUF_INIT;
-        CHECK_OK(cairn_kv_begin(&n.store->kv, 0, &txn));
-        CHECK_OK(cairn_db_get(txn, CAIRN_DB_META, k, 39, &buf));
+        CHECK_OK(cairn__kv_begin(&n.store->kv, 0, &txn));
+        CHECK_OK(cairn__db_get(txn, CAIRN_DB_META, k, 39, &buf));
         cairn_txn_abort(txn);
         CHECK(buf.len == 1 + 24 + 2 + 4 + 72);
         memcpy(good, buf.data, buf.len);

@@ -158,7 +158,7 @@ static void test_etypes(void)
 {
     for (unsigned et = 0; et <= UINT16_MAX; et++) {
         const want_etype_t *w = want_etype(et);
-        const cairn_etype_desc_t *d = cairn_schema_etype((uint16_t)et);
+        const cairn_etype_desc_t *d = cairn__schema_etype((uint16_t)et);
         if (w == NULL) {
             CHECK(d == NULL);
             CHECK(cairn_etype_name((uint16_t)et) == NULL);
@@ -177,8 +177,8 @@ static void test_etypes(void)
         CHECK(cairn_etype_by_name(w->name) == (int)w->etype);
         CHECK(cairn_etype_is_set(w->etype) == (w->kind != SINGLETON));
         CHECK(strcmp(cairn_field_name(w->etype, 0), "membership") == 0);
-        CHECK(cairn_schema_field(w->etype, 0) == NULL);
-        CHECK(cairn_schema_field(w->etype, (uint16_t)(w->nfields + 1)) == NULL);
+        CHECK(cairn__schema_field(w->etype, 0) == NULL);
+        CHECK(cairn__schema_field(w->etype, (uint16_t)(w->nfields + 1)) == NULL);
         CHECK(cairn_field_name(w->etype, (uint16_t)(w->nfields + 1)) == NULL);
     }
     CHECK(cairn_etype_by_name("nope") == -1);
@@ -195,7 +195,7 @@ static void test_fields(void)
     CHECK(total == NFIELDS);
     for (size_t i = 0; i < NFIELDS; i++) {
         const want_field_t *w = &fields[i];
-        const cairn_field_desc_t *fd = cairn_schema_field(w->etype, w->field);
+        const cairn_field_desc_t *fd = cairn__schema_field(w->etype, w->field);
         char names[512];
         CHECK(fd != NULL);
         CHECK(w->field <= want_etype(w->etype)->nfields);

@@ -512,15 +512,15 @@ static void fake_peer(test_node_t *a, cairn_store_t *b, cairn_sync_t **resp, cai
     CHECK_OK(cairn_org_key(a->store, org));
     memcpy(prologue, "cairn sync v1", sizeof "cairn sync v1");
     memcpy(prologue + sizeof "cairn sync v1", org, 32);
-    CHECK_OK(cairn_noise_init(n, 1, &key, prologue, sizeof prologue, NULL));
+    CHECK_OK(cairn__noise_init(n, 1, &key, prologue, sizeof prologue, NULL));
     const uint8_t versions[1] = {CAIRN_SYNC_VERSION};
-    CHECK_OK(cairn_noise_write(n, versions, 1, msg, sizeof msg, &len));
+    CHECK_OK(cairn__noise_write(n, versions, 1, msg, sizeof msg, &len));
     feed_frame(*resp, msg, len);
     const uint8_t *out = cairn_sync_output(*resp, &len);
     CHECK(len > 4);
-    CHECK_OK(cairn_noise_read(n, out + 4, len - 4, pl, sizeof pl, &plen));
+    CHECK_OK(cairn__noise_read(n, out + 4, len - 4, pl, sizeof pl, &plen));
     CHECK_OK(cairn_sync_consumed(*resp, len));
-    CHECK_OK(cairn_noise_write(n, NULL, 0, msg, sizeof msg, &len));
+    CHECK_OK(cairn__noise_write(n, NULL, 0, msg, sizeof msg, &len));
     feed_frame(*resp, msg, len);
     CHECK(cairn_sync_state(*resp) == CAIRN_SYNC_RUNNING);
 }
@@ -530,7 +530,7 @@ static void send_plain(cairn_sync_t *resp, cairn_noise_t *n, const uint8_t *plai
 {
     uint8_t *c = malloc(len + CAIRN_NOISE_TAG_BYTES);
     CHECK(c != NULL);
-    CHECK_OK(cairn_noise_encrypt(n, NULL, 0, plain, len, c));
+    CHECK_OK(cairn__noise_encrypt(n, NULL, 0, plain, len, c));
     feed_frame(resp, c, len + CAIRN_NOISE_TAG_BYTES);
     free(c);
 }
@@ -614,7 +614,7 @@ static void test_malformed_frames(void)
         cairn_sync_get_stats(resp, &st);
         CHECK(st.changes_out == 0 && st.applied == 0);
         cairn_sync_free(resp);
-        cairn_noise_wipe(&nz);
+        cairn__noise_wipe(&nz);
     }
     test_node_destroy(&n[0]);
     test_node_destroy(&n[1]);
@@ -641,34 +641,34 @@ static void test_version_mismatch(void)
     cairn_sync_opts_t ob = {0, 1000, 0, 0, 0, NULL};
     CHECK_OK(cairn_sync_new(n[1].store, &ob, &s));
     cairn_noise_static_t key0 = key_of(n[0].store), key1 = key_of(n[1].store);
-    CHECK_OK(cairn_noise_init(&nz, 1, &key0, prologue, sizeof prologue, NULL));
+    CHECK_OK(cairn__noise_init(&nz, 1, &key0, prologue, sizeof prologue, NULL));
     const uint8_t v2 = 2;
-    CHECK_OK(cairn_noise_write(&nz, &v2, 1, msg, sizeof msg, &len));
+    CHECK_OK(cairn__noise_write(&nz, &v2, 1, msg, sizeof msg, &len));
     feed_frame(s, msg, len);
     CHECK(cairn_sync_state(s) == CAIRN_SYNC_CLOSED &&
           cairn_sync_close_reason(s) == CAIRN_CLOSE_VERSION);
     const uint8_t *out = cairn_sync_output(s, &len);
     CHECK(len > 4);
-    CHECK_OK(cairn_noise_read(&nz, out + 4, len - 4, pl, sizeof pl, &plen));
+    CHECK_OK(cairn__noise_read(&nz, out + 4, len - 4, pl, sizeof pl, &plen));
     CHECK(plen == 1 && pl[0] == 0); /* "none in common" */
     cairn_sync_free(s);
 
     /* A real initiator, answered "none" by a hand-made responder. */
     cairn_sync_opts_t oa = {1, 1000, 0, 0, 0, NULL};
     CHECK_OK(cairn_sync_new(n[0].store, &oa, &s));
-    CHECK_OK(cairn_noise_init(&nz, 0, &key1, prologue, sizeof prologue, NULL));
+    CHECK_OK(cairn__noise_init(&nz, 0, &key1, prologue, sizeof prologue, NULL));
     out = cairn_sync_output(s, &len);
-    CHECK_OK(cairn_noise_read(&nz, out + 4, len - 4, pl, sizeof pl, &plen));
+    CHECK_OK(cairn__noise_read(&nz, out + 4, len - 4, pl, sizeof pl, &plen));
     CHECK_OK(cairn_sync_consumed(s, len));
     const uint8_t none = 0;
-    CHECK_OK(cairn_noise_write(&nz, &none, 1, msg, sizeof msg, &len));
+    CHECK_OK(cairn__noise_write(&nz, &none, 1, msg, sizeof msg, &len));
     feed_frame(s, msg, len);
     CHECK(cairn_sync_state(s) == CAIRN_SYNC_CLOSED &&
           cairn_sync_close_reason(s) == CAIRN_CLOSE_VERSION);
     cairn_sync_output(s, &len);
     CHECK(len == 0); /* no message 3: it never said who it is */
     cairn_sync_free(s);
-    cairn_noise_wipe(&nz);
+    cairn__noise_wipe(&nz);
     test_node_destroy(&n[0]);
     test_node_destroy(&n[1]);
 }
@@ -712,7 +712,7 @@ static void test_forged_changes_over_sync(void)
     CHECK_ERR(cairn_change_get(n[1].store, plan, stranger->id, &buf), CAIRN_ENOTFOUND);
     CHECK_ERR(cairn_change_get(n[1].store, plan, real->id, &buf), CAIRN_ENOTFOUND);
     cairn_sync_free(resp);
-    cairn_noise_wipe(&nz);
+    cairn__noise_wipe(&nz);
     cairn_change_free(stranger);
     cairn_change_free(real);
     test_node_destroy(&n[0]);
@@ -737,7 +737,7 @@ static size_t read_frames(cairn_sync_t *s, cairn_noise_t *n, uint8_t plain[][8],
         size_t fl =
             (size_t)p[off] << 24 | (size_t)p[off + 1] << 16 | (size_t)p[off + 2] << 8 | p[off + 3];
         CHECK(len - off - 4 >= fl && fl >= CAIRN_NOISE_TAG_BYTES);
-        CHECK_OK(cairn_noise_decrypt(n, NULL, 0, p + off + 4, fl, buf));
+        CHECK_OK(cairn__noise_decrypt(n, NULL, 0, p + off + 4, fl, buf));
         memset(plain[count], 0, 8);
         memcpy(plain[count], buf, fl - 16 < 8 ? fl - 16 : 8);
         off += 4 + fl;
@@ -809,7 +809,7 @@ static void test_public_close(void)
     CHECK_OK(cairn_sync_tick(resp, 100000)); /* no timeout over a close: still the first reason */
     CHECK(cairn_sync_close_reason(resp) == CAIRN_CLOSE_TIMEOUT);
     cairn_sync_free(resp);
-    cairn_noise_wipe(&nz);
+    cairn__noise_wipe(&nz);
 
     /* The peer closes: the reason it sent is ours, and we answer nothing. */
     fake_peer(&n[0], n[1].store, &resp, &nz);
@@ -820,7 +820,7 @@ static void test_public_close(void)
     cairn_sync_output(resp, &len);
     CHECK(len == 0);
     cairn_sync_free(resp);
-    cairn_noise_wipe(&nz);
+    cairn__noise_wipe(&nz);
 
     /* During the handshake there is no channel: the close says nothing. */
     cairn_sync_t *s;
@@ -914,7 +914,7 @@ static void test_backpressure(void)
     CHECK(pl[2][0] == 0x92 && pl[2][1] == 5 && pl[2][2] == CAIRN_CLOSE_DONE);
     CHECK(cairn_sync_state(resp) == CAIRN_SYNC_DONE);
     cairn_sync_free(resp);
-    cairn_noise_wipe(&nz);
+    cairn__noise_wipe(&nz);
     test_node_destroy(&n[0]);
     test_node_destroy(&n[1]);
 }
@@ -945,7 +945,7 @@ static void test_slow_work_no_timeout(void)
     CHECK(cairn_sync_state(resp) == CAIRN_SYNC_CLOSED &&
           cairn_sync_close_reason(resp) == CAIRN_CLOSE_TIMEOUT);
     cairn_sync_free(resp);
-    cairn_noise_wipe(&nz);
+    cairn__noise_wipe(&nz);
     test_node_destroy(&n[0]);
     test_node_destroy(&n[1]);
 }
@@ -974,7 +974,7 @@ static void test_work_errors(void)
     CHECK(cairn_sync_work(resp, &w) == 0);
     CHECK_ERR(cairn_sync_work_done(resp, CAIRN_OK, NULL), CAIRN_EINVAL);
     cairn_sync_free(resp);
-    cairn_noise_wipe(&nz);
+    cairn__noise_wipe(&nz);
 
     /* Evicted while the work runs: the work is still there to finish. */
     fake_peer(&n[0], n[1].store, &resp, &nz);
@@ -987,7 +987,7 @@ static void test_work_errors(void)
     cairn_sync_get_stats(resp, &st);
     CHECK(st.applied == 1 && cairn_sync_close_reason(resp) == CAIRN_CLOSE_TIMEOUT);
     cairn_sync_free(resp);
-    cairn_noise_wipe(&nz);
+    cairn__noise_wipe(&nz);
     test_node_destroy(&n[0]);
     test_node_destroy(&n[1]);
 }

@@ -36,10 +36,11 @@ die() {
 }
 cairn() { "$bin" "$@"; }
 ms() { date +%s%3N; }
-# run 'COMMAND': show it as a user would type it, then run it.
+# run 'COMMAND': show it as a user would type it, then run it (what it says
+# on standard error shown in place, as on a terminal).
 run() {
     printf '$ %s\n' "$1"
-    eval "$1"
+    eval "$1" 2>&1
 }
 # status 'COMMAND': the same, then its exit status, which must be 0.
 status() {

@@ -260,8 +260,8 @@ run 'tail -n 2 logs/hospital.log'
 
 step "No patient content in any log, nor readable in any store file (what a stolen disk shows)"
 say "(the patient's name and birth date, and the passphrase: each file, the count of lines holding one)"
-run 'grep -rc -e Lindqvist -e 1987-03-14 -e "$CAIRN_PASSPHRASE" logs clinic laptop hospital || true'
-if grep -rq -e Lindqvist -e 1987-03-14 -e "$CAIRN_PASSPHRASE" logs clinic laptop hospital; then
+run 'grep -rcF -e Lindqvist -e 1987-03-14 -e "$CAIRN_PASSPHRASE" logs clinic laptop hospital || true'
+if grep -rqF -e Lindqvist -e 1987-03-14 -e "$CAIRN_PASSPHRASE" logs clinic laptop hospital; then
     die "patient content or the passphrase is in a file"
 fi
 

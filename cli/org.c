@@ -98,7 +98,7 @@ int cmd_org_join(cli_args_t *a)
         return cli_fail("org join", err);
     char hex[CLI_HEX(32)];
     cli_hex(hex, org, 32);
-    printf("joined organisation %.16s...; its roster arrives with a bundle\n", hex);
+    printf("joined organisation %.16s...; its roster arrives by sync or a bundle\n", hex);
     return 0;
 }
 

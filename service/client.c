@@ -104,7 +104,7 @@ static void on_ended(svc_conn_t *c)
     r->peer_known = c->peer_known;
     if (c->peer_known)
         memcpy(r->peer, c->peer, CAIRN_PUBLIC_KEY_BYTES);
-    if (c->peer_known) {
+    if (c->admitted) { /* only a peer our roster admitted gets a status row */
         svc_job_t *job = calloc(1, sizeof *job);
         if (job != NULL) {
             job->kind = SVC_JOB_STATUS;

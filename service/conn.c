@@ -95,10 +95,14 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
     pump(c);
 }
 
+/* The longest a write may stay pending: the session's own default timeout. */
+#define SVC_WRITE_DEADLINE_MS 60000u
+
 static void on_write(uv_write_t *req, int status)
 {
     svc_conn_t *c = req->data;
     c->writing = 0;
+    c->write_since = 0;
     if (status < 0)
         lost(c);
     pump(c);
@@ -185,6 +189,7 @@ static void write_output(svc_conn_t *c)
         return;
     }
     c->writing = 1;
+    c->write_since = uv_now(c->tcp.loop);
 }
 
 static void set_reading(svc_conn_t *c, int want)
@@ -207,6 +212,9 @@ static void pump(svc_conn_t *c)
     if (!c->peer_known && cairn_sync_peer(c->s) != NULL) {
         memcpy(c->peer, cairn_sync_peer(c->s), CAIRN_PUBLIC_KEY_BYTES);
         c->peer_known = 1;
+    }
+    if (c->peer_known && !c->admitted && cairn_sync_admitted(c->s)) {
+        c->admitted = 1;
         if (c->ops->authenticated != NULL)
             c->ops->authenticated(c);
     }
@@ -301,6 +309,16 @@ void cairn__svc_conn_tick(svc_conn_t *c, uint64_t now)
 {
     if (c->finished || c->connecting)
         return;
+    /*
+     * A peer that stops reading leaves our write pending; once the session
+     * has ended nothing else would notice (its timeout no longer runs), and
+     * the connection would hold its slot, and block dialling that peer,
+     * for good.
+     */
+    if (c->writing && uv_now(c->tcp.loop) - c->write_since > SVC_WRITE_DEADLINE_MS) {
+        cairn__svc_conn_abort(c);
+        return;
+    }
     cairn_err_t err = cairn_sync_tick(c->s, now);
     if (err != CAIRN_OK)
         local_failure(c, err);

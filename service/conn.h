@@ -24,7 +24,7 @@
 typedef struct svc_conn svc_conn_t;
 
 typedef struct svc_conn_ops {
-    void (*authenticated)(svc_conn_t *c); /* the peer's key is known (c->peer) */
+    void (*authenticated)(svc_conn_t *c); /* the peer was admitted (c->peer) */
     void (*ended)(svc_conn_t *c);         /* everything is over: log, record, free */
 } svc_conn_ops_t;
 
@@ -57,9 +57,11 @@ struct svc_conn {
     svc_end_t end;
     cairn_err_t local_err;
     uint8_t peer[CAIRN_PUBLIC_KEY_BYTES];
-    int peer_known;
-    uint64_t started_ms;                    /* loop time */
-    uint64_t started_wall;                  /* Unix ms */
+    int peer_known;        /* peer holds the key the handshake authenticated */
+    int admitted;          /* and the roster admitted it: only then is it recorded */
+    uint64_t write_since;  /* loop time the pending write began (0: none) */
+    uint64_t started_ms;   /* loop time */
+    uint64_t started_wall; /* Unix ms */
     uint64_t rejected[CAIRN_REASON__COUNT]; /* received changes rejected, by reason */
     uint64_t applied, ingest_rejected;
     uint64_t plans_in; /* distinct plans received, when counted (count_plans) */

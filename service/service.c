@@ -238,7 +238,7 @@ static void free_dead(svc_t *s)
 static int live_with(svc_t *s, const uint8_t key[32])
 {
     for (svc_conn_t *c = s->conns; c != NULL; c = c->next)
-        if (!c->finished && c->peer_known && memcmp(c->peer, key, 32) == 0)
+        if (!c->finished && c->admitted && memcmp(c->peer, key, 32) == 0)
             return 1;
     return 0;
 }
@@ -261,7 +261,7 @@ static void on_auth(svc_conn_t *c)
     svc_field_t f[] = {SVC_S("peer", k), SVC_S("dir", c->initiator ? "out" : "in")};
     cairn__svc_log(&s->log, CAIRN_LOG_INFO, "session-opened", f, 2);
     for (svc_conn_t *d = s->conns; d != NULL; d = d->next) {
-        if (d == c || d->finished || !d->peer_known || !cairn__svc_conn_live(d) ||
+        if (d == c || d->finished || !d->admitted || !cairn__svc_conn_live(d) ||
             memcmp(d->peer, c->peer, 32) != 0)
             continue;
         svc_conn_t *loser = keep_first(s, c, d) ? d : c;
@@ -305,7 +305,7 @@ static void on_ended(svc_conn_t *c)
                        SVC_U("ms", uv_now(&s->loop) - c->started_ms)};
     cairn__svc_log(&s->log, done || c->duplicate ? CAIRN_LOG_INFO : CAIRN_LOG_WARN,
                    "session-closed", f, sizeof f / sizeof f[0]);
-    if (c->peer_known && !c->duplicate) {
+    if (c->admitted && !c->duplicate) { /* a refused stranger leaves no record */
         svc_outcome_t o = {.start_ms = c->started_wall,
                            .end_ms = wall_ms(),
                            .session = 1,
@@ -330,7 +330,7 @@ static void on_ended(svc_conn_t *c)
             backoff(s, p, why);
         }
     }
-    svc_peer_t *q = c->peer_known ? peer_by_key(s, c->peer) : NULL;
+    svc_peer_t *q = c->admitted ? peer_by_key(s, c->peer) : NULL;
     if (q != NULL && q->again && !q->busy && q->backoff_ms == 0) {
         q->again = 0;
         q->next_dial = uv_now(&s->loop);

@@ -110,7 +110,10 @@ int cairn__channel_next(cairn_channel_t *ch, const uint8_t **body, size_t *n)
         return 0;
     const uint8_t *p = ch->in.data + ch->in_head;
     size_t len = (size_t)p[0] << 24 | (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3];
-    if (len > CAIRN_CHANNEL_MAX_BODY(ch->max_plain))
+    /* Before the handshake is done the peer is a stranger: its messages are small. */
+    size_t max =
+        cairn__channel_up(ch) ? CAIRN_CHANNEL_MAX_BODY(ch->max_plain) : CAIRN_CHANNEL_MAX_HANDSHAKE;
+    if (len > max)
         return -1;
     if (avail - 4 < len)
         return 0; /* the rest of the frame has not arrived */

@@ -23,6 +23,8 @@
 
 /* A frame's length field may say at most this: a full plaintext and its tag. */
 #define CAIRN_CHANNEL_MAX_BODY(max_plain) ((max_plain) + CAIRN_NOISE_TAG_BYTES)
+/* The largest handshake frame accepted: XX's messages are under 200 bytes with our payloads. */
+#define CAIRN_CHANNEL_MAX_HANDSHAKE 512u
 
 typedef struct cairn_channel {
     cairn_noise_t noise;
@@ -84,7 +86,8 @@ cairn_err_t cairn__channel_append(cairn_channel_t *ch, const uint8_t *bytes, siz
 /*
  * Take the next complete frame of the input: 1 with *body (*n bytes, valid
  * until the next append or free) when one is there, 0 when the rest has not
- * arrived, -1 when its length field is above max_plain + the tag, which no
+ * arrived, -1 when its length field is above max_plain + the tag (during the
+ * handshake: above CAIRN_CHANNEL_MAX_HANDSHAKE), which no
  * honest peer sends (nothing after it can be framed: the caller closes).
  */
 int cairn__channel_next(cairn_channel_t *ch, const uint8_t **body, size_t *n);

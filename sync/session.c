@@ -43,6 +43,7 @@ struct cairn_sync {
     uint8_t version;
     uint8_t peer[32];
     int has_peer;
+    int admitted; /* the peer passed the roster check (or was admitted provisionally) */
     unsigned peer_roles;
     uint8_t roster_plan[CAIRN_PLAN_ID_BYTES];
     int provisional; /* admitted without a roster of our own: we offer nothing */
@@ -151,11 +152,13 @@ static void admit_peer(cairn_sync_t *s)
     cairn_reason_t why;
     cairn_err_t err = cairn_roster_member(s->store, s->peer, s->now, &s->peer_roles, &why);
     if (err == CAIRN_EDENIED && why == CAIRN_REASON_UNKNOWN_AUTHOR && roster_empty(s)) {
-        s->provisional = 1;
+        s->provisional = s->admitted = 1;
         return;
     }
-    if (err == CAIRN_OK)
+    if (err == CAIRN_OK) {
+        s->admitted = 1;
         return;
+    }
     /* With the channel up (responder), the refusal is sent, encrypted. */
     end_session(s, err == CAIRN_EDENIED ? CAIRN_CLOSE_UNKNOWN_PEER : CAIRN_CLOSE_STORE, 1);
 }
@@ -324,6 +327,12 @@ cairn_err_t cairn_sync_tick(cairn_sync_t *s, uint64_t now_ms)
      * input is 0): silence then is ours, not the peer's. The clock restarts
      * when the work is done.
      */
+    /* A stranger gets a bounded time to prove who it is, however it trickles bytes. */
+    uint64_t age = now_ms > s->opts.now_ms ? now_ms - s->opts.now_ms : 0;
+    if (s->state == CAIRN_SYNC_HANDSHAKE && age >= CAIRN_SYNC_HANDSHAKE_MS) {
+        end_session(s, CAIRN_CLOSE_TIMEOUT, 1);
+        return finish(s, CAIRN_OK);
+    }
     if (!s->work_out && quiet_rx >= s->opts.timeout_ms) {
         end_session(s, CAIRN_CLOSE_TIMEOUT, 1);
         return finish(s, CAIRN_OK);
@@ -464,6 +473,11 @@ cairn_sync_state_t cairn_sync_state(const cairn_sync_t *s)
 cairn_close_reason_t cairn_sync_close_reason(const cairn_sync_t *s)
 {
     return s->reason;
+}
+
+int cairn_sync_admitted(const cairn_sync_t *s)
+{
+    return s != NULL && s->admitted;
 }
 
 const uint8_t *cairn_sync_peer(const cairn_sync_t *s)

@@ -152,6 +152,13 @@ contains "$T/out" "refused (auth)" "stranger: auth"
 "$CAIRN" init "$T/unlisted" >/dev/null && "$CAIRN" org join "$T/unlisted" "$org" >/dev/null
 expect 5 "a key not on the roster is refused" -- "$CAIRN" sync "$T/unlisted" "127.0.0.1:${port[b]}"
 contains "$T/out" "unknown-peer" "unlisted: unknown-peer"
+# A refused key leaves no status row behind (anyone who knows the org key could add rows).
+ukey=$("$CAIRN" id "$T/unlisted")
+skey=$("$CAIRN" id "$T/stranger")
+expect 0 "b's status after the refusals" -- "$CAIRN" status "$T/b" --json
+lacks "$T/out" "$ukey" "b keeps no record of the unlisted key"
+expect 0 "a's status after the refusals" -- "$CAIRN" status "$T/a" --json
+lacks "$T/out" "$skey" "a keeps no record of the stranger"
 expect 2 "sync: a bad address" -- "$CAIRN" sync "$T/d" "127.0.0.1:0"
 # The services keep serving after all that.
 expect 0 "a edits again" -- "$CAIRN" plan set "$T/a" "$plan" plan title="After the strangers"

@@ -14,7 +14,8 @@ typedef struct pair_result {
     cairn_sync_state_t state[2];
     cairn_close_reason_t reason[2];
     cairn_sync_stats_t stats[2];
-    int flights; /* one-way deliveries that carried bytes */
+    int admitted[2], named[2]; /* cairn_sync_admitted, cairn_sync_peer != NULL */
+    int flights;               /* one-way deliveries that carried bytes */
 } pair_result_t;
 
 /* Move bytes from one session to the other, then run to's ingest work; 1 if any moved. */
@@ -67,6 +68,8 @@ static void run_pair(cairn_store_t *a, cairn_store_t *b, pair_result_t *r, int f
     for (int k = 0; k < 2; k++) {
         r->state[k] = cairn_sync_state(s[k]);
         r->reason[k] = cairn_sync_close_reason(s[k]);
+        r->admitted[k] = cairn_sync_admitted(s[k]);
+        r->named[k] = cairn_sync_peer(s[k]) != NULL;
         cairn_sync_get_stats(s[k], &r->stats[k]);
         cairn_sync_free(s[k]);
     }
@@ -122,6 +125,7 @@ static void test_converge_two(void)
     pair_result_t r;
     run_pair(n[0].store, n[1].store, &r, -1, 0);
     CHECK(r.state[0] == CAIRN_SYNC_DONE && r.state[1] == CAIRN_SYNC_DONE);
+    CHECK(r.admitted[0] && r.admitted[1]);
     CHECK(same_replicas(n[0].store, n[1].store));
     /* Now each side edits a few plans, some the same ones. */
     test_title(n[0].store, plans[3], "a");
@@ -177,6 +181,8 @@ static void test_unknown_peer(void)
     run_pair(n[2].store, n[0].store, &r, -1, 0);
     CHECK(r.state[1] == CAIRN_SYNC_CLOSED && r.reason[1] == CAIRN_CLOSE_UNKNOWN_PEER);
     CHECK(r.stats[1].changes_out == 0);
+    /* Named (authenticated, for a log) but not admitted: nothing to keep records of. */
+    CHECK(r.named[1] && !r.admitted[1]);
     run_pair(n[0].store, n[2].store, &r, -1, 0);
     CHECK(r.state[0] == CAIRN_SYNC_CLOSED && r.reason[0] == CAIRN_CLOSE_UNKNOWN_PEER);
     CHECK(r.stats[0].changes_out == 0);
@@ -463,6 +469,28 @@ static void test_garbage(void)
     CHECK_OK(cairn_sync_feed(s, huge, sizeof huge, 1000));
     CHECK(cairn_sync_state(s) == CAIRN_SYNC_CLOSED &&
           cairn_sync_close_reason(s) == CAIRN_CLOSE_TOO_BIG);
+    cairn_sync_free(s);
+    /* Before the handshake is done a frame may not be large: a stranger gets no MiB buffer. */
+    CHECK_OK(cairn_sync_new(n[1].store, &ob, &s));
+    const uint8_t big_hs[] = {0, 0, 2, 1}; /* 513 bytes announced */
+    CHECK_OK(cairn_sync_feed(s, big_hs, sizeof big_hs, 1000));
+    CHECK(cairn_sync_state(s) == CAIRN_SYNC_CLOSED &&
+          cairn_sync_close_reason(s) == CAIRN_CLOSE_TOO_BIG);
+    cairn_sync_free(s);
+    /* A stranger trickling bytes is closed once the handshake has taken too long. */
+    CHECK_OK(cairn_sync_new(n[1].store, &ob, &s));
+    const uint8_t hdr[] = {0, 0, 0, 60};
+    CHECK_OK(cairn_sync_feed(s, hdr, sizeof hdr, 1000));
+    for (uint64_t t = 1000; t < 1000 + CAIRN_SYNC_HANDSHAKE_MS; t += 2000) {
+        const uint8_t one = 'x';
+        CHECK_OK(cairn_sync_feed(s, &one, 1, t));
+        CHECK_OK(cairn_sync_tick(s, t));
+        CHECK(cairn_sync_state(s) == CAIRN_SYNC_HANDSHAKE);
+    }
+    CHECK_OK(cairn_sync_tick(s, 1000 + CAIRN_SYNC_HANDSHAKE_MS));
+    CHECK(cairn_sync_state(s) == CAIRN_SYNC_CLOSED &&
+          cairn_sync_close_reason(s) == CAIRN_CLOSE_TIMEOUT);
+    CHECK(cairn_sync_peer(s) == NULL && !cairn_sync_admitted(s));
     cairn_sync_free(s);
     test_node_destroy(&n[0]);
     test_node_destroy(&n[1]);

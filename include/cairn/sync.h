@@ -59,6 +59,12 @@ extern "C" {
  * largest frame, its length field and tag) makes cairn_sync_wants_input 0.
  */
 #define CAIRN_SYNC_INPUT_BOUND (CAIRN_SYNC_MAX_FRAME + 4 + 16)
+/*
+ * A session still in its handshake this long after it was created closes
+ * with reason timeout, whatever bytes arrive: a stranger cannot hold a
+ * connection by trickling them.
+ */
+#define CAIRN_SYNC_HANDSHAKE_MS 10000u
 
 typedef struct cairn_sync cairn_sync_t;
 
@@ -95,13 +101,13 @@ typedef struct cairn_sync_opts {
 } cairn_sync_opts_t;
 
 typedef struct cairn_sync_stats {
-    uint64_t bytes_in, bytes_out;   /* on the wire, framing included */
+    uint64_t bytes_in, bytes_out;               /* on the wire, framing included */
     uint64_t change_bytes_in, change_bytes_out; /* the changes' own bytes */
     uint64_t frames_in, frames_out;
-    uint64_t turns;                 /* control messages sent and received */
+    uint64_t turns; /* control messages sent and received */
     uint64_t changes_in, changes_out;
     uint64_t applied, duplicate, pending, rejected; /* of changes_in, as work_done reported */
-    uint64_t plans_out;             /* plans of which changes were pushed */
+    uint64_t plans_out;                             /* plans of which changes were pushed */
 } cairn_sync_stats_t;
 
 /*
@@ -111,8 +117,7 @@ typedef struct cairn_sync_stats {
  * Errors: CAIRN_EINVAL, CAIRN_ENOORG (the store has no organisation),
  * CAIRN_ENOMEM, the store's read errors.
  */
-cairn_err_t cairn_sync_new(cairn_store_t *store, const cairn_sync_opts_t *opts,
-                           cairn_sync_t **out);
+cairn_err_t cairn_sync_new(cairn_store_t *store, const cairn_sync_opts_t *opts, cairn_sync_t **out);
 
 /*
  * Release s and everything it holds, outstanding work included (its arrays
@@ -208,8 +213,16 @@ void cairn_sync_close(cairn_sync_t *s, cairn_close_reason_t reason);
 
 cairn_sync_state_t cairn_sync_state(const cairn_sync_t *s);
 cairn_close_reason_t cairn_sync_close_reason(const cairn_sync_t *s);
-/* The peer's identity key once authenticated, else NULL. */
+/*
+ * The peer's identity key once the handshake authenticated it, else NULL:
+ * also for a peer the roster then refused (to name it in a log).
+ */
 const uint8_t *cairn_sync_peer(const cairn_sync_t *s);
+/*
+ * Whether the peer was admitted: on our roster now, or provisionally while
+ * we hold no roster. Only an admitted peer is one to keep records of.
+ */
+int cairn_sync_admitted(const cairn_sync_t *s);
 void cairn_sync_get_stats(const cairn_sync_t *s, cairn_sync_stats_t *out);
 
 #ifdef __cplusplus

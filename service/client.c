@@ -7,6 +7,7 @@
  * can tell "in sync" from "run again", "unreachable" and "refused".
  */
 #include <sodium.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -187,6 +188,11 @@ cairn_err_t cairn_sync_remote(cairn_store_t *store, const char *host, uint16_t p
         return CAIRN_ENOORG;
     if (sodium_init() < 0)
         return CAIRN_ECRYPTO;
+    /*
+     * A write to a connection the peer has reset must fail with EPIPE, not
+     * kill the process with SIGPIPE (libuv writes with write(2)).
+     */
+    signal(SIGPIPE, SIG_IGN);
     client_t *cl = calloc(1, sizeof *cl);
     if (cl == NULL)
         return CAIRN_ENOMEM;

@@ -605,6 +605,11 @@ cairn_err_t cairn_service_run(cairn_store_t *store, const cairn_service_opts_t *
         return CAIRN_ENOORG;
     if (sodium_init() < 0)
         return CAIRN_ECRYPTO;
+    /*
+     * A write to a connection the peer has reset must fail with EPIPE, not
+     * kill the process with SIGPIPE (libuv writes with write(2)).
+     */
+    signal(SIGPIPE, SIG_IGN);
     svc_t *s = calloc(1, sizeof *s);
     if (s == NULL)
         return CAIRN_ENOMEM;

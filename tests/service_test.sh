@@ -142,6 +142,10 @@ contains "$T/out" '"changes_received": 0' "nothing more to receive"
 expect 0 "d's status shows a" -- "$CAIRN" status "$T/d"
 contains "$T/out" "ended in sync" "d's status: in sync with a"
 
+# A peer that resets its connection must not kill a service with SIGPIPE: it is ignored.
+sigign=$(awk '/^SigIgn:/ {print $2}' "/proc/$pid_a/status")
+if (( (16#$sigign >> 12) & 1 )); then ok; else bad "SIGPIPE not ignored by cairn serve (SigIgn $sigign)"; fi
+
 # Unreachable, refused: another organisation, and a key not on the roster.
 dead=$(free_port)
 expect 4 "sync with nothing listening" -- "$CAIRN" sync "$T/d" "127.0.0.1:$dead"

@@ -70,7 +70,9 @@ typedef struct cairn_service_opts {
  * every session (CLOSE by-peer), record each peer's status, and return
  * CAIRN_OK. store must belong to an organisation and stay open until the
  * call returns; the calling thread runs the event loop, and one more thread
- * (started and joined here) runs every write.
+ * (started and joined here) runs every write. It sets SIGPIPE to be
+ * ignored in the process (as cairn_sync_remote does), so that a peer that
+ * resets its connection gives an error, not the death of the process.
  * Errors: CAIRN_EINVAL, CAIRN_ENOORG, CAIRN_ENET (the address cannot be
  * listened on: in use, or not this machine's), CAIRN_ENOMEM, the store's
  * read errors.

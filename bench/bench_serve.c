@@ -223,11 +223,11 @@ typedef struct proc {
     int fd;          /* its standard error, non-blocking */
     char buf[65536]; /* a partial line */
     size_t len;
-    FILE *log;       /* every line, kept for a failure */
+    FILE *log; /* every line, kept for a failure */
     char logpath[700];
     /* memory, kB */
     long hwm, anon, file;
-    double cpu; /* user + system seconds, read at done */
+    double cpu;            /* user + system seconds, read at done */
     long commits, batches; /* from the `stopped` line */
     /* events */
     double t_listening, t_opened, t_closed;
@@ -319,7 +319,8 @@ static double cpu_seconds(const proc_t *p)
     text[n] = '\0';
     const char *f = strrchr(text, ')'); /* after the command name: state is field 3 */
     unsigned long ut = 0, st = 0;
-    if (f == NULL || sscanf(f + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+    if (f == NULL ||
+        sscanf(f + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
         return -1;
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
@@ -476,8 +477,10 @@ static void run_tcp(bench_node_t *s, bench_node_t *r, int sport, int rport, size
     out->bytes_sr = field(pr.closed, "bytes_in");
     out->bytes_rs = field(pr.closed, "bytes_out");
     out->changes = field(pr.closed, "applied");
-    if (field(ps.closed, "bytes_out") != out->bytes_sr || field(ps.closed, "bytes_in") != out->bytes_rs)
-        fprintf(stderr, "note: the two logs disagree on bytes:\n  %s\n  %s\n", ps.closed, pr.closed);
+    if (field(ps.closed, "bytes_out") != out->bytes_sr ||
+        field(ps.closed, "bytes_in") != out->bytes_rs)
+        fprintf(stderr, "note: the two logs disagree on bytes:\n  %s\n  %s\n", ps.closed,
+                pr.closed);
     proc_t *p[2] = {&ps, &pr};
     for (int i = 0; i < 2; i++) {
         out->hwm[i] = (double)p[i]->hwm / 1024;
@@ -592,8 +595,8 @@ int main(void)
         v[19][r] = tr[r].batches;
     }
     printf("| measure | median | min–max | target |\n|---|---|---|---|\n");
-    row("TCP: wall, receiver's serve started → both session-closed reason=done, s", v[0], runs,
-        3, "≤ 1.0");
+    row("TCP: wall, receiver's serve started → both session-closed reason=done, s", v[0], runs, 3,
+        "≤ 1.0");
     row("TCP: receiver's session-opened → both done, s", v[1], runs, 3, "");
     row("TCP: the session's own ms (receiver's log), s", v[2], runs, 3, "");
     row("TCP: receiver's serve started → listening, s", v[15], runs, 3, "");

@@ -296,10 +296,18 @@ cairn_err_t cairn_sync_feed(cairn_sync_t *s, const uint8_t *bytes, size_t len, u
     s->now = now_ms;
     if (!session_live(s))
         return CAIRN_OK; /* after the end nothing is read */
-    s->last_rx = now_ms;
+    /*
+     * Heard from means a whole frame arrived, not a byte: a peer that
+     * trickles bytes, or a length field altered on the way (the AEAD covers
+     * bodies, not lengths) that leaves us waiting for bytes that never come
+     * while PINGs keep trickling in, must still time out.
+     */
+    uint64_t frames = s->ch.frames_in;
     cairn_err_t err = cairn__channel_append(&s->ch, bytes, len);
     if (err == CAIRN_OK)
         err = drain(s);
+    if (s->ch.frames_in != frames)
+        s->last_rx = now_ms;
     if (err == CAIRN_OK)
         err = pump(s);
     return finish(s, err);

@@ -979,6 +979,37 @@ static void test_slow_work_no_timeout(void)
 }
 
 /*
+ * A length field altered on the way (the AEAD covers bodies, not lengths)
+ * leaves the session waiting for bytes that never come, while the peer's
+ * bytes keep trickling in: being heard from means whole frames, so it
+ * still times out.
+ */
+static void test_stuck_frame_times_out(void)
+{
+    test_node_t n[2];
+    world(n, 2, CLINICAL);
+    cairn_sync_t *resp;
+    cairn_noise_t nz;
+    fake_peer(&n[0], n[1].store, &resp, &nz); /* handshaken at t = 1000 ms */
+    const uint8_t hdr[] = {0, 0, 0x10, 0};    /* a 4 KiB frame announced, never sent whole */
+    CHECK_OK(cairn_sync_feed(resp, hdr, sizeof hdr, 2000));
+    uint64_t t = 2000;
+    for (; t < 1000 + 60000; t += 10000) {
+        const uint8_t one = 0;
+        CHECK_OK(cairn_sync_feed(resp, &one, 1, t));
+        CHECK_OK(cairn_sync_tick(resp, t));
+        CHECK(cairn_sync_state(resp) == CAIRN_SYNC_RUNNING);
+    }
+    CHECK_OK(cairn_sync_tick(resp, 2000 + 60000));
+    CHECK(cairn_sync_state(resp) == CAIRN_SYNC_CLOSED &&
+          cairn_sync_close_reason(resp) == CAIRN_CLOSE_TIMEOUT);
+    cairn_sync_free(resp);
+    cairn__noise_wipe(&nz);
+    test_node_destroy(&n[0]);
+    test_node_destroy(&n[1]);
+}
+
+/*
  * The caller's ingest failed (a full disk): the session closes with reason
  * store and tells the peer; the work is gone, a second report is refused.
  * Work handed out before a close stays valid and may still be reported.
@@ -1040,5 +1071,6 @@ int main(void)
     RUN(test_backpressure);
     RUN(test_work_errors);
     RUN(test_slow_work_no_timeout);
+    RUN(test_stuck_frame_times_out);
     return 0;
 }

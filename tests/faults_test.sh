@@ -360,7 +360,7 @@ scenario_kill() {
 # ---------------------------------------------------------------------------------------
 scenario_hostile() {
     command -v python3 >/dev/null || { say "skipped: no python3 for the hostile clients"; return; }
-    org a b d
+    org a b d e
     "$CAIRN" init "$T/stranger" >/dev/null
     "$CAIRN" org create "$T/stranger" >/dev/null 2>&1
     port[a]=$(free_port) port[b]=$(free_port)
@@ -370,9 +370,9 @@ scenario_hostile() {
     start a --interval 600
     start b --interval 600
     local plan
-    plan=$("$CAIRN" plan new "$T/b" --title hostile 2>/dev/null)
+    plan=$("$CAIRN" plan new "$T/a" --title hostile 2>/dev/null)
     echo "$plan" >"$T/plans"
-    if converged 15 "$T/plans" a b; then ok; else bad "b's plan reached a"; fi
+    if converged 15 "$T/plans" a b; then ok; else bad "a's plan reached b"; fi
     # real_peer WHEN: b's edit reaches a's service, and d syncs with it by hand.
     real_peer() {
         expect 0 "b edits ($1)" -- "$CAIRN" plan add "$T/b" "$plan" need domain=housing status=open
@@ -385,20 +385,23 @@ scenario_hostile() {
     for k in garbage-http garbage-random garbage-zeros; do
         python3 "$HERE/faults_probe.py" "$k" 127.0.0.1 "${port[a]}" 10 "$T/probe.$k" &
     done
-    python3 "$HERE/faults_probe.py" halfopen 127.0.0.1 "${port[a]}" 85 "$T/probe.halfopen" &
-    python3 "$HERE/faults_probe.py" slowloris 127.0.0.1 "${port[a]}" 85 "$T/probe.slowloris" &
+    python3 "$HERE/faults_probe.py" halfopen 127.0.0.1 "${port[a]}" 75 "$T/probe.halfopen" &
+    python3 "$HERE/faults_probe.py" slowloris 127.0.0.1 "${port[a]}" 75 "$T/probe.slowloris" &
     # A session whose frame length was corrupted below the limit: d waits for
     # 4,096 bytes that never come, and both sides keep each other alive with PINGs.
     proxy bump "${port[a]}" --off --bump-len s2c:1
-    expect 0 "b edits for d to fetch" -- "$CAIRN" plan add "$T/b" "$plan" need domain=food status=open
+    expect 0 "b edits for d to fetch" -- "$CAIRN" plan add "$T/b" "$plan" need domain=nutrition status=open
     converged 15 "$T/plans" a b || bad "b's edit for d reached a"
     (
         s=$(ms)
-        timeout 110 "$CAIRN" sync "$T/d" "127.0.0.1:${port[bump]}" </dev/null >"$T/bump.out" 2>&1
+        timeout 80 "$CAIRN" sync "$T/e" "127.0.0.1:${port[bump]}" </dev/null >"$T/bump.out" 2>&1
         echo "$? $(($(ms) - s))" >"$T/bump.rc"
     ) &
     sleep 2
     real_peer "after garbage, with half-open, slow-loris and stuck connections open"
+    # e, whose corrupted session is stuck, syncs again directly: the stuck
+    # session must not hold the pair's one session slot.
+    expect 0 "e syncs directly while its corrupted session hangs" -- "$CAIRN" sync "$T/e" "${addr[a]}"
     expect 5 "a stranger is refused" -- "$CAIRN" sync "$T/stranger" "${addr[a]}"
     grep -q 'refused (auth)' "$T/out" && ok || bad "the stranger was not refused for auth"
     sleep 1
@@ -428,11 +431,12 @@ scenario_hostile() {
     say "corrupted frame length: cairn sync exit and ms: ${line:-none}; $(tail -1 "$T/bump.out")"
     case $line in
     3\ *) ok ;;
-    124\ *) bad "a session with a frame length corrupted below the limit did not end within 110 s (the PINGs keep it alive)" ;;
+    124\ *) bad "a session with a frame length corrupted below the limit did not end within 80 s, 20 s past the protocol timeout (the PINGs keep it alive)" ;;
     *) bad "a session with a corrupted frame length: exit ${line:-none}, expected 3 (partial)" ;;
     esac
     # The service named a reason for each closed stranger connection.
     say "a's sessions: $(reasons "$T/a.log")"
+    grep 'session-closed peer=- ' "$T/a.log" | sed 's/^[^ ]* [a-z]* /  a: /; s/ changes_in=.* bytes_in=/ bytes_in=/'
     grep -q 'peer=- dir=in reason=too-big' "$T/a.log" && ok || bad "no too-big close for the HTTP garbage"
     grep -q 'peer=- dir=in reason=timeout' "$T/a.log" && ok || bad "no timeout close for the half-open connection"
     [ "$(grep -c 'peer=- dir=in reason=' "$T/a.log")" -ge 5 ] && ok ||
@@ -467,7 +471,6 @@ scenario_netns() {
         addr[$n]="10.203.0.$i:7433"
         NSEXEC[$n]="ip netns exec $tag$n"
     done
-    ip netns exec "${tag}a" ping -c 1 -W 2 10.203.0.2 >/dev/null 2>&1 && ok || bad "a cannot reach b over the bridge"
     for n in a b c; do
         for m in a b c; do [ "$n" = "$m" ] || "$CAIRN" peer add "$T/$n" "${key[$m]}" "${addr[$m]}" >/dev/null; done
     done
@@ -476,16 +479,18 @@ scenario_netns() {
     plan=$("$CAIRN" plan new "$T/a" --title netns 2>/dev/null)
     echo "$plan" >"$T/plans"
     if converged 20 "$T/plans" a b c; then ok; else bad "the plan reached b and c over veth"; fi
-    # Cut c's link; both sides edit; restore it.
-    ip -n "${tag}c" link set "${tag}c" down
-    say "c's link down"
-    edit_loop a "$plan" 6 "$T/acked.a" &
-    edit_loop c "$plan" 6 "$T/acked.c" &
+    # Cut c's cable at the bridge (c's own interface stays up, so its packets
+    # vanish: dials wait for the 10 s connect timeout, live sessions stall);
+    # both sides edit; restore it.
+    ip -n "${tag}hub" link set "${tag}ch" down
+    say "c's link down (at the bridge)"
+    edit_loop a "$plan" 10 "$T/acked.a" &
+    edit_loop c "$plan" 10 "$T/acked.c" &
     wait_edits
     sleep 2
     [ "$(digest a "$plan")" != "$(digest c "$plan")" ] && ok || bad "c received edits with its link down"
-    ip -n "${tag}c" link set "${tag}c" up
-    say "c's link up again after 8 s"
+    ip -n "${tag}hub" link set "${tag}ch" up
+    say "c's link up again after 12 s"
     local t0
     t0=$(ms)
     if converged 60 "$T/plans" a b c; then
@@ -500,6 +505,7 @@ scenario_netns() {
         say "$n's sessions: $(reasons "$T/$n.log")"
     done
     grep -q 'peer-unreachable\|peer-backoff' "$T/c.log" && ok || bad "c logged no unreachable peer while cut off"
+    grep 'peer-unreachable\|peer-backoff' "$T/c.log" | sed 's/^[^ ]* [a-z]* /  c: /' | head -4
     for n in a b c; do stop "$n"; done
 }
 

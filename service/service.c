@@ -243,14 +243,18 @@ static int live_with(svc_t *s, const uint8_t key[32])
     return 0;
 }
 
-/* Of two sessions with one peer: keep the one initiated by the lower key, else the older. */
+/*
+ * Of two sessions with one peer, which to keep (1: a). Dialled from both
+ * ends at once: the one initiated by the lower key, which both ends agree
+ * on. Dialled twice from one end: the newer, because its initiator opened
+ * it while the older lived, so to it the older is dead or stuck.
+ */
 static int keep_first(svc_t *s, const svc_conn_t *a, const svc_conn_t *b)
 {
+    if (a->initiator == b->initiator)
+        return a->started_ms >= b->started_ms;
     int self_lower = memcmp(s->self, a->peer, 32) < 0;
-    int a_pref = a->initiator == self_lower, b_pref = b->initiator == self_lower;
-    if (a_pref != b_pref)
-        return a_pref;
-    return a->started_ms <= b->started_ms;
+    return a->initiator == self_lower;
 }
 
 static void on_auth(svc_conn_t *c)

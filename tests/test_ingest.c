@@ -24,6 +24,7 @@
 #include "test.h"
 
 #include <pthread.h>
+#include <time.h>
 
 #define CLINICAL (CAIRN_ROLE_CARE_MANAGER | CAIRN_ROLE_PRESCRIBER | CAIRN_ROLE_BH_SPECIALIST)
 #define T0 1764000000000ull /* a fixed point in time, Unix ms */
@@ -1801,6 +1802,10 @@ static void *reader_run(void *arg)
         last = n;
         r->reads++;
         cairn_plan_state_free(st);
+        /* A pause between reads, as a real reader has: under valgrind, whose
+         * threads take turns, a spinning reader would starve the writer. */
+        struct timespec pause = {0, 200000};
+        nanosleep(&pause, NULL);
     }
     return NULL;
 }

@@ -57,7 +57,6 @@
 #define CAIRN_BENCH_CLI "cairn"
 #endif
 
-#define BATCH 1000
 #define MAX_RUNS 64
 #define PER_PLAN 100
 #define SAMPLE_S 0.002
@@ -118,44 +117,6 @@ static void run_session(cairn_store_t *a, cairn_store_t *b, inproc_t *r)
 }
 
 /* ---- the sender's changes ------------------------------------------------------------ */
-
-static void set_title(cairn_edit_t *e, size_t i)
-{
-    char t[48];
-    snprintf(t, sizeof t, "Care plan rev %zu", i);
-    cairn_value_t v = {CAIRN_VALUE_STR, 0, t, strlen(t)};
-    bench_check(cairn_edit_set(e, CAIRN_ET_PLAN, cairn_singleton_eid,
-                               (uint16_t)cairn_field_by_name(CAIRN_ET_PLAN, "title"), &v),
-                "edit set");
-}
-
-/* per_plan single-op changes to each plan, in groups of plans per batch (as bench_sync). */
-static void fill(cairn_store_t *s, uint8_t (*plans)[CAIRN_PLAN_ID_BYTES], size_t nplans,
-                 size_t per_plan)
-{
-    size_t group = BATCH / per_plan ? BATCH / per_plan : 1;
-    for (size_t g = 0; g < nplans; g += group) {
-        size_t end = g + group < nplans ? g + group : nplans;
-        cairn_batch_t *b;
-        bench_check(cairn_batch_begin(s, &b), "batch");
-        for (size_t i = 0; i < per_plan; i++)
-            for (size_t p = g; p < end; p++) {
-                cairn_edit_t *e;
-                bench_check(cairn_edit_begin(b, plans[p], &e), "edit begin");
-                set_title(e, i);
-                bench_check(cairn_edit_commit(e, NULL), "edit commit");
-            }
-        bench_check(cairn_batch_commit(b), "batch commit");
-    }
-}
-
-static void admit(bench_node_t *admin, bench_node_t *b, const char *name)
-{
-    uint8_t key[32];
-    bench_check(cairn_roster_put(admin->store, b->pk, name, BENCH_CLINICAL, 0, 0), "roster put");
-    bench_check(cairn_org_key(admin->store, key), "org key");
-    bench_check(cairn_org_join(b->store, key), "join");
-}
 
 static void reopen(bench_node_t *n)
 {
@@ -519,7 +480,7 @@ int main(void)
     bench_org_create(&s, "s");
     uint8_t(*plans)[CAIRN_PLAN_ID_BYTES] = bench_plan_ids(nplans);
     double t = bench_now();
-    fill(s.store, plans, nplans, PER_PLAN);
+    bench_fill_titles(s.store, plans, nplans, PER_PLAN);
     double fill_s = bench_now() - t;
     int sport = free_port();
     char saddr[64];
@@ -530,12 +491,12 @@ int main(void)
         char name[32];
         bench_node_create(&rt[r], "serve-r");
         snprintf(name, sizeof name, "r%zu", r);
-        admit(&s, &rt[r], name);
+        bench_admit(&s, &rt[r], name);
         bench_check(cairn_peer_put(rt[r].store, s.pk, saddr, "sender"), "peer put");
         cairn_store_close(rt[r].store);
         bench_node_create(&ri[r], "serve-i");
         snprintf(name, sizeof name, "i%zu", r);
-        admit(&s, &ri[r], name);
+        bench_admit(&s, &ri[r], name);
         cairn_store_close(ri[r].store);
     }
     held_t h = held(s.store);

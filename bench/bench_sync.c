@@ -93,36 +93,6 @@ static void run_session(cairn_store_t *a, cairn_store_t *b, result_t *r)
 
 /* ---- workloads ------------------------------------------------------------------------- */
 
-static void set_title(cairn_edit_t *e, size_t i)
-{
-    char t[48];
-    snprintf(t, sizeof t, "Care plan rev %zu", i);
-    cairn_value_t v = {CAIRN_VALUE_STR, 0, t, strlen(t)};
-    bench_check(cairn_edit_set(e, CAIRN_ET_PLAN, cairn_singleton_eid,
-                               (uint16_t)cairn_field_by_name(CAIRN_ET_PLAN, "title"), &v),
-                "edit set");
-}
-
-/* per_plan single-op changes to each plan, in groups of plans per batch. */
-static void fill(cairn_store_t *s, uint8_t (*plans)[CAIRN_PLAN_ID_BYTES], size_t nplans,
-                 size_t per_plan)
-{
-    size_t group = BATCH / per_plan ? BATCH / per_plan : 1;
-    for (size_t g = 0; g < nplans; g += group) {
-        size_t end = g + group < nplans ? g + group : nplans;
-        cairn_batch_t *b;
-        bench_check(cairn_batch_begin(s, &b), "batch");
-        for (size_t i = 0; i < per_plan; i++)
-            for (size_t p = g; p < end; p++) {
-                cairn_edit_t *e;
-                bench_check(cairn_edit_begin(b, plans[p], &e), "edit begin");
-                set_title(e, i);
-                bench_check(cairn_edit_commit(e, NULL), "edit commit");
-            }
-        bench_check(cairn_batch_commit(b), "batch commit");
-    }
-}
-
 /* diff changes: half on a, half on b, each in a random plan. */
 static void diverge(cairn_store_t *a, cairn_store_t *b, uint8_t (*plans)[CAIRN_PLAN_ID_BYTES],
                     size_t nplans, size_t diff)
@@ -134,7 +104,7 @@ static void diverge(cairn_store_t *a, cairn_store_t *b, uint8_t (*plans)[CAIRN_P
             cairn_edit_t *e;
             bench_check(cairn_edit_begin(bt, plans[randombytes_uniform((uint32_t)nplans)], &e),
                         "edit");
-            set_title(e, 1000 + i);
+            bench_set_title(e, 1000 + i);
             bench_check(cairn_edit_commit(e, NULL), "edit commit");
         }
         bench_check(cairn_batch_commit(bt), "batch commit");
@@ -142,14 +112,6 @@ static void diverge(cairn_store_t *a, cairn_store_t *b, uint8_t (*plans)[CAIRN_P
 }
 
 /* admin puts b on its organisation's roster as name, a clinician; b joins. */
-static void admit(bench_node_t *admin, bench_node_t *b, const char *name)
-{
-    uint8_t key[32];
-    bench_check(cairn_roster_put(admin->store, b->pk, name, BENCH_CLINICAL, 0, 0), "roster put");
-    bench_check(cairn_org_key(admin->store, key), "org key");
-    bench_check(cairn_org_join(b->store, key), "join");
-}
-
 /* ---- main ---------------------------------------------------------------------------------- */
 
 typedef struct cfg {
@@ -178,10 +140,10 @@ int main(void)
     bench_node_create(&a, "sync-a");
     bench_node_create(&b, "sync-b");
     bench_org_create(&a, "a");
-    admit(&a, &b, "b");
+    bench_admit(&a, &b, "b");
     uint8_t(*plans)[CAIRN_PLAN_ID_BYTES] = bench_plan_ids(c.plans);
     double t = bench_now();
-    fill(a.store, plans, c.plans, c.per_plan);
+    bench_fill_titles(a.store, plans, c.plans, c.per_plan);
     double fill_s = bench_now() - t;
     result_t first;
     run_session(a.store, b.store, &first); /* b starts empty: the whole replica moves */
@@ -213,7 +175,7 @@ int main(void)
     bench_node_create(&cs, "sync-c");
     bench_org_create(&cs, "c");
     uint8_t(*small)[CAIRN_PLAN_ID_BYTES] = bench_plan_ids(c.small_plans);
-    fill(cs.store, small, c.small_plans, 100);
+    bench_fill_titles(cs.store, small, c.small_plans, 100);
     bench_changes_t all = {0};
     uint8_t okey[32], rplan[CAIRN_PLAN_ID_BYTES];
     bench_check(cairn_org_key(cs.store, okey), "org key");
@@ -226,7 +188,7 @@ int main(void)
     for (size_t r = 0; r < c.runs; r++) {
         bench_node_t d, raw;
         bench_node_create(&d, "sync-d");
-        admit(&cs, &d, "d");
+        bench_admit(&cs, &d, "d");
         result_t res;
         run_session(d.store, cs.store, &res);
         e_s[r] = res.seconds;

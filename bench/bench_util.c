@@ -224,3 +224,39 @@ double bench_ingest_all(cairn_store_t *s, const bench_changes_t *cs, size_t from
         bench_die("ingest", "not every change was applied");
     return (double)(cs->n - from) / t;
 }
+
+void bench_admit(bench_node_t *admin, bench_node_t *b, const char *name)
+{
+    uint8_t key[32];
+    bench_check(cairn_roster_put(admin->store, b->pk, name, BENCH_CLINICAL, 0, 0), "roster put");
+    bench_check(cairn_org_key(admin->store, key), "org key");
+    bench_check(cairn_org_join(b->store, key), "join");
+}
+
+void bench_set_title(cairn_edit_t *e, size_t i)
+{
+    char t[48];
+    snprintf(t, sizeof t, "Care plan rev %zu", i);
+    cairn_value_t v = {CAIRN_VALUE_STR, 0, t, strlen(t)};
+    bench_check(cairn_edit_set(e, CAIRN_ET_PLAN, cairn_singleton_eid, CAIRN_F_PLAN_TITLE, &v),
+                "edit set");
+}
+
+void bench_fill_titles(cairn_store_t *s, uint8_t (*plans)[CAIRN_PLAN_ID_BYTES], size_t nplans,
+                       size_t per_plan)
+{
+    size_t group = BENCH_FILL_BATCH / per_plan ? BENCH_FILL_BATCH / per_plan : 1;
+    for (size_t g = 0; g < nplans; g += group) {
+        size_t end = g + group < nplans ? g + group : nplans;
+        cairn_batch_t *b;
+        bench_check(cairn_batch_begin(s, &b), "batch");
+        for (size_t i = 0; i < per_plan; i++)
+            for (size_t p = g; p < end; p++) {
+                cairn_edit_t *e;
+                bench_check(cairn_edit_begin(b, plans[p], &e), "edit begin");
+                bench_set_title(e, i);
+                bench_check(cairn_edit_commit(e, NULL), "edit commit");
+            }
+        bench_check(cairn_batch_commit(b), "batch commit");
+    }
+}

@@ -65,6 +65,20 @@ void bench_node_destroy(bench_node_t *n);
 /* n creates an organisation and is on its roster as name, clinician and admin. */
 void bench_org_create(bench_node_t *n, const char *name);
 
+/* Put node b on admin's roster as name (BENCH_CLINICAL), and b in admin's organisation. */
+void bench_admit(bench_node_t *admin, bench_node_t *b, const char *name);
+
+/* Set the plan's title to "Care plan rev i" in edit e. */
+void bench_set_title(cairn_edit_t *e, size_t i);
+
+/*
+ * per_plan single-op changes (a plan title, "Care plan rev i") to each of
+ * nplans plans, in groups of plans per batch of about BENCH_FILL_BATCH.
+ */
+#define BENCH_FILL_BATCH 1000
+void bench_fill_titles(cairn_store_t *s, uint8_t (*plans)[CAIRN_PLAN_ID_BYTES], size_t nplans,
+                       size_t per_plan);
+
 /* n fresh random plan ids, to be freed by the caller. */
 void *bench_plan_ids(size_t n);
 

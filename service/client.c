@@ -6,8 +6,8 @@
  * its end, record the peer's status, and classify how it ended so a script
  * can tell "in sync" from "run again", "unreachable" and "refused".
  */
-#include <sodium.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -183,16 +183,9 @@ cairn_err_t cairn_sync_remote(cairn_store_t *store, const char *host, uint16_t p
     if (store == NULL || host == NULL || port == 0 || result == NULL)
         return CAIRN_EINVAL;
     memset(result, 0, sizeof *result);
-    uint8_t org[32];
-    if (cairn_org_key(store, org) != CAIRN_OK)
-        return CAIRN_ENOORG;
-    if (sodium_init() < 0)
-        return CAIRN_ECRYPTO;
-    /*
-     * A write to a connection the peer has reset must fail with EPIPE, not
-     * kill the process with SIGPIPE (libuv writes with write(2)).
-     */
-    signal(SIGPIPE, SIG_IGN);
+    cairn_err_t perr = cairn__svc_prepare(store);
+    if (perr != CAIRN_OK)
+        return perr;
     client_t *cl = calloc(1, sizeof *cl);
     if (cl == NULL)
         return CAIRN_ENOMEM;

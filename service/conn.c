@@ -13,6 +13,8 @@
  */
 #include "conn.h"
 
+#include <signal.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -234,6 +236,17 @@ static void pump(svc_conn_t *c)
         }
     }
     maybe_finish(c);
+}
+
+cairn_err_t cairn__svc_prepare(cairn_store_t *store)
+{
+    uint8_t org[32];
+    if (cairn_org_key(store, org) != CAIRN_OK)
+        return CAIRN_ENOORG;
+    if (sodium_init() < 0)
+        return CAIRN_ECRYPTO;
+    signal(SIGPIPE, SIG_IGN);
+    return CAIRN_OK;
 }
 
 cairn_err_t cairn__svc_conn_new(uv_loop_t *loop, cairn_store_t *store, svc_writer_t *writer,

@@ -74,6 +74,14 @@ struct svc_conn {
  * A connection over store for a session (initiator or responder) created
  * at loop time now. 0, or a cairn error (the session could not be made).
  */
+/*
+ * What a process needs before it runs connections over store: the store in
+ * an organisation (CAIRN_ENOORG), libsodium (CAIRN_ECRYPTO), and SIGPIPE
+ * ignored, so that a write to a connection the peer reset fails with EPIPE
+ * instead of killing the process (libuv writes with write(2)).
+ */
+cairn_err_t cairn__svc_prepare(cairn_store_t *store);
+
 cairn_err_t cairn__svc_conn_new(uv_loop_t *loop, cairn_store_t *store, svc_writer_t *writer,
                                 const svc_conn_ops_t *ops, int initiator, uint64_t timeout_ms,
                                 svc_conn_t **out);

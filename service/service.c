@@ -604,16 +604,9 @@ cairn_err_t cairn_service_run(cairn_store_t *store, const cairn_service_opts_t *
 {
     if (store == NULL || opts == NULL)
         return CAIRN_EINVAL;
-    uint8_t org[32];
-    if (cairn_org_key(store, org) != CAIRN_OK)
-        return CAIRN_ENOORG;
-    if (sodium_init() < 0)
-        return CAIRN_ECRYPTO;
-    /*
-     * A write to a connection the peer has reset must fail with EPIPE, not
-     * kill the process with SIGPIPE (libuv writes with write(2)).
-     */
-    signal(SIGPIPE, SIG_IGN);
+    cairn_err_t perr = cairn__svc_prepare(store);
+    if (perr != CAIRN_OK)
+        return perr;
     svc_t *s = calloc(1, sizeof *s);
     if (s == NULL)
         return CAIRN_ENOMEM;

@@ -48,6 +48,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bench_pipe.h"
 #include "bench_util.h"
 #include "cairn/cairn.h"
 #include "cairn/peers.h"
@@ -61,13 +62,7 @@
 #define PER_PLAN 100
 #define SAMPLE_S 0.002
 
-/* ---- the in-process session (bench_sync's run_session, case (3)) ------------------ */
-
-static int live(const cairn_sync_t *s)
-{
-    cairn_sync_state_t st = cairn_sync_state(s);
-    return st == CAIRN_SYNC_HANDSHAKE || st == CAIRN_SYNC_RUNNING;
-}
+/* ---- the in-process session (bench_pipe.c, as bench_sync case (3)) ------------------ */
 
 typedef struct inproc {
     double seconds;
@@ -76,44 +71,12 @@ typedef struct inproc {
 
 static void run_session(cairn_store_t *a, cairn_store_t *b, inproc_t *r)
 {
-    cairn_sync_t *s[2];
-    cairn_sync_opts_t o = {1, 1, 0, 0, 0, NULL};
-    bench_check(cairn_sync_new(a, &o, &s[0]), "sync a");
-    o.initiator = 0;
-    bench_check(cairn_sync_new(b, &o, &s[1]), "sync b");
-    double t = bench_now();
-    for (uint64_t now = 2; live(s[0]) || live(s[1]); now++) {
-        int moved = 0;
-        for (int k = 0; k < 2; k++) {
-            size_t len;
-            const uint8_t *p = cairn_sync_output(s[k], &len);
-            if (len == 0)
-                continue;
-            bench_check(cairn_sync_feed(s[1 - k], p, len, now), "feed");
-            bench_check(cairn_sync_consumed(s[k], len), "consumed");
-            cairn_sync_work_t w;
-            while (cairn_sync_work(s[1 - k], &w)) {
-                cairn_ingest_stats_t st;
-                cairn_err_t err = cairn_ingest(k ? a : b, w.bytes, w.lens, w.n, NULL, &st);
-                bench_check(err, "ingest");
-                bench_check(cairn_sync_work_done(s[1 - k], err, &st), "work done");
-            }
-            moved = 1;
-        }
-        if (!moved)
-            break;
-    }
-    r->seconds = bench_now() - t;
-    int ok = cairn_sync_state(s[0]) == CAIRN_SYNC_DONE && cairn_sync_state(s[1]) == CAIRN_SYNC_DONE;
-    cairn_sync_stats_t st;
-    cairn_sync_get_stats(s[0], &st);
-    r->bytes[0] = st.bytes_out;
-    r->bytes[1] = st.bytes_in;
-    r->changes_in = st.changes_in;
-    cairn_sync_free(s[0]);
-    cairn_sync_free(s[1]);
-    if (!ok)
-        bench_die("in-process session", "did not end cleanly");
+    bench_pipe_result_t p;
+    bench_pipe_session(a, b, &p);
+    r->seconds = p.seconds;
+    r->bytes[0] = p.stats[0].bytes_out;
+    r->bytes[1] = p.stats[0].bytes_in;
+    r->changes_in = p.stats[0].changes_in;
 }
 
 /* ---- the sender's changes ------------------------------------------------------------ */

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_pipe.h"
 #include "bench_util.h"
 #include "cairn/cairn.h"
 #include "cairn/sync.h"
@@ -35,60 +36,19 @@ typedef struct result {
     uint64_t bytes[2], change_bytes[2], changes[2];
 } result_t;
 
-static int live(const cairn_sync_t *s)
-{
-    cairn_sync_state_t st = cairn_sync_state(s);
-    return st == CAIRN_SYNC_HANDSHAKE || st == CAIRN_SYNC_RUNNING;
-}
-
 static void run_session(cairn_store_t *a, cairn_store_t *b, result_t *r)
 {
-    cairn_sync_t *s[2];
-    cairn_sync_opts_t o = {1, 1, 0, 0, 0, NULL};
-    bench_check(cairn_sync_new(a, &o, &s[0]), "sync a");
-    o.initiator = 0;
-    bench_check(cairn_sync_new(b, &o, &s[1]), "sync b");
+    bench_pipe_result_t p;
+    bench_pipe_session(a, b, &p);
     memset(r, 0, sizeof *r);
-    int flights = 0;
-    double t = bench_now();
-    for (uint64_t now = 2; live(s[0]) || live(s[1]); now++) {
-        int moved = 0;
-        for (int k = 0; k < 2; k++) {
-            size_t len;
-            const uint8_t *p = cairn_sync_output(s[k], &len);
-            if (len == 0)
-                continue;
-            /* p stays valid until s[k] is next called: the peer reads it in place. */
-            bench_check(cairn_sync_feed(s[1 - k], p, len, now), "feed");
-            bench_check(cairn_sync_consumed(s[k], len), "consumed");
-            /* The receiver's writer: each CHANGES frame one ingest, as before the boundary. */
-            cairn_sync_work_t w;
-            while (cairn_sync_work(s[1 - k], &w)) {
-                cairn_ingest_stats_t st;
-                cairn_err_t err = cairn_ingest(k ? a : b, w.bytes, w.lens, w.n, NULL, &st);
-                bench_check(err, "ingest");
-                bench_check(cairn_sync_work_done(s[1 - k], err, &st), "work done");
-            }
-            moved = 1;
-            flights++;
-        }
-        if (!moved)
-            break;
-    }
-    r->seconds = bench_now() - t;
-    flights = flights > 3 ? flights - 3 : 0; /* the three handshake messages */
+    r->seconds = p.seconds;
+    int flights = p.flights > 3 ? p.flights - 3 : 0; /* the three handshake messages */
     r->round_trips = (flights + 1) / 2;
-    int ok = cairn_sync_state(s[0]) == CAIRN_SYNC_DONE && cairn_sync_state(s[1]) == CAIRN_SYNC_DONE;
     for (int k = 0; k < 2; k++) {
-        cairn_sync_stats_t st;
-        cairn_sync_get_stats(s[k], &st);
-        r->bytes[k] = st.bytes_out;
-        r->change_bytes[k] = st.change_bytes_out;
-        r->changes[k] = st.changes_out;
-        cairn_sync_free(s[k]);
+        r->bytes[k] = p.stats[k].bytes_out;
+        r->change_bytes[k] = p.stats[k].change_bytes_out;
+        r->changes[k] = p.stats[k].changes_out;
     }
-    if (!ok)
-        bench_die("session", "did not end cleanly");
 }
 
 /* ---- workloads ------------------------------------------------------------------------- */
